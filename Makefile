@@ -1,0 +1,56 @@
+# The two commands that matter: `make demo` and `make test`. The rest are building blocks.
+SHELL := /bin/bash
+PY := .venv/bin/python
+
+.PHONY: help bootstrap stack-up stack-down stack-status test test-unit demo airflow airflow-stop lint format constraints clean
+
+help:
+	@echo "make demo          stack up, run the sample sources' DAGs on SQLite metadata, print a summary"
+	@echo "make test          install everything, start the stack, lint, run the whole suite, stop the stack"
+	@echo "make stack-up      start the native local stack (Postgres, MariaDB, Kafka, Azurite, sshd, sample API, webhook sink)"
+	@echo "make stack-down    stop it (by PID)"
+	@echo "make stack-status  which services are up, and their memory"
+	@echo "make airflow       api-server, scheduler, dag-processor and triggerer, supervised (Ctrl-C stops them)"
+	@echo "make airflow-stop  stop the components started by make airflow"
+	@echo "make test-unit     unit and DAG tests only (no services)"
+	@echo "make lint          ruff and mypy"
+
+bootstrap:
+	@bash scripts/bootstrap.sh
+
+stack-up: bootstrap
+	@$(PY) -m stack up
+
+# Standard library only, so it works even when the virtualenv does not.
+stack-down:
+	@if [ -x $(PY) ]; then $(PY) -m stack down; else python3 -m stack down; fi
+
+stack-status:
+	@$(PY) -m stack status
+
+test:
+	@bash scripts/run_tests.sh
+
+test-unit: bootstrap
+	@$(PY) -m pytest tests/unit tests/dags
+
+demo: bootstrap
+	@bash scripts/demo.sh
+
+airflow: stack-up
+	@set -a; source .stack/env; set +a; $(PY) scripts/airflow_local.py run
+
+airflow-stop:
+	@$(PY) scripts/airflow_local.py stop
+
+lint: bootstrap
+	@.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy
+
+format:
+	@.venv/bin/ruff format . && .venv/bin/ruff check --fix .
+
+constraints:
+	@.venv/bin/pip freeze --exclude-editable | sed '1i # Every package of the resolved environment, pinned (pip freeze of requirements.txt + requirements-dev.txt).\n# Regenerate with `make constraints` after changing either file.' > constraints.txt
+
+clean: stack-down
+	rm -rf .stack .airflow

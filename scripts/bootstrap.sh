@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Installs everything the project needs on a fresh machine, and nothing twice:
+#   Debian packages (PostgreSQL, MariaDB, OpenSSH server, build headers), the Python virtualenv in .venv/,
+#   Azurite from npm (stack/azurite), and the Kafka broker jars from Maven Central (.tools/kafka-libs).
+# Safe to re-run: each step is skipped when its inputs have not changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO=$(pwd)
+PYTHON=${PYTHON:-python3.11}
+TOOLS=${STACK_TOOLS_DIR:-$REPO/.tools}
+say() { printf '[bootstrap] %s\n' "$*"; }
+die() { printf '[bootstrap] FAILED: %s\n' "$*" >&2; exit 1; }
+
+# --- Debian packages ---------------------------------------------------------------------------------
+APT_PACKAGES=(postgresql mariadb-server mariadb-client openssh-server openssh-client util-linux
+              default-libmysqlclient-dev pkg-config build-essential openjdk-17-jre-headless maven nodejs npm)
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  # nodejs/npm may come from outside Debian (e.g. nvm): accept the binaries as well.
+  case $pkg in
+    nodejs) command -v node >/dev/null && continue ;;
+    npm) command -v npm >/dev/null && continue ;;
+    openjdk-17-jre-headless) command -v java >/dev/null && continue ;;
+    maven) command -v mvn >/dev/null && continue ;;
+  esac
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    die "missing Debian packages: ${missing[*]}. Run as root, or: sudo apt-get install -y ${missing[*]}"
+  fi
+  say "installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq || die "apt-get update failed"
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || die "apt-get install ${missing[*]} failed"
+fi
+
+# --- Python virtualenv -------------------------------------------------------------------------------
+command -v "$PYTHON" >/dev/null || die "$PYTHON not found (Python 3.11 is required)"
+req_hash=$(cat requirements.txt requirements-dev.txt constraints.txt | sha256sum | cut -d' ' -f1)
+if [[ ! -x .venv/bin/python || "$(cat .venv/.requirements.sha 2>/dev/null)" != "$req_hash" ]]; then
+  say "creating .venv and installing requirements (about 2 minutes on a fresh machine)"
+  [[ -x .venv/bin/python ]] || "$PYTHON" -m venv .venv
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q -r requirements.txt -r requirements-dev.txt -c constraints.txt \
+    || die "pip install failed (see the output above)"
+  echo "$req_hash" > .venv/.requirements.sha
+else
+  say ".venv is up to date"
+fi
+
+# --- Azurite (npm) -----------------------------------------------------------------------------------
+lock_hash=$(sha256sum stack/azurite/package-lock.json | cut -d' ' -f1)
+if [[ ! -f stack/azurite/node_modules/azurite/dist/src/blob/main.js \
+      || "$(cat stack/azurite/node_modules/.lock.sha 2>/dev/null)" != "$lock_hash" ]]; then
+  say "installing Azurite from npm"
+  (cd stack/azurite && npm ci --no-audit --no-fund --silent) || die "npm ci for Azurite failed"
+  echo "$lock_hash" > stack/azurite/node_modules/.lock.sha
+else
+  say "Azurite is up to date"
+fi
+
+# --- Kafka broker jars (Maven Central) ---------------------------------------------------------------
+pom_hash=$(sha256sum stack/kafka/pom.xml | cut -d' ' -f1)
+if ! compgen -G "$TOOLS/kafka-libs/kafka_2.13-*.jar" >/dev/null \
+   || [[ "$(cat "$TOOLS/kafka-libs/.pom.sha" 2>/dev/null)" != "$pom_hash" ]]; then
+  say "fetching Kafka broker jars with Maven"
+  rm -rf "$TOOLS/kafka-libs"
+  mvn -q -B -f stack/kafka/pom.xml dependency:copy-dependencies \
+      -DoutputDirectory="$TOOLS/kafka-libs" -DincludeScope=runtime || die "Maven could not fetch the Kafka jars"
+  echo "$pom_hash" > "$TOOLS/kafka-libs/.pom.sha"
+else
+  say "Kafka jars are up to date"
+fi
+say "done"

@@ -1,0 +1,165 @@
+"""Process supervision for the native local stack: start detached, record the PID, wait for readiness, stop by PID.
+
+Standard library only, so `python -m stack down` works even when the virtualenv is broken.
+Every service runs in its own session (process group), so stopping it also stops whatever it forked.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+
+class StackError(RuntimeError):
+    """A service could not be installed, started or stopped. The message names the service."""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie still answers kill(0); treat it as gone once it is reaped or defunct.
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state != "Z"
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # killpg(0) also succeeds while only zombies remain: look for a live member.
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
+class ManagedProcess:
+    """One long-running service process, tracked by a PID file in the state directory."""
+
+    def __init__(self, name: str, pid_dir: Path, log_dir: Path) -> None:
+        self.name = name
+        self.pid_file = pid_dir / f"{name}.pid"
+        self.log_file = log_dir / f"{name}.log"
+
+    def pid(self) -> int | None:
+        try:
+            return int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def running(self) -> bool:
+        pid = self.pid()
+        return pid is not None and _alive(pid)
+
+    def start(self, argv: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None) -> int:
+        self.pid_file.parent.mkdir(parents=True, exist_ok=True)
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_file.open("ab") as log:
+            log.write(f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting: {' '.join(argv)}\n".encode())
+            log.flush()
+            try:
+                proc = subprocess.Popen(  # noqa: S603 - argv is built by this module, never from user input
+                    argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    cwd=cwd,
+                    env=env,
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                raise StackError(f"{self.name}: could not start {argv[0]}: {exc}") from exc
+        self.pid_file.write_text(f"{proc.pid}\n")
+        self._popen = proc
+        return proc.pid
+
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            text = self.log_file.read_text(errors="replace").splitlines()
+        except OSError:
+            return "(no log)"
+        return "\n".join(f"    {line}" for line in text[-lines:])
+
+    def wait_ready(self, check: Callable[[], bool], timeout: float) -> float:
+        """Poll `check` until it passes; fail fast, naming the service, if the process dies or time runs out."""
+        started = time.monotonic()
+        deadline = started + timeout
+        while True:
+            popen = getattr(self, "_popen", None)
+            exited = popen.poll() if popen is not None else (None if self.running() else -1)
+            if exited is not None:
+                raise StackError(
+                    f"{self.name}: process exited (code {exited}) before it was ready. "
+                    f"Last lines of {self.log_file}:\n{self.log_tail()}"
+                )
+            try:
+                if check():
+                    return time.monotonic() - started
+            except Exception:  # noqa: BLE001 - any failure of a probe just means "not ready yet"
+                pass
+            if time.monotonic() > deadline:
+                raise StackError(
+                    f"{self.name}: not ready after {timeout:.0f}s. Last lines of {self.log_file}:\n{self.log_tail()}"
+                )
+            time.sleep(0.3)
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 30.0) -> str:
+        """Stop the whole process group: `sig` first, SIGKILL after `timeout`. Returns what happened."""
+        pid = self.pid()
+        if pid is None:
+            return "not running"
+        outcome = "stopped"
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            outcome = "was not running"
+        deadline = time.monotonic() + timeout
+        popen = getattr(self, "_popen", None)
+        while _group_alive(pid) and time.monotonic() < deadline:
+            if popen is not None:
+                popen.poll()
+            time.sleep(0.2)
+        if _group_alive(pid):
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            outcome = f"killed after {timeout:.0f}s"
+            time.sleep(0.5)
+        if _group_alive(pid):
+            raise StackError(f"{self.name}: process group {pid} is still alive after SIGKILL")
+        self.pid_file.unlink(missing_ok=True)
+        return outcome
+
+    def rss_bytes(self) -> int:
+        """Resident memory of the process group (the service and its children)."""
+        pid = self.pid()
+        if pid is None:
+            return 0
+        total = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[2]) == pid:
+                total += int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+        return total

@@ -1,0 +1,99 @@
+"""Where the native stack keeps its files and which loopback ports it uses. Every value can be overridden by env."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+# Azurite's well-known development account: public, documented, and accepted by nothing but the emulator.
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+# Users and passwords of the throwaway local services. They exist only on 127.0.0.1 and are rebuilt each `up`.
+SFTP_USER = "ingest_sftp"
+SFTP_PASSWORD = "sftp-local-only"
+API_TOKEN = "sample-api-local-token"
+
+# Services in start order; `down` stops them in reverse.
+ALL_SERVICES = ("postgres", "mariadb", "kafka", "azurite", "sftp", "sample-api", "webhook-sink")
+
+DEFAULT_PORTS = {
+    "postgres": 55432,
+    "mariadb": 53306,
+    "kafka": 59092,
+    "kafka-controller": 59093,
+    "azurite": 50000,
+    "sftp": 52222,
+    "sample-api": 58080,
+    "webhook-sink": 58081,
+}
+
+# Containers created in Azurite for the landing zone.
+LAKE_CONTAINERS = ("landing", "sensitive")
+
+
+def _env_name(service: str) -> str:
+    return "STACK_" + service.upper().replace("-", "_") + "_PORT"
+
+
+@dataclass(frozen=True)
+class Settings:
+    state_dir: Path
+    data_dir: Path
+    tools_dir: Path
+    ports: dict[str, int] = field(default_factory=dict)
+    ready_timeout: float = 120.0
+    services: tuple[str, ...] = ALL_SERVICES
+
+    @property
+    def pid_dir(self) -> Path:
+        return self.state_dir / "pids"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def env_file(self) -> Path:
+        return self.state_dir / "env"
+
+    @property
+    def kafka_libs(self) -> Path:
+        return self.tools_dir / "kafka-libs"
+
+    @property
+    def azurite_dir(self) -> Path:
+        return REPO / "stack" / "azurite"
+
+    def port(self, service: str) -> int:
+        return self.ports[service]
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        state_dir = Path(env.get("STACK_STATE_DIR", REPO / ".stack")).resolve()
+        # Postgres and MariaDB drop root privileges, so their data must sit where their users can reach it:
+        # not inside a checkout that may live under /root. One data dir per state dir keeps stacks apart.
+        digest = hashlib.sha1(str(state_dir).encode()).hexdigest()[:10]
+        data_dir = Path(env.get("STACK_DATA_DIR", f"/tmp/ingest-stack-{digest}")).resolve()
+        tools_dir = Path(env.get("STACK_TOOLS_DIR", REPO / ".tools")).resolve()
+        ports = {name: int(env.get(_env_name(name), default)) for name, default in DEFAULT_PORTS.items()}
+        services = ALL_SERVICES
+        if env.get("STACK_SERVICES"):
+            wanted = [s.strip() for s in env["STACK_SERVICES"].split(",") if s.strip()]
+            unknown = sorted(set(wanted) - set(ALL_SERVICES))
+            if unknown:
+                raise ValueError(f"STACK_SERVICES names unknown services {unknown}; known: {list(ALL_SERVICES)}")
+            services = tuple(s for s in ALL_SERVICES if s in wanted)
+        return cls(
+            state_dir=state_dir,
+            data_dir=data_dir,
+            tools_dir=tools_dir,
+            ports=ports,
+            ready_timeout=float(env.get("STACK_READY_TIMEOUT", "120")),
+            services=services,
+        )

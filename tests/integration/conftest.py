@@ -1,0 +1,35 @@
+"""Integration tests run against the real local stack started by `make stack-up` (or `make test`).
+
+Its connections come from `.stack/env`, the same file Airflow and the demo use. No stack means a loud error,
+never a skip.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from stack.connections import read_env_file
+
+ENV_FILE = Path(os.environ.get("STACK_STATE_DIR", Path(__file__).resolve().parents[2] / ".stack")) / "env"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def stack_env() -> dict[str, str]:
+    if not ENV_FILE.exists():
+        pytest.fail(f"{ENV_FILE} not found: start the local stack with `make stack-up` (make test does it for you)")
+    values = read_env_file(ENV_FILE)
+    os.environ.update(values)
+    return values
+
+
+@pytest.fixture(scope="session")
+def sample_api_url(stack_env: dict[str, str]) -> str:
+    return stack_env["STACK_SAMPLE_API_URL"]
+
+
+@pytest.fixture(scope="session")
+def webhook_sink_url(stack_env: dict[str, str]) -> str:
+    return stack_env["STACK_WEBHOOK_SINK_URL"]
