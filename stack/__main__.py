@@ -8,12 +8,16 @@ writes `.stack/env`. If any service fails, it says which, shows its log, stops w
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
+import signal
 import sys
 import time
+from typing import Any
 
 from stack.connections import connections, write_env_file
-from stack.procs import ManagedProcess, StackError
+from stack.procs import ManagedProcess, StackError, owned_processes
 from stack.services import SERVICE_CLASSES, Service, Sftp
 from stack.settings import ALL_SERVICES, Settings
 
@@ -33,8 +37,10 @@ def up(settings: Settings) -> int:
                 if svc.ready():
                     _say(f"{name}: already running (pid {svc.proc.pid()}, port {svc.port})")
                     continue
-                raise StackError(f"{name}: a process (pid {svc.proc.pid()}) is running but not answering; "
-                                 "run `python -m stack down` first")
+                raise StackError(
+                    f"{name}: a process (pid {svc.proc.pid()}) is running but not answering; "
+                    "run `python -m stack down` first"
+                )
             svc.proc.pid_file.unlink(missing_ok=True)
             svc.check_port_free()
             t0 = time.monotonic()
@@ -80,11 +86,19 @@ def down(settings: Settings) -> int:
         except StackError as exc:
             _say(f"FAILED: {exc}")
             failures += 1
+    # Anything still carrying our owner mark escaped its process group: a bug worth failing loudly on.
+    leftovers = owned_processes(str(settings.state_dir))
+    if leftovers:
+        _say(f"FAILED: processes left behind after stopping: {leftovers}; killing them")
+        for pid in leftovers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        failures += 1
     return 1 if failures else 0
 
 
 def status(settings: Settings, as_json: bool) -> int:
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in ALL_SERVICES:
         svc = SERVICE_CLASSES[name](settings)
         running = svc.proc.running()
@@ -94,8 +108,16 @@ def status(settings: Settings, as_json: bool) -> int:
                 ready = svc.ready()
             except Exception:  # noqa: BLE001 - a failing probe means "not ready"
                 ready = False
-        rows.append({"service": name, "pid": svc.proc.pid(), "running": running, "ready": ready,
-                     "port": svc.port, "rss_mb": round(svc.proc.rss_bytes() / 2**20, 1)})
+        rows.append(
+            {
+                "service": name,
+                "pid": svc.proc.pid(),
+                "running": running,
+                "ready": ready,
+                "port": svc.port,
+                "rss_mb": round(svc.proc.rss_bytes() / 2**20, 1),
+            }
+        )
     if as_json:
         print(json.dumps(rows, indent=2))
     else:
@@ -118,8 +140,9 @@ def sample_rss(settings: Settings, every: float, out: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stack", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m stack", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="cmd", required=True)
     sub.add_parser("up", help="build, start, wait for and seed every service; write .stack/env")
     sub.add_parser("down", help="stop every service by PID (process group)")

@@ -31,7 +31,9 @@ def azurite_connection_string(port: int, host: str = LOOPBACK) -> str:
     )
 
 
-def connections(settings: Settings, *, sftp_host_key: str | None, sftp_key_file: Path | None) -> dict[str, dict[str, Any]]:
+def connections(
+    settings: Settings, *, sftp_host_key: str | None, sftp_key_file: Path | None
+) -> dict[str, dict[str, Any]]:
     """Connection id -> Airflow connection in its JSON form."""
     p = settings.port
     sftp_extra: dict[str, Any] = {}

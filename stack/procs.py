@@ -6,6 +6,7 @@ Every service runs in its own session (process group), so stopping it also stops
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -51,13 +52,36 @@ def _group_alive(pgid: int) -> bool:
     return False
 
 
+OWNER_VAR = "STACK_OWNER"
+
+
+def owned_processes(owner: str) -> list[int]:
+    """PIDs of live processes started by the stack whose state dir is `owner` (they inherit OWNER_VAR)."""
+    marker = f"{OWNER_VAR}={owner}".encode() + b"\0"
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            data = environ.read_bytes() + b"\0"
+        except OSError:
+            continue
+        pid = int(environ.parent.name)
+        if marker in data and pid != os.getpid() and _alive(pid):
+            found.append(pid)
+    return sorted(found)
+
+
 class ManagedProcess:
-    """One long-running service process, tracked by a PID file in the state directory."""
+    """One long-running service process, tracked by a PID file in the state directory.
+
+    Every process gets `STACK_OWNER=<state dir>` in its environment, which its children inherit, so
+    `owned_processes` can find anything left behind, even a process that left its group.
+    """
 
     def __init__(self, name: str, pid_dir: Path, log_dir: Path) -> None:
         self.name = name
         self.pid_file = pid_dir / f"{name}.pid"
         self.log_file = log_dir / f"{name}.log"
+        self.owner = str(pid_dir.parent)
 
     def pid(self) -> int | None:
         try:
@@ -75,8 +99,9 @@ class ManagedProcess:
         with self.log_file.open("ab") as log:
             log.write(f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting: {' '.join(argv)}\n".encode())
             log.flush()
+            env = {**(os.environ if env is None else env), OWNER_VAR: self.owner}
             try:
-                proc = subprocess.Popen(  # noqa: S603 - argv is built by this module, never from user input
+                proc = subprocess.Popen(
                     argv,
                     stdin=subprocess.DEVNULL,
                     stdout=log,
@@ -113,7 +138,7 @@ class ManagedProcess:
             try:
                 if check():
                     return time.monotonic() - started
-            except Exception:  # noqa: BLE001 - any failure of a probe just means "not ready yet"
+            except Exception:  # noqa: BLE001, S110 - any failure of a probe just means "not ready yet"
                 pass
             if time.monotonic() > deadline:
                 raise StackError(
@@ -138,10 +163,8 @@ class ManagedProcess:
                 popen.poll()
             time.sleep(0.2)
         if _group_alive(pid):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             outcome = f"killed after {timeout:.0f}s"
             time.sleep(0.5)
         if _group_alive(pid):

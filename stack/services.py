@@ -5,6 +5,7 @@ Data of every service is thrown away and rebuilt on `up`, so tests always start 
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
@@ -35,9 +36,7 @@ IS_ROOT = os.geteuid() == 0
 def run(argv: list[str], service: str, *, input_text: str | None = None, env: dict[str, str] | None = None) -> str:
     """Run a set-up command; on failure raise a StackError that names the service and shows the output."""
     try:
-        done = subprocess.run(  # noqa: S603 - fixed argv built here
-            argv, input=input_text, capture_output=True, text=True, env=env, check=False, timeout=300
-        )
+        done = subprocess.run(argv, input=input_text, capture_output=True, text=True, env=env, check=False, timeout=300)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise StackError(f"{service}: `{argv[0]}` failed: {exc}") from exc
     if done.returncode != 0:
@@ -54,7 +53,7 @@ def tcp_open(port: int, host: str = "127.0.0.1") -> bool:
 
 def http_answers(url: str) -> bool:
     try:
-        with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - loopback URL built here
+        with urllib.request.urlopen(url, timeout=2):
             return True
     except urllib.error.HTTPError:
         return True  # any HTTP answer means the server is up
@@ -143,31 +142,71 @@ class Postgres(Service):
         self.s.data_dir.chmod(0o755)
         chown_tree(data, "postgres")
         run(
-            as_user("postgres")
-            + [self._bin("initdb"), "-D", str(data / "pgdata"), "-U", "postgres", "-E", "UTF8", "--locale=C.UTF-8",
-               "--auth-local=trust", "--auth-host=scram-sha-256"],
+            [
+                *as_user("postgres"),
+                self._bin("initdb"),
+                "-D",
+                str(data / "pgdata"),
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+            ],
             self.name,
         )
 
     def command(self) -> list[str]:
         # A throwaway cluster: durability settings off for speed, loopback only, socket in its own dir.
-        return as_user("postgres") + [
-            self._bin("postgres"), "-D", str(self.data / "pgdata"), "-p", str(self.port), "-k", str(self.data),
-            "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
-            "-c", "full_page_writes=off", "-c", "shared_buffers=128MB", "-c", "max_connections=100",
-            "-c", "timezone=UTC",
+        return [
+            *as_user("postgres"),
+            self._bin("postgres"),
+            "-D",
+            str(self.data / "pgdata"),
+            "-p",
+            str(self.port),
+            "-k",
+            str(self.data),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+            "-c",
+            "shared_buffers=128MB",
+            "-c",
+            "max_connections=100",
+            "-c",
+            "timezone=UTC",
         ]
 
     def ready(self) -> bool:
-        done = subprocess.run(  # noqa: S603
-            [self._bin("pg_isready"), "-h", "127.0.0.1", "-p", str(self.port), "-q"], check=False
-        )
+        done = subprocess.run([self._bin("pg_isready"), "-h", "127.0.0.1", "-p", str(self.port), "-q"], check=False)
         return done.returncode == 0
 
     def psql(self, sql_file: Path, database: str = "postgres") -> str:
         return run(
-            [self._bin("psql"), "-h", str(self.data), "-p", str(self.port), "-U", "postgres", "-d", database,
-             "-v", "ON_ERROR_STOP=1", "-q", "-f", str(sql_file)],
+            [
+                self._bin("psql"),
+                "-h",
+                str(self.data),
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                "-d",
+                database,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-q",
+                "-f",
+                str(sql_file),
+            ],
             self.name,
         )
 
@@ -185,8 +224,13 @@ class MariaDB(Service):
         data = self.fresh_data_dir()
         self.s.data_dir.chmod(0o755)
         installer = require_binary(shutil.which("mariadb-install-db"), self.name, "mariadb-server")
-        argv = [installer, "--no-defaults", f"--datadir={data / 'db'}", "--auth-root-authentication-method=normal",
-                "--skip-test-db"]
+        argv = [
+            installer,
+            "--no-defaults",
+            f"--datadir={data / 'db'}",
+            "--auth-root-authentication-method=normal",
+            "--skip-test-db",
+        ]
         if IS_ROOT:
             chown_tree(data, "mysql")
             argv.append("--user=mysql")
@@ -195,10 +239,19 @@ class MariaDB(Service):
     def command(self) -> list[str]:
         server = require_binary(shutil.which("mariadbd") or "/usr/sbin/mariadbd", self.name, "mariadb-server")
         argv = [
-            server, "--no-defaults", f"--datadir={self.data / 'db'}", f"--port={self.port}",
-            "--bind-address=127.0.0.1", f"--socket={self._socket()}", f"--pid-file={self.data / 'mariadb.pid'}",
-            "--skip-name-resolve", "--innodb-buffer-pool-size=64M", "--innodb-flush-log-at-trx-commit=2",
-            "--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci", "--default-time-zone=+00:00",
+            server,
+            "--no-defaults",
+            f"--datadir={self.data / 'db'}",
+            f"--port={self.port}",
+            "--bind-address=127.0.0.1",
+            f"--socket={self._socket()}",
+            f"--pid-file={self.data / 'mariadb.pid'}",
+            "--skip-name-resolve",
+            "--innodb-buffer-pool-size=64M",
+            "--innodb-flush-log-at-trx-commit=2",
+            "--character-set-server=utf8mb4",
+            "--collation-server=utf8mb4_unicode_ci",
+            "--default-time-zone=+00:00",
         ]
         if IS_ROOT:
             argv.append("--user=mysql")
@@ -209,7 +262,7 @@ class MariaDB(Service):
         return [client, "--no-defaults", f"--socket={self._socket()}", "-uroot", "--default-character-set=utf8mb4"]
 
     def ready(self) -> bool:
-        done = subprocess.run(self._client() + ["-e", "SELECT 1"], capture_output=True, check=False)  # noqa: S603
+        done = subprocess.run([*self._client(), "-e", "SELECT 1"], capture_output=True, check=False)
         return done.returncode == 0
 
     def seed(self) -> None:
@@ -228,8 +281,12 @@ class Kafka(Service):
             raise StackError(
                 f"{self.name}: broker jars missing in {self.s.kafka_libs}; run `bash scripts/bootstrap.sh`"
             )
-        return [java, "-cp", f"{self.s.kafka_libs}/*",
-                f"-Dlog4j2.configurationFile={REPO / 'stack' / 'kafka' / 'log4j2.yaml'}"]
+        return [
+            java,
+            "-cp",
+            f"{self.s.kafka_libs}/*",
+            f"-Dlog4j2.configurationFile={REPO / 'stack' / 'kafka' / 'log4j2.yaml'}",
+        ]
 
     def prepare(self) -> None:
         data = self.fresh_data_dir()
@@ -257,8 +314,10 @@ class Kafka(Service):
             )
             + "\n"
         )
-        cluster_id = run(self._java() + ["kafka.tools.StorageTool", "random-uuid"], self.name).strip().splitlines()[-1]
-        run(self._java() + ["kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(self._config())], self.name)
+        cluster_id = run([*self._java(), "kafka.tools.StorageTool", "random-uuid"], self.name).strip().splitlines()[-1]
+        run(
+            [*self._java(), "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(self._config())], self.name
+        )
 
     def command(self) -> list[str]:
         java = self._java()
@@ -294,8 +353,19 @@ class Azurite(Service):
             raise StackError(f"{self.name}: not installed in {self.s.azurite_dir}; run `bash scripts/bootstrap.sh`")
         node = require_binary(shutil.which("node"), self.name, "nodejs")
         # The Python SDK's API version is newer than Azurite's: skip the check. Blob service only.
-        return [node, str(entry), "--blobHost", "127.0.0.1", "--blobPort", str(self.port),
-                "--location", str(self.data), "--skipApiVersionCheck", "--disableTelemetry", "--loose"]
+        return [
+            node,
+            str(entry),
+            "--blobHost",
+            "127.0.0.1",
+            "--blobPort",
+            str(self.port),
+            "--location",
+            str(self.data),
+            "--skipApiVersionCheck",
+            "--disableTelemetry",
+            "--loose",
+        ]
 
     def ready(self) -> bool:
         return http_answers(f"http://127.0.0.1:{self.port}/devstoreaccount1?comp=list")
@@ -310,10 +380,8 @@ class Azurite(Service):
 
         client = BlobServiceClient.from_connection_string(azurite_connection_string(self.port))
         for container in LAKE_CONTAINERS:
-            try:
+            with contextlib.suppress(ResourceExistsError):
                 client.create_container(container)
-            except ResourceExistsError:
-                pass
 
 
 class Sftp(Service):
@@ -411,14 +479,25 @@ class PythonApp(Service):
     module = ""
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "uvicorn", self.module, "--host", "127.0.0.1", "--port", str(self.port),
-                "--log-level", "warning", "--no-access-log"]
+        return [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            self.module,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ]
 
     def env(self) -> dict[str, str]:
         return {**os.environ, "PYTHONPATH": str(REPO), "SAMPLE_API_TOKEN": API_TOKEN}
 
     def ready(self) -> bool:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as resp:  # noqa: S310
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as resp:
             return json.load(resp).get("status") == "ok"
 
 

@@ -78,11 +78,16 @@ class Settings:
         state_dir = Path(env.get("STACK_STATE_DIR", REPO / ".stack")).resolve()
         # Postgres and MariaDB drop root privileges, so their data must sit where their users can reach it:
         # not inside a checkout that may live under /root. One data dir per state dir keeps stacks apart.
-        digest = hashlib.sha1(str(state_dir).encode()).hexdigest()[:10]
+        digest = hashlib.sha256(str(state_dir).encode()).hexdigest()[:10]
         data_dir = Path(env.get("STACK_DATA_DIR", f"/tmp/ingest-stack-{digest}")).resolve()
         tools_dir = Path(env.get("STACK_TOOLS_DIR", REPO / ".tools")).resolve()
-        ports = {name: int(env.get(_env_name(name), default)) for name, default in DEFAULT_PORTS.items()}
-        services = ALL_SERVICES
+        ports = {}
+        for name, default in DEFAULT_PORTS.items():
+            raw = env.get(_env_name(name), str(default))
+            if not raw.isdigit() or not 1024 <= int(raw) <= 65535:
+                raise ValueError(f"{_env_name(name)}={raw!r}: a port must be a number from 1024 to 65535")
+            ports[name] = int(raw)
+        services: tuple[str, ...] = ALL_SERVICES
         if env.get("STACK_SERVICES"):
             wanted = [s.strip() for s in env["STACK_SERVICES"].split(",") if s.strip()]
             unknown = sorted(set(wanted) - set(ALL_SERVICES))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
@@ -24,7 +24,7 @@ _lock = threading.Lock()
 
 
 def _seed_orders(count: int) -> dict[int, dict[str, Any]]:
-    base = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    base = datetime(2026, 11, 1, tzinfo=UTC)
     statuses = ["new", "paid", "shipped", "cancelled"]
     cities = [("Berlin", "DE"), ("São Paulo", "BR"), ("Zürich", "CH"), ("東京", "JP"), ("Lagos", "NG")]
     orders = {}

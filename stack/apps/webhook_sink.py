@@ -8,7 +8,7 @@ Teams Workflows: 202). ``GET /_posts?channel=`` lists what was recorded, ``DELET
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -43,7 +43,7 @@ async def receive(channel: str, request: Request) -> Response:
             {
                 "seq": len(_posts) + 1,
                 "channel": channel,
-                "received_at": datetime.now(timezone.utc).isoformat(),
+                "received_at": datetime.now(UTC).isoformat(),
                 "content_type": request.headers.get("content-type"),
                 "body": body,
             }

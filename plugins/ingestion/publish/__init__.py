@@ -1,0 +1,1 @@
+"""Publishing landed records to Kafka."""

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+import pytest
+
+from ingestion.publish.kafka_hooks import TransactionalKafkaProducerHook, exactly_once_config
+
+
+def test_exactly_once_settings_win_over_connection_and_overrides() -> None:
+    config = exactly_once_config(
+        {"bootstrap.servers": "b:9092", "acks": "1", "enable.idempotence": False},
+        {"acks": "0", "linger.ms": 20, "transactional.id": "someone-else"},
+        "ingest.crm.customers",
+    )
+    assert config == {
+        "bootstrap.servers": "b:9092",
+        "linger.ms": 20,
+        "acks": "all",
+        "enable.idempotence": True,
+        "max.in.flight.requests.per.connection": 5,
+        "transactional.id": "ingest.crm.customers",
+    }
+
+
+def test_transactional_id_is_required() -> None:
+    with pytest.raises(ValueError, match="transactional_id"):
+        TransactionalKafkaProducerHook(transactional_id="")
