@@ -38,10 +38,10 @@ demo: bootstrap
 	@bash scripts/demo.sh
 
 airflow: stack-up
-	@set -a; source .stack/env; set +a; $(PY) scripts/airflow_local.py run
+	@set -a; source .stack/env; set +a; source scripts/airflow_env.sh; $(PY) scripts/airflow_local.py run
 
 airflow-stop:
-	@$(PY) scripts/airflow_local.py stop
+	@source scripts/airflow_env.sh; $(PY) scripts/airflow_local.py stop
 
 lint: bootstrap
 	@.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy

@@ -21,15 +21,17 @@ API_TOKEN = "sample-api-local-token"
 # Services in start order; `down` stops them in reverse.
 ALL_SERVICES = ("postgres", "mariadb", "kafka", "azurite", "sftp", "sample-api", "webhook-sink")
 
+# Below Linux's ephemeral range (32768-60999), so an outgoing connection can never hold one of them
+# as its source port when a service starts.
 DEFAULT_PORTS = {
-    "postgres": 55432,
-    "mariadb": 53306,
-    "kafka": 59092,
-    "kafka-controller": 59093,
-    "azurite": 50000,
-    "sftp": 52222,
-    "sample-api": 58080,
-    "webhook-sink": 58081,
+    "postgres": 25432,
+    "mariadb": 23306,
+    "kafka": 29092,
+    "kafka-controller": 29093,
+    "azurite": 20000,
+    "sftp": 22222,
+    "sample-api": 28080,
+    "webhook-sink": 28081,
 }
 
 # Containers created in Azurite for the landing zone.
