@@ -6,7 +6,6 @@ Data of every service is thrown away and rebuilt on `up`, so tests always start 
 from __future__ import annotations
 
 import contextlib
-import gzip
 import json
 import os
 import pwd
@@ -457,11 +456,7 @@ class Sftp(Service):
         target = inbound / "partners"
         target.mkdir(parents=True)
         for src in sorted((SEED_DIR / "sftp").iterdir()):
-            if src.name.startswith("orders_"):
-                with src.open("rb") as raw, gzip.GzipFile(target / (src.name + ".gz"), "wb", mtime=0) as gz:
-                    shutil.copyfileobj(raw, gz)
-            else:
-                shutil.copy(src, target / src.name)
+            shutil.copy(src, target / src.name)
         (inbound / "archive").mkdir()
         chown_tree(inbound, SFTP_USER)
 

@@ -1,9 +1,8 @@
 -- Sample MySQL-family source: a small shop catalogue. Re-run on every `stack up`.
 CREATE DATABASE IF NOT EXISTS shop CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
-CREATE USER IF NOT EXISTS 'shop'@'127.0.0.1' IDENTIFIED BY 'shop';
-CREATE USER IF NOT EXISTS 'shop'@'localhost' IDENTIFIED BY 'shop';
-GRANT ALL PRIVILEGES ON shop.* TO 'shop'@'127.0.0.1';
-GRANT ALL PRIVILEGES ON shop.* TO 'shop'@'localhost';
+-- '%': containers reach the server from a bridge address, the native stack from 127.0.0.1.
+CREATE USER IF NOT EXISTS 'shop'@'%' IDENTIFIED BY 'shop';
+GRANT ALL PRIVILEGES ON shop.* TO 'shop'@'%';
 FLUSH PRIVILEGES;
 USE shop;
 DROP TABLE IF EXISTS products;

@@ -1,0 +1,21 @@
+# The platform's Airflow image: the official 3.3.2 image plus the pinned providers and the platform's code.
+FROM apache/airflow:3.3.2-python3.11
+
+USER root
+# mysqlclient (MySQL provider) builds against these when no wheel fits.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends default-libmysqlclient-dev pkg-config build-essential \
+ && rm -rf /var/lib/apt/lists/*
+USER airflow
+
+COPY --chown=airflow:root requirements.txt constraints.txt /opt/airflow/requirements/
+RUN pip install --no-cache-dir -r /opt/airflow/requirements/requirements.txt \
+      -c /opt/airflow/requirements/constraints.txt
+
+COPY --chown=airflow:root dags /opt/airflow/dags
+COPY --chown=airflow:root plugins /opt/airflow/plugins
+COPY --chown=airflow:root include /opt/airflow/include
+# The sample API and webhook sink run from this image too (FastAPI and uvicorn come with Airflow).
+COPY --chown=airflow:root stack/__init__.py /opt/airflow/stack/__init__.py
+COPY --chown=airflow:root stack/apps /opt/airflow/stack/apps
+ENV PYTHONPATH=/opt/airflow
