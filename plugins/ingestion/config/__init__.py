@@ -1,0 +1,1 @@
+"""Source configs: typed models and the loader."""

@@ -1,0 +1,130 @@
+"""Load source configs: defaults merged under each file, the environment's overlay on top, then validation.
+
+Each file is validated on its own, so one broken config yields its own errors (file, JSON path, what was expected)
+and never hides the others. Reads local files only: safe at DAG parse time.
+
+Layout of the config folder:
+- `<source>.json`: one per source;
+- `_defaults.json`: merged under every source;
+- `overlays/<env>.json`: `{"*": {...}, "<source>": {...}}` merged on top, env from `INGEST_ENV` (default `dev`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from ingestion.config.models import SourceConfig, find_secret_keys
+
+DEFAULTS_FILE = "_defaults.json"
+ENV_VAR = "INGEST_ENV"
+
+
+@dataclass(frozen=True)
+class ConfigError:
+    file: str
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.path}: {self.message}"
+
+
+@dataclass
+class LoadResult:
+    configs: dict[str, SourceConfig] = field(default_factory=dict)
+    errors: list[ConfigError] = field(default_factory=list)
+
+    def errors_for(self, file_name: str) -> list[ConfigError]:
+        return [e for e in self.errors if Path(e.file).name == file_name]
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Recursive merge of JSON objects; lists and scalars in `override` replace those in `base`."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _json_path(loc: tuple[int | str, ...]) -> str:
+    path = "$"
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+def _read_json(path: Path, errors: list[ConfigError]) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        errors.append(ConfigError(str(path), f"line {exc.lineno} column {exc.colno}", f"invalid JSON: {exc.msg}"))
+        return None
+    except OSError as exc:
+        errors.append(ConfigError(str(path), "$", f"cannot read: {exc}"))
+        return None
+    if not isinstance(data, dict):
+        errors.append(ConfigError(str(path), "$", f"expected a JSON object, got {type(data).__name__}"))
+        return None
+    return data
+
+
+def load_configs(config_dir: Path, env: str | None = None) -> LoadResult:
+    result = LoadResult()
+    env = env or os.environ.get(ENV_VAR, "dev")
+    defaults: dict[str, Any] = {}
+    if (config_dir / DEFAULTS_FILE).exists():
+        defaults = _read_json(config_dir / DEFAULTS_FILE, result.errors) or {}
+    overlay: dict[str, Any] = {}
+    overlay_file = config_dir / "overlays" / f"{env}.json"
+    if overlay_file.exists():
+        overlay = _read_json(overlay_file, result.errors) or {}
+
+    for path in sorted(config_dir.glob("*.json")):
+        if path.name.startswith("_"):
+            continue
+        raw = _read_json(path, result.errors)
+        if raw is None:
+            continue
+        secrets = find_secret_keys(raw)
+        for secret_path in secrets:
+            result.errors.append(
+                ConfigError(
+                    str(path),
+                    secret_path,
+                    "looks like a credential: configs name connection ids, "
+                    "secrets belong in Airflow connections or the secrets backend",
+                )
+            )
+        if secrets:
+            continue
+        merged = deep_merge(defaults, raw)
+        merged = deep_merge(merged, overlay.get("*", {}))
+        merged = deep_merge(merged, overlay.get(str(raw.get("name")), {}))
+        try:
+            config = SourceConfig.model_validate(merged)
+        except ValidationError as exc:
+            for err in exc.errors():
+                message = err["msg"].removeprefix("Value error, ")
+                if err["type"] not in {"value_error", "assertion_error"}:
+                    message += f" (got {json.dumps(err.get('input'), default=str)[:80]})"
+                result.errors.append(ConfigError(str(path), _json_path(tuple(err["loc"])), message))
+            continue
+        if config.name in result.configs:
+            result.errors.append(ConfigError(str(path), "$.name", f"source name {config.name!r} is used twice"))
+            continue
+        if path.stem != config.name:
+            result.errors.append(
+                ConfigError(str(path), "$.name", f"name {config.name!r} must match the file name {path.stem!r}")
+            )
+            continue
+        result.configs[config.name] = config
+    return result

@@ -1,0 +1,286 @@
+"""Typed, frozen models of a source config. Validated once at load; everything downstream reads these, never dicts.
+
+Pure: no Airflow import, so the planner, the CLI and the schema generator use them without a scheduler.
+Secrets never live here: configs name Airflow connection ids, and a value that looks like a credential is refused.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
+CONN_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,200}$"
+# Keys whose presence anywhere in a config means someone pasted a credential instead of a connection id.
+SECRET_KEYS = frozenset(
+    {
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "api_key",
+        "apikey",
+        "access_key",
+        "client_secret",
+        "private_key",
+        "connection_string",
+        "sas_token",
+    }
+)
+
+Name = Annotated[str, Field(pattern=NAME_PATTERN, description="lower snake_case, starts with a letter")]
+ConnId = Annotated[str, Field(pattern=CONN_ID_PATTERN, description="an Airflow connection id, never a secret")]
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class SourceKind(StrEnum):
+    SQL = "sql"
+    HTTP = "http"
+    SFTP = "sftp"
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+class PiiStrategy(StrEnum):
+    HASH = "hash"
+    REDACT = "redact"
+    DROP = "drop"
+    ENCRYPT = "encrypt"
+    SENSITIVE = "sensitive"
+
+
+class Owners(Frozen):
+    primary: str = Field(min_length=1)
+    secondary: str | None = None
+    team: str = Field(min_length=1)
+    contact: str | None = Field(default=None, description="e-mail or channel of the owning team")
+
+
+class Column(Frozen):
+    name: str = Field(min_length=1, max_length=128)
+    type: str = Field(min_length=1, description="logical type: string, integer, decimal(p,s), timestamp, ...")
+    nullable: bool = True
+    description: str = ""
+    pii: bool = False
+    pii_strategy: PiiStrategy | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _safe_identifier(cls, value: str) -> str:
+        _reject_unsafe_identifier(value)
+        return value
+
+    @model_validator(mode="after")
+    def _pii_needs_strategy(self) -> Column:
+        if self.pii and self.pii_strategy is None:
+            raise ValueError(
+                f"column {self.name!r} is marked pii but has no pii_strategy "
+                f"(one of {', '.join(s.value for s in PiiStrategy)})"
+            )
+        return self
+
+
+class LoadMode(Frozen):
+    mode: Literal["full", "incremental", "interval"] = "full"
+    cursor_column: str | None = None
+    lookback_minutes: int = Field(default=0, ge=0)
+    safety_margin_seconds: int = Field(default=60, ge=0)
+
+    @model_validator(mode="after")
+    def _cursor_needed(self) -> LoadMode:
+        if self.mode in {"incremental", "interval"} and not self.cursor_column:
+            raise ValueError(f"load mode {self.mode!r} needs cursor_column")
+        if self.cursor_column:
+            _reject_unsafe_identifier(self.cursor_column)
+        return self
+
+
+class Check(Frozen):
+    kind: Literal[
+        "not_null",
+        "unique",
+        "accepted_values",
+        "range",
+        "regex",
+        "freshness",
+        "row_count",
+        "zero_rows",
+        "row_count_anomaly",
+    ]
+    columns: tuple[str, ...] = ()
+    severity: Literal["error", "warn"] = "error"
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class SqlLocator(Frozen):
+    kind: Literal["sql"] = "sql"
+    table: str | None = None
+    schema_name: str | None = Field(default=None, alias="schema")
+    query: str | None = None
+
+    @model_validator(mode="after")
+    def _table_or_query(self) -> SqlLocator:
+        if (self.table is None) == (self.query is None):
+            raise ValueError("give exactly one of table or query")
+        for identifier in (self.table, self.schema_name):
+            if identifier is not None:
+                _reject_unsafe_identifier(identifier)
+        return self
+
+
+class HttpLocator(Frozen):
+    kind: Literal["http"] = "http"
+    endpoint: str = Field(min_length=1)
+    record_path: str = "data"
+    pagination: dict[str, Any] = Field(default_factory=lambda: {"style": "page_number"})
+    incremental_param: str | None = None
+
+
+class SftpLocator(Frozen):
+    kind: Literal["sftp"] = "sftp"
+    remote_path: str = Field(min_length=1)
+    file_pattern: str = "*"
+    file_format: Literal["csv", "jsonl", "parquet"] = "csv"
+    compression: Literal["none", "gzip", "auto"] = "auto"
+
+    @field_validator("remote_path")
+    @classmethod
+    def _no_parent_segments(cls, value: str) -> str:
+        if ".." in value.replace("\\", "/").split("/"):
+            raise ValueError(f"remote_path {value!r} contains '..'")
+        return value
+
+
+Locator = Annotated[SqlLocator | HttpLocator | SftpLocator, Field(discriminator="kind")]
+
+
+class Landing(Frozen):
+    conn_id: ConnId = "lake_wasb"
+    container: str = Field(default="landing", pattern=r"^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$")
+    format: Literal["parquet", "jsonl", "csv"] = "parquet"
+    sensitive_container: str = Field(default="sensitive", pattern=r"^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$")
+
+
+class Kafka(Frozen):
+    conn_id: ConnId = "kafka_default"
+    topic_template: str = "ingest.{source}.{entity}"
+
+
+class Alerts(Frozen):
+    severity: Severity = Severity.HIGH
+    channels: tuple[ConnId, ...] = ()
+    escalate_after_minutes: int = Field(default=30, ge=1)
+
+
+class Deadline(Frozen):
+    expected_duration_minutes: int | None = Field(default=None, ge=1)
+
+
+class Retention(Frozen):
+    raw_days: int = Field(default=30, ge=1)
+    archive_days: int = Field(default=365, ge=1)
+
+
+class Entity(Frozen):
+    name: Name
+    description: str = ""
+    locator: Locator
+    primary_key: tuple[str, ...] = ()
+    columns: tuple[Column, ...] = ()
+    load: LoadMode = LoadMode()
+    checks: tuple[Check, ...] = ()
+    landing: Landing | None = None
+    kafka: Kafka | None = None
+    alerts: Alerts | None = None
+
+    @model_validator(mode="after")
+    def _keys_are_columns(self) -> Entity:
+        names = [c.name for c in self.columns]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate column names: {duplicates}")
+        if self.columns:
+            missing = [k for k in self.primary_key if k not in names]
+            if missing:
+                raise ValueError(f"primary_key {missing} not among the declared columns")
+        return self
+
+
+class SourceConfig(Frozen):
+    schema_ref: str | None = Field(default=None, alias="$schema")
+    name: Name
+    description: str = ""
+    owners: Owners
+    schedule: str | None = Field(default="@daily", description="cron expression, preset like @daily, or null")
+    start_date: datetime
+    catchup: bool = False
+    tags: tuple[str, ...] = ()
+    kind: SourceKind
+    conn_id: ConnId
+    landing: Landing = Landing()
+    kafka: Kafka = Kafka()
+    alerts: Alerts = Alerts()
+    deadline: Deadline = Deadline()
+    retention: Retention = Retention()
+    entities: tuple[Entity, ...] = Field(min_length=1)
+
+    @field_validator("schedule")
+    @classmethod
+    def _valid_schedule(cls, value: str | None) -> str | None:
+        if value is None or value.startswith("@"):
+            presets = {"@once", "@hourly", "@daily", "@weekly", "@monthly", "@yearly", "@continuous"}
+            if value is not None and value not in presets:
+                raise ValueError(f"unknown schedule preset {value!r}; use one of {sorted(presets)} or a cron")
+            return value
+        from croniter import croniter
+
+        if not croniter.is_valid(value):
+            raise ValueError(f"{value!r} is not a valid cron expression")
+        return value
+
+    @model_validator(mode="after")
+    def _entities_fit_source(self) -> SourceConfig:
+        names = [e.name for e in self.entities]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate entity names: {duplicates}")
+        for entity in self.entities:
+            if entity.locator.kind != self.kind.value:
+                raise ValueError(
+                    f"entity {entity.name!r} has a {entity.locator.kind} locator but the source kind is {self.kind}"
+                )
+        return self
+
+
+def _reject_unsafe_identifier(value: str) -> None:
+    # Identifiers are quoted for the dialect at extract time; quotes, semicolons and comments are refused here
+    # so that a config can never smuggle SQL, whatever the quoting does.
+    if re.search(r"[\"'`;\\]|--|/\*", value):
+        raise ValueError(f"identifier {value!r} contains a quote, semicolon, backslash or comment marker")
+
+
+def find_secret_keys(data: Any, path: str = "$") -> list[str]:
+    """JSON paths of keys that look like credentials (configs carry connection ids, never secrets)."""
+    found: list[str] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            child = f"{path}.{key}"
+            if str(key).lower() in SECRET_KEYS:
+                found.append(child)
+            found.extend(find_secret_keys(value, child))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            found.extend(find_secret_keys(value, f"{path}[{index}]"))
+    return found

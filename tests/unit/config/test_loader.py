@@ -1,0 +1,138 @@
+"""The config loader: each kind of broken config gives its own error naming file and field; valid ones still load."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ingestion.config.loader import deep_merge, load_configs
+
+VALID: dict[str, Any] = {
+    "name": "crm",
+    "owners": {"primary": "ana@example.com", "secondary": "bo@example.com", "team": "crm-data"},
+    "schedule": "0 * * * *",
+    "start_date": "2026-11-01T00:00:00Z",
+    "kind": "sql",
+    "conn_id": "crm_postgres",
+    "entities": [
+        {
+            "name": "customers",
+            "locator": {"kind": "sql", "table": "customers", "schema": "public"},
+            "primary_key": ["customer_id"],
+            "columns": [
+                {"name": "customer_id", "type": "integer", "nullable": False},
+                {"name": "email", "type": "string", "pii": True, "pii_strategy": "hash"},
+            ],
+            "load": {"mode": "incremental", "cursor_column": "updated_at", "lookback_minutes": 10},
+        }
+    ],
+}
+
+
+def _variant(name: str, mutate: Any) -> tuple[str, dict[str, Any]]:
+    data = copy.deepcopy(VALID)
+    data["name"] = name
+    mutate(data)
+    return name, data
+
+
+def _set(path: list[Any], value: Any) -> Any:
+    def mutate(data: dict[str, Any]) -> None:
+        target = data
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+
+    return mutate
+
+
+BROKEN = dict(
+    [
+        _variant("missing_field", lambda d: d.pop("owners")),
+        _variant("wrong_type", _set(["catchup"], "sometimes")),
+        _variant("unknown_key", _set(["entities", 0, "colums"], [])),
+        _variant("bad_cron", _set(["schedule"], "61 * * * *")),
+        _variant("duplicate_entity", lambda d: d["entities"].append(copy.deepcopy(d["entities"][0]))),
+        _variant("password_in_config", _set(["password"], "hunter22")),
+        _variant("quoted_table", _set(["entities", 0, "locator", "table"], 'customers"; DROP TABLE x; --')),
+        _variant("pii_without_strategy", _set(["entities", 0, "columns", 1, "pii_strategy"], None)),
+    ]
+)
+EXPECTED = {
+    "missing_field": ("$.owners", "Field required"),
+    "wrong_type": ("$.catchup", "valid boolean"),
+    "unknown_key": ("$.entities[0].colums", "Extra inputs are not permitted"),
+    "bad_cron": ("$.schedule", "not a valid cron expression"),
+    "duplicate_entity": ("$", "duplicate entity names: ['customers']"),
+    "password_in_config": ("$.password", "looks like a credential"),
+    "quoted_table": ("$.entities[0].locator.sql", "contains a quote"),
+    "pii_without_strategy": ("$.entities[0].columns[1]", "marked pii but has no pii_strategy"),
+}
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path) -> Path:
+    (tmp_path / "crm.json").write_text(json.dumps(VALID))
+    for name, data in BROKEN.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps(data))
+    return tmp_path
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_each_broken_config_gets_its_own_error_naming_file_and_field(config_dir: Path, name: str) -> None:
+    result = load_configs(config_dir)
+    errors = result.errors_for(f"{name}.json")
+    path, message = EXPECTED[name]
+    assert any(e.path == path and message in e.message for e in errors), [str(e) for e in errors]
+    assert all(e.file.endswith(f"{name}.json") for e in errors)
+
+
+def test_valid_config_still_loads_beside_broken_ones(config_dir: Path) -> None:
+    result = load_configs(config_dir)
+    assert list(result.configs) == ["crm"]
+    assert {Path(e.file).stem for e in result.errors} == set(EXPECTED)
+
+
+def test_path_with_parent_segment_is_refused(tmp_path: Path) -> None:
+    data = copy.deepcopy(VALID)
+    data.update(name="files", kind="sftp", conn_id="partner_sftp")
+    data["entities"][0]["locator"] = {"kind": "sftp", "remote_path": "inbound/../../etc", "file_pattern": "*.csv"}
+    (tmp_path / "files.json").write_text(json.dumps(data))
+    errors = load_configs(tmp_path).errors
+    assert any(e.path == "$.entities[0].locator.sftp.remote_path" and "'..'" in e.message for e in errors)
+
+
+def test_invalid_json_reports_line_and_column(tmp_path: Path) -> None:
+    (tmp_path / "broken.json").write_text('{"name": "broken",\n  "kind": }')
+    (error,) = load_configs(tmp_path).errors
+    assert error.path == "line 2 column 11"
+    assert "invalid JSON" in error.message
+
+
+def test_defaults_and_environment_overlay_are_merged_before_validation(tmp_path: Path) -> None:
+    data = copy.deepcopy(VALID)
+    data.pop("owners")
+    (tmp_path / "crm.json").write_text(json.dumps(data))
+    (tmp_path / "_defaults.json").write_text(json.dumps({"owners": {"primary": "p", "team": "t"}, "tags": ["x"]}))
+    (tmp_path / "overlays").mkdir()
+    (tmp_path / "overlays" / "prod.json").write_text(
+        json.dumps({"*": {"catchup": True}, "crm": {"schedule": "@hourly"}})
+    )
+    dev = load_configs(tmp_path, env="dev").configs["crm"]
+    prod = load_configs(tmp_path, env="prod").configs["crm"]
+    assert dev.owners.team == "t"
+    assert (dev.catchup, dev.schedule) == (False, "0 * * * *")
+    assert (prod.catchup, prod.schedule) == (True, "@hourly")
+    assert prod.tags == ("x",)
+
+
+def test_deep_merge_replaces_lists_and_merges_objects() -> None:
+    assert deep_merge({"a": {"b": 1, "c": [1]}, "d": 1}, {"a": {"c": [2]}, "e": 2}) == {
+        "a": {"b": 1, "c": [2]},
+        "d": 1,
+        "e": 2,
+    }
