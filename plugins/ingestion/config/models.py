@@ -208,8 +208,7 @@ class Entity(Frozen):
     @model_validator(mode="after")
     def _keys_are_columns(self) -> Entity:
         names = [c.name for c in self.columns]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
+        if duplicates := _duplicates(names):
             raise ValueError(f"duplicate column names: {duplicates}")
         if self.columns:
             missing = [k for k in self.primary_key if k not in names]
@@ -252,9 +251,7 @@ class SourceConfig(Frozen):
 
     @model_validator(mode="after")
     def _entities_fit_source(self) -> SourceConfig:
-        names = [e.name for e in self.entities]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
+        if duplicates := _duplicates([e.name for e in self.entities]):
             raise ValueError(f"duplicate entity names: {duplicates}")
         for entity in self.entities:
             if entity.locator.kind != self.kind.value:
@@ -262,6 +259,10 @@ class SourceConfig(Frozen):
                     f"entity {entity.name!r} has a {entity.locator.kind} locator but the source kind is {self.kind}"
                 )
         return self
+
+
+def _duplicates(names: list[str]) -> list[str]:
+    return sorted({n for n in names if names.count(n) > 1})
 
 
 def _reject_unsafe_identifier(value: str) -> None:
