@@ -42,14 +42,20 @@ def _group_alive(pgid: int) -> bool:
     except PermissionError:
         return True
     # killpg(0) also succeeds while only zombies remain: look for a live member.
+    return any(fields[0] != "Z" for fields in _group_members(pgid))
+
+
+def _group_members(pgid: int) -> list[list[str]]:
+    """/proc/<pid>/stat fields (from the state field on) of every process in group `pgid`."""
+    members = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
+        if int(fields[2]) == pgid:
+            members.append(fields)
+    return members
 
 
 OWNER_VAR = "STACK_OWNER"
@@ -177,12 +183,4 @@ class ManagedProcess:
         pid = self.pid()
         if pid is None:
             return 0
-        total = 0
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            if int(fields[2]) == pid:
-                total += int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
-        return total
+        return sum(int(fields[21]) for fields in _group_members(pid)) * os.sysconf("SC_PAGE_SIZE")
