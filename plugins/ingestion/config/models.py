@@ -93,18 +93,23 @@ class Column(Frozen):
 
 
 class LoadMode(Frozen):
-    mode: Literal["full", "incremental", "interval"] = "full"
+    mode: Literal["full", "incremental", "interval"] = Field(
+        default="full",
+        description="full: everything each run; incremental: rows past the watermark on cursor_column (for sftp: "
+        "new or changed files); interval: rows whose cursor_column falls in the run's data interval",
+    )
     cursor_column: str | None = None
-    lookback_minutes: int = Field(default=0, ge=0)
-    safety_margin_seconds: int = Field(default=60, ge=0)
+    lookback_minutes: int = Field(default=0, ge=0, description="re-read this far below the watermark for late rows")
+    safety_margin_seconds: int = Field(
+        default=60, ge=0, description="upper bound is min(max cursor at start, now - margin)"
+    )
 
-    @model_validator(mode="after")
-    def _cursor_needed(self) -> LoadMode:
-        if self.mode in {"incremental", "interval"} and not self.cursor_column:
-            raise ValueError(f"load mode {self.mode!r} needs cursor_column")
-        if self.cursor_column:
-            _reject_unsafe_identifier(self.cursor_column)
-        return self
+    @field_validator("cursor_column")
+    @classmethod
+    def _safe_cursor(cls, value: str | None) -> str | None:
+        if value is not None:
+            _reject_unsafe_identifier(value)
+        return value
 
 
 class Check(Frozen):
@@ -175,7 +180,20 @@ class Landing(Frozen):
 
 class Kafka(Frozen):
     conn_id: ConnId = "kafka_default"
-    topic_template: str = "ingest.{source}.{entity}"
+    topic_template: str = Field(
+        default="ingest.{source}.{entity}",
+        pattern=r"^[A-Za-z0-9._{}-]+$",
+        description="topic name; {source} and {entity} are filled in",
+    )
+    key_columns: tuple[str, ...] = Field(default=(), description="message key columns; empty means the primary key")
+
+    @field_validator("topic_template")
+    @classmethod
+    def _known_placeholders(cls, value: str) -> str:
+        unknown = set(re.findall(r"{([^}]*)}", value)) - {"source", "entity"}
+        if unknown:
+            raise ValueError(f"topic_template may use {{source}} and {{entity}} only, not {sorted(unknown)}")
+        return value
 
 
 class Alerts(Frozen):
@@ -185,7 +203,21 @@ class Alerts(Frozen):
 
 
 class Deadline(Frozen):
-    expected_duration_minutes: int | None = Field(default=None, ge=1)
+    expected_duration_minutes: int | None = Field(
+        default=None, ge=1, description="alert when a run is still going this long after it was queued"
+    )
+    finish_by: str | None = Field(
+        default=None,
+        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
+        description="HH:MM (UTC): alert when the run for a day has not finished by then",
+    )
+
+
+class Retries(Frozen):
+    count: int = Field(default=3, ge=0, le=20)
+    delay_seconds: int = Field(default=60, ge=1)
+    backoff_multiplier: float = Field(default=2.0, ge=1.0, description="each retry waits this much longer; 1 = fixed")
+    max_delay_minutes: int = Field(default=30, ge=1)
 
 
 class Retention(Frozen):
@@ -207,6 +239,9 @@ class Entity(Frozen):
 
     @model_validator(mode="after")
     def _keys_are_columns(self) -> Entity:
+        # Files are their own cursor (mtime and name); rows need a column to compare against the watermark.
+        if self.load.mode != "full" and not self.load.cursor_column and self.locator.kind != "sftp":
+            raise ValueError(f"load mode {self.load.mode!r} needs load.cursor_column for a {self.locator.kind} entity")
         names = [c.name for c in self.columns]
         if duplicates := _duplicates(names):
             raise ValueError(f"duplicate column names: {duplicates}")
@@ -214,6 +249,8 @@ class Entity(Frozen):
             missing = [k for k in self.primary_key if k not in names]
             if missing:
                 raise ValueError(f"primary_key {missing} not among the declared columns")
+            if self.kafka and (missing := [k for k in self.kafka.key_columns if k not in names]):
+                raise ValueError(f"kafka.key_columns {missing} not among the declared columns")
         return self
 
 
@@ -233,6 +270,7 @@ class SourceConfig(Frozen):
     alerts: Alerts = Alerts()
     deadline: Deadline = Deadline()
     retention: Retention = Retention()
+    retries: Retries = Retries()
     entities: tuple[Entity, ...] = Field(min_length=1)
 
     @field_validator("schedule")

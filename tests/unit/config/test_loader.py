@@ -69,7 +69,7 @@ EXPECTED = {
     "bad_cron": ("$.schedule", "not a valid cron expression"),
     "duplicate_entity": ("$", "duplicate entity names: ['customers']"),
     "password_in_config": ("$.password", "looks like a credential"),
-    "quoted_table": ("$.entities[0].locator.sql", "contains a quote"),
+    "quoted_table": ("$.entities[0].locator", "contains a quote"),
     "pii_without_strategy": ("$.entities[0].columns[1]", "marked pii but has no pii_strategy"),
 }
 
@@ -103,7 +103,7 @@ def test_path_with_parent_segment_is_refused(tmp_path: Path) -> None:
     data["entities"][0]["locator"] = {"kind": "sftp", "remote_path": "inbound/../../etc", "file_pattern": "*.csv"}
     (tmp_path / "files.json").write_text(json.dumps(data))
     errors = load_configs(tmp_path).errors
-    assert any(e.path == "$.entities[0].locator.sftp.remote_path" and "'..'" in e.message for e in errors)
+    assert any(e.path == "$.entities[0].locator.remote_path" and "'..'" in e.message for e in errors)
 
 
 def test_invalid_json_reports_line_and_column(tmp_path: Path) -> None:
