@@ -1,13 +1,32 @@
-"""The DAG folder parses without errors and the platform DAGs have the expected shape."""
+"""The DAG folder parses without errors and the platform DAGs have the expected shape.
+
+DagBag here is the same loader the dag-processor uses; `dagbag.dags` (not get_dag()) because get_dag consults
+the metadata DB and parsing must not need one.
+"""
 
 from __future__ import annotations
 
+import itertools
+import json
+import shutil
 from pathlib import Path
 
 import pytest
 from airflow.dag_processing.dagbag import DagBag
 
 REPO = Path(__file__).resolve().parents[2]
+CONFIGS = REPO / "include" / "source_configs"
+SAMPLE_DAGS = {
+    "ingest_crm": ("crm-data", "ana.lima@example.com", "bo.chen@example.com", ["customers", "orders"]),
+    "ingest_orders_api": ("commerce-data", "carla.diaz@example.com", "dev.patel@example.com", ["orders"]),
+    "ingest_partner_files": (
+        "partner-integrations",
+        "erik.sund@example.com",
+        "fatima.khan@example.com",
+        ["customers", "orders", "events"],
+    ),
+}
+STAGES = ["extract_land", "validate", "publish", "commit"]
 
 
 @pytest.fixture(scope="module")
@@ -19,8 +38,131 @@ def test_no_import_errors(dagbag: DagBag) -> None:
     assert dagbag.import_errors == {}
 
 
+def test_every_sample_config_builds_its_dag(dagbag: DagBag) -> None:
+    configs = sorted(p.stem for p in CONFIGS.glob("*.json") if not p.name.startswith("_"))
+    assert configs == ["crm", "orders_api", "partner_files"]
+    assert set(dagbag.dags) == {f"ingest_{name}" for name in configs} | {"platform_smoke_check"}
+
+
+@pytest.mark.parametrize("dag_id", sorted(SAMPLE_DAGS))
+def test_task_groups_run_the_four_stages_in_order(dagbag: DagBag, dag_id: str) -> None:
+    dag = dagbag.dags[dag_id]
+    entities = SAMPLE_DAGS[dag_id][3]
+    assert dag.task_ids == [f"{e}.{s}" for e in entities for s in STAGES]
+    assert sorted(dag.task_group.children) == sorted(entities)
+    for entity in entities:
+        for upstream, downstream in itertools.pairwise(STAGES):
+            task = dag.get_task(f"{entity}.{downstream}")
+            assert task.upstream_task_ids == {f"{entity}.{upstream}"}
+        assert dag.get_task(f"{entity}.extract_land").upstream_task_ids == set()
+        commit = dag.get_task(f"{entity}.commit")
+        assert commit.downstream_task_ids == set()
+        assert [a.uri for a in commit.outlets] == [f"ingest://{dag_id.removeprefix('ingest_')}/{entity}"]
+
+
+@pytest.mark.parametrize("dag_id", sorted(SAMPLE_DAGS))
+def test_owners_tags_retries_and_run_limits(dagbag: DagBag, dag_id: str) -> None:
+    dag = dagbag.dags[dag_id]
+    team = SAMPLE_DAGS[dag_id][0]
+    assert {task.owner for task in dag.tasks} == {team}
+    assert {"ingestion", f"team:{team}", "env:dev"} <= set(dag.tags)
+    # The dev overlay sets one retry after 10 s; the defaults double it each time up to 30 min.
+    for task in dag.tasks:
+        assert task.retries == 1
+        assert task.retry_delay.total_seconds() == 10
+        assert task.retry_exponential_backoff == 2.0
+        assert task.max_retry_delay.total_seconds() == 1800
+    assert dag.max_active_runs == 1
+    assert dag.params["full_refresh"] is False
+
+
+def test_depends_on_past_only_for_incremental_entities(dagbag: DagBag) -> None:
+    crm = dagbag.dags["ingest_crm"]
+    assert all(t.depends_on_past for t in crm.tasks if t.task_id.startswith("customers."))  # incremental
+    assert not any(t.depends_on_past for t in crm.tasks if t.task_id.startswith("orders."))  # interval windows
+
+
+@pytest.mark.parametrize("dag_id", sorted(SAMPLE_DAGS))
+def test_doc_md_is_a_runbook_naming_the_owners(dagbag: DagBag, dag_id: str) -> None:
+    doc = dagbag.dags[dag_id].doc_md
+    team, primary, secondary, entities = SAMPLE_DAGS[dag_id]
+    assert doc.startswith(f"# {dag_id}: runbook")
+    for expected in (team, primary, secondary, "## Owners and escalation", "## Schedule and deadline"):
+        assert expected in doc
+    for expected in ("## Common failures and what to do", "| column | type | nullable | PII | description |"):
+        assert expected in doc
+    for entity in entities:
+        assert f"### {entity}" in doc
+        assert f"`ingest.{dag_id.removeprefix('ingest_')}.{entity}`" in doc
+
+
+def test_parsing_context_builds_only_the_requested_dag(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", "ingest_orders_api")
+    monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_TASK_ID", "orders.extract_land")
+    bag = DagBag(dag_folder=str(REPO / "dags" / "ingestion_dags.py"))
+    assert set(bag.dags) == {"ingest_orders_api"}
+
+
+BROKEN = {
+    "missing_field.json": ("$.owners", "Field required"),
+    "wrong_type.json": ("$.catchup", "valid boolean"),
+    "unknown_key.json": ("$.entities[0].colums", "Extra inputs are not permitted"),
+    "bad_cron.json": ("$.schedule", "not a valid cron expression"),
+    "duplicate_entity.json": ("$", "duplicate entity names"),
+    "secret_in_config.json": ("$.token", "looks like a credential"),
+    "quoted_table.json": ("$.entities[0].locator", "contains a quote"),
+    "parent_path.json": ("$.entities[0].locator.remote_path", "contains '..'"),
+    "pii_without_strategy.json": ("$.entities[0].columns[1]", "marked pii but has no pii_strategy"),
+}
+
+
+def _write_broken_configs(target: Path) -> None:
+    crm = json.loads((CONFIGS / "crm.json").read_text())
+    files = json.loads((CONFIGS / "partner_files.json").read_text())
+
+    def variant(base: dict, file_name: str) -> dict:
+        data = json.loads(json.dumps(base))
+        data["name"] = file_name.removesuffix(".json")
+        return data
+
+    broken = {name: variant(files if name == "parent_path.json" else crm, name) for name in BROKEN}
+    del broken["missing_field.json"]["owners"]
+    broken["wrong_type.json"]["catchup"] = "sometimes"
+    broken["unknown_key.json"]["entities"][0]["colums"] = []
+    broken["bad_cron.json"]["schedule"] = "61 * * * *"
+    broken["duplicate_entity.json"]["entities"].append(broken["duplicate_entity.json"]["entities"][0])
+    broken["secret_in_config.json"]["token"] = "s3cr3t-value"
+    broken["quoted_table.json"]["entities"][0]["locator"]["table"] = 'customers"; DROP TABLE x; --'
+    broken["parent_path.json"]["entities"][0]["locator"]["remote_path"] = "inbound/../../etc"
+    del broken["pii_without_strategy.json"]["entities"][0]["columns"][1]["pii_strategy"]
+    for name, data in broken.items():
+        (target / name).write_text(json.dumps(data, indent=2))
+
+
+def test_broken_configs_are_one_loud_import_error_while_valid_dags_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config_dir = tmp_path / "source_configs"
+    shutil.copytree(CONFIGS, config_dir)
+    _write_broken_configs(config_dir)
+    monkeypatch.setenv("INGEST_CONFIG_DIR", str(config_dir))
+
+    bag = DagBag(dag_folder=str(REPO / "dags"))
+
+    assert set(bag.dags) == set(SAMPLE_DAGS) | {"platform_smoke_check"}
+    assert len(bag.import_errors) == 1
+    (error_file, message) = next(iter(bag.import_errors.items()))
+    assert error_file.endswith("ingestion_config_errors.py")
+    assert f"{len(BROKEN)} source config file(s) are invalid" in message
+    error_lines = [line.strip() for line in message.splitlines() if ".json: $" in line]
+    for file_name, (json_path, expected) in BROKEN.items():
+        own = [line for line in error_lines if f"/{file_name}: " in line]
+        assert own, f"no error line for {file_name}"
+        assert any(f"{file_name}: {json_path}: " in line and expected in line for line in own), own
+    assert "s3cr3t-value" not in message  # the error names the key, never the value
+
+
 def test_smoke_dag_uses_every_hook_once_then_alerts(dagbag: DagBag) -> None:
-    # dagbag.dags, not get_dag(): get_dag consults the metadata DB, and parsing must not need one.
     dag = dagbag.dags["platform_smoke_check"]
     checks = {"read_postgres", "read_mysql", "write_lake", "produce_kafka", "list_sftp", "call_api"}
     assert set(dag.task_ids) == checks | {"post_alert"}

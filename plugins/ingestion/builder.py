@@ -1,0 +1,76 @@
+"""The builder: a DagPlan in, an Airflow DAG out. The only module that instantiates operators.
+
+Every decision (ids, edges, retries, tags, runbook) was made by the pure planner; this module only translates.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import DAG, Asset, Param, TaskGroup, chain
+
+from ingestion.operators import STAGE_OPERATORS
+
+if TYPE_CHECKING:
+    from ingestion.planner import DagPlan, EntityPlan
+
+FULL_REFRESH_PARAM = "full_refresh"
+
+
+def entity_asset(plan: EntityPlan) -> Asset:
+    """The Asset a successful commit updates, so downstream DAGs can be scheduled on fresh data."""
+    return Asset(
+        name=f"ingest.{plan.source}.{plan.entity.name}",
+        uri=f"ingest://{plan.source}/{plan.entity.name}",
+        group="ingestion",
+        extra={"topic": plan.topic, "landing": plan.landing_path_pattern},
+    )
+
+
+def _default_args(plan: DagPlan) -> dict[str, Any]:
+    retry = plan.retry
+    return {
+        "owner": plan.owner,
+        "retries": retry.retries,
+        "retry_delay": retry.retry_delay,
+        "retry_exponential_backoff": retry.backoff_multiplier,
+        "max_retry_delay": retry.max_retry_delay,
+    }
+
+
+def build_dag(plan: DagPlan) -> DAG:
+    with DAG(
+        dag_id=plan.dag_id,
+        description=plan.description,
+        schedule=plan.schedule,
+        start_date=plan.start_date,
+        catchup=plan.catchup,
+        tags=set(plan.tags),
+        owner_links=plan.owner_links,
+        max_active_runs=plan.max_active_runs,
+        default_args=_default_args(plan),
+        doc_md=plan.doc_md,
+        params={
+            FULL_REFRESH_PARAM: Param(
+                False,
+                type="boolean",
+                description="Reload cursor entities from the start instead of from the watermark",
+            )
+        },
+    ) as dag:
+        for entity in plan.entities:
+            with TaskGroup(group_id=entity.group_id, tooltip=entity.entity.description):
+                stages = []
+                for stage in entity.stages:
+                    extra: dict[str, Any] = {"outlets": [entity_asset(entity)]} if stage == "commit" else {}
+                    stages.append(
+                        STAGE_OPERATORS[stage](
+                            task_id=stage,
+                            source_name=entity.source,
+                            entity_name=entity.entity.name,
+                            depends_on_past=entity.depends_on_past,
+                            **extra,
+                        )
+                    )
+                chain(*stages)
+    return dag

@@ -1,0 +1,91 @@
+"""The four stage operators of an entity: extract_land -> validate -> publish -> commit.
+
+Thin on purpose: `__init__` only stores names, so building 1,000 DAGs stays cheap. At execute time the operator
+re-reads its source's config (only that one file), plans the entity and resolves hooks; the DAG the worker just
+parsed came from the same file, so both agree. The stage bodies land with the pipeline issues; until then a stage
+raises StageNotImplementedError, which fails the task (never a silent success).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.sdk import BaseOperator
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from ingestion.planner import EntityPlan
+
+
+def load_entity_plan(source_name: str, entity_name: str) -> EntityPlan:
+    """The entity's plan from the current config file; a clear error if the config is gone or broken."""
+    from ingestion.config.loader import load_configs
+    from ingestion.errors import InvalidSourceConfigError, UnknownSourceError
+    from ingestion.paths import config_dir
+    from ingestion.planner import find_entity, plan_entity
+
+    result = load_configs(config_dir(), only=source_name)
+    if result.errors:
+        raise InvalidSourceConfigError(result.errors)
+    config = result.configs.get(source_name)
+    if config is None:
+        raise UnknownSourceError(f"no config for source {source_name!r} in {config_dir()}")
+    try:
+        entity = find_entity(config, entity_name)
+    except KeyError as exc:
+        raise UnknownSourceError(exc.args[0]) from None
+    return plan_entity(config, entity)
+
+
+class EntityStageOperator(BaseOperator):
+    """One stage of one entity of one source. Subclasses name their stage and implement `run_stage`."""
+
+    stage: ClassVar[str] = ""
+    template_fields: Sequence[str] = ("source_name", "entity_name")
+
+    def __init__(self, *, source_name: str, entity_name: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.source_name = source_name
+        self.entity_name = entity_name
+
+    def execute(self, context: Context) -> Any:
+        plan = load_entity_plan(self.source_name, self.entity_name)
+        return self.run_stage(plan, context)
+
+    def run_stage(self, plan: EntityPlan, context: Context) -> Any:
+        from ingestion.errors import StageNotImplementedError
+
+        raise StageNotImplementedError(
+            f"stage {self.stage!r} for {plan.entity.locator.kind} source {plan.source!r} "
+            f"(entity {plan.entity.name!r}) is not implemented yet"
+        )
+
+
+class ExtractLandOperator(EntityStageOperator):
+    """Reads the entity's window from the source and lands it as files plus a manifest; returns the manifest."""
+
+    stage = "extract_land"
+    ui_color = "#d6eaf8"
+
+
+class ValidateOperator(EntityStageOperator):
+    """Checks the landed files' structure and content against the config; `error` checks fail the task."""
+
+    stage = "validate"
+    ui_color = "#fdebd0"
+
+
+class PublishOperator(EntityStageOperator):
+    """Produces the landed rows to the entity's Kafka topic in one transaction."""
+
+    stage = "publish"
+    ui_color = "#e8daef"
+
+
+class CommitOperator(EntityStageOperator):
+    """Moves the watermark and writes the run record in one control-DB transaction; emits the entity's Asset."""
+
+    stage = "commit"
+    ui_color = "#d5f5e3"

@@ -1,0 +1,171 @@
+"""The planner: a validated source config in, plain DAG and task metadata out. Pure: no Airflow import.
+
+Everything the builder needs is decided here (ids, stages, edges, effective per-entity settings, retries, tags, the
+runbook), so it can be tested without a scheduler and reused by the CLI. Only the builder instantiates operators.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
+
+from ingestion.config.models import Alerts, Entity, Kafka, Landing, SourceConfig
+
+STAGES = ("extract_land", "validate", "publish", "commit")
+DAG_ID_PREFIX = "ingest_"
+LANDING_EXTENSIONS = {"parquet": "parquet", "jsonl": "jsonl", "csv": "csv"}
+
+
+def dag_id_for(source_name: str) -> str:
+    return f"{DAG_ID_PREFIX}{source_name}"
+
+
+def source_for_dag_id(dag_id: str) -> str | None:
+    return dag_id.removeprefix(DAG_ID_PREFIX) if dag_id.startswith(DAG_ID_PREFIX) else None
+
+
+@dataclass(frozen=True)
+class EntityPlan:
+    """One entity's TaskGroup: its stages in order, and the settings after entity overrides."""
+
+    source: str
+    entity: Entity
+    landing: Landing
+    kafka: Kafka
+    alerts: Alerts
+    topic: str
+    key_columns: tuple[str, ...]
+    landing_path_pattern: str
+    depends_on_past: bool
+    stages: tuple[str, ...] = STAGES
+
+    @property
+    def group_id(self) -> str:
+        return self.entity.name
+
+    @property
+    def task_ids(self) -> tuple[str, ...]:
+        return tuple(f"{self.group_id}.{stage}" for stage in self.stages)
+
+    @property
+    def edges(self) -> tuple[tuple[str, str], ...]:
+        ids = self.task_ids
+        return tuple(itertools.pairwise(ids))
+
+    @property
+    def sensitive_columns(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.entity.columns if c.pii_strategy == "sensitive")
+
+
+@dataclass(frozen=True)
+class RetryPlan:
+    retries: int
+    retry_delay: timedelta
+    backoff_multiplier: float
+    max_retry_delay: timedelta
+
+
+@dataclass(frozen=True)
+class DagPlan:
+    dag_id: str
+    config: SourceConfig
+    env: str
+    description: str
+    schedule: str | None
+    start_date: datetime
+    catchup: bool
+    tags: tuple[str, ...]
+    owner: str
+    owner_links: dict[str, str]
+    max_active_runs: int
+    retry: RetryPlan
+    entities: tuple[EntityPlan, ...]
+
+    @property
+    def task_ids(self) -> tuple[str, ...]:
+        return tuple(task_id for entity in self.entities for task_id in entity.task_ids)
+
+    @property
+    def edges(self) -> tuple[tuple[str, str], ...]:
+        return tuple(edge for entity in self.entities for edge in entity.edges)
+
+    @property
+    def doc_md(self) -> str:
+        from ingestion.runbook import render_runbook  # the runbook module imports this one for its types
+
+        return render_runbook(self)
+
+
+_Settings = TypeVar("_Settings", Landing, Kafka, Alerts)
+
+
+def _override(source_level: _Settings, entity_level: _Settings | None) -> _Settings:
+    # An entity override changes only the fields it names; the rest come from the source.
+    if entity_level is None:
+        return source_level
+    return source_level.model_copy(update=entity_level.model_dump(exclude_unset=True))
+
+
+def plan_entity(config: SourceConfig, entity: Entity) -> EntityPlan:
+    landing = _override(config.landing, entity.landing)
+    kafka = _override(config.kafka, entity.kafka)
+    extension = LANDING_EXTENSIONS[landing.format]
+    return EntityPlan(
+        source=config.name,
+        entity=entity,
+        landing=landing,
+        kafka=kafka,
+        alerts=_override(config.alerts, entity.alerts),
+        topic=kafka.topic_template.format(source=config.name, entity=entity.name),
+        key_columns=kafka.key_columns or entity.primary_key,
+        landing_path_pattern=(
+            f"{landing.container}/{config.name}/{entity.name}/date=YYYY-MM-DD/"
+            f"{config.name}_{entity.name}_<YYYYMMDDHHMMSS>.{extension}"
+        ),
+        # A window starts where the previous run's commit left the watermark: runs of a cursor entity must
+        # finish in order, and a failed one must stop the next.
+        depends_on_past=entity.load.mode == "incremental",
+    )
+
+
+def plan_source(config: SourceConfig, env: str = "dev") -> DagPlan:
+    owners = config.owners
+    retry = config.retries
+    start = config.start_date if config.start_date.tzinfo else config.start_date.replace(tzinfo=UTC)
+    links = {}
+    if owners.contact and owners.contact.startswith(("http://", "https://")):
+        links[owners.team] = owners.contact
+    elif owners.contact and "@" in owners.contact and " " not in owners.contact:
+        links[owners.team] = f"mailto:{owners.contact}"
+    tags = dict.fromkeys((*config.tags, "ingestion", f"kind:{config.kind.value}", f"team:{owners.team}", f"env:{env}"))
+    return DagPlan(
+        dag_id=dag_id_for(config.name),
+        config=config,
+        env=env,
+        description=(config.description or f"Ingestion of {config.name}")[:200],
+        schedule=config.schedule,
+        start_date=start,
+        catchup=config.catchup,
+        tags=tuple(tags),
+        owner=owners.team,
+        owner_links=links,
+        # One run at a time for every source: each entity publishes with a stable transactional id, so two runs
+        # of one entity at once would fence each other, and windows must not overlap.
+        max_active_runs=1,
+        retry=RetryPlan(
+            retries=retry.count,
+            retry_delay=timedelta(seconds=retry.delay_seconds),
+            backoff_multiplier=retry.backoff_multiplier if retry.backoff_multiplier > 1 else 0,
+            max_retry_delay=timedelta(minutes=retry.max_delay_minutes),
+        ),
+        entities=tuple(plan_entity(config, entity) for entity in config.entities),
+    )
+
+
+def find_entity(config: SourceConfig, entity_name: str) -> Entity:
+    for entity in config.entities:
+        if entity.name == entity_name:
+            return entity
+    raise KeyError(f"source {config.name!r} has no entity {entity_name!r}")

@@ -1,0 +1,173 @@
+"""The pipeline's runbook, generated from its config: the DAG's `doc_md`, and what alerts link to. Pure.
+
+Written for the person on call who has never seen this source: what it is, who owns it, when it should have
+finished, what each entity holds (with PII flags), where the data lands, and what to do about common failures.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ingestion.schedule_text import refresh_frequency
+
+if TYPE_CHECKING:
+    from ingestion.planner import DagPlan, EntityPlan
+
+_LOAD_MODES = {
+    "full": "full reload every run",
+    "incremental": "incremental: rows past the watermark on `{cursor}`, re-reading {lookback} min below it",
+    "interval": "interval: rows whose `{cursor}` falls in the run's data interval",
+}
+_SFTP_INCREMENTAL = "incremental: new or changed files (by modification time and name)"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _locator(plan: EntityPlan) -> str:
+    locator = plan.entity.locator
+    if locator.kind == "sql":
+        if locator.table:
+            return f"table `{locator.schema_name + '.' if locator.schema_name else ''}{locator.table}`"
+        return "a custom query (see the config)"
+    if locator.kind == "http":
+        style = locator.pagination.get("style", "page_number")
+        return f"endpoint `{locator.endpoint}`, records at `{locator.record_path}`, {style} pagination"
+    compression = "" if locator.compression == "none" else f", compression {locator.compression}"
+    return f"files `{locator.remote_path}/{locator.file_pattern}` ({locator.file_format}{compression})"
+
+
+def _load_mode(plan: EntityPlan) -> str:
+    load = plan.entity.load
+    if load.mode == "incremental" and plan.entity.locator.kind == "sftp":
+        return _SFTP_INCREMENTAL
+    return _LOAD_MODES[load.mode].format(cursor=load.cursor_column, lookback=load.lookback_minutes)
+
+
+def _entity_section(plan: EntityPlan) -> list[str]:
+    entity = plan.entity
+    lines = [
+        f"### {entity.name}",
+        "",
+        entity.description or "_No description in the config._",
+        "",
+        f"- Source: {_locator(plan)}",
+        f"- Load: {_load_mode(plan)}",
+        f"- Primary key: {', '.join(f'`{k}`' for k in entity.primary_key) or '_none declared_'}",
+        f"- Landing: `{plan.landing_path_pattern}` ({plan.landing.format}, through connection "
+        f"`{plan.landing.conn_id}`), `_manifest.json` written last",
+        f"- Kafka topic: `{plan.topic}` (key: {', '.join(plan.key_columns) or 'none'}; "
+        f"connection `{plan.kafka.conn_id}`)",
+    ]
+    if plan.sensitive_columns:
+        lines.append(
+            f"- Raw values of {', '.join(f'`{c}`' for c in plan.sensitive_columns)} go to the "
+            f"`{plan.landing.sensitive_container}` container only"
+        )
+    if entity.checks:
+        checks = "; ".join(
+            f"{c.kind}{'(' + ', '.join(c.columns) + ')' if c.columns else ''} [{c.severity}]" for c in entity.checks
+        )
+        lines.append(f"- Checks: {checks}")
+    if entity.columns:
+        lines += ["", "| column | type | nullable | PII | description |", "|---|---|---|---|---|"]
+        for column in entity.columns:
+            pii = f"yes: {column.pii_strategy.value}" if column.pii and column.pii_strategy else "no"
+            lines.append(
+                f"| `{column.name}` | {_cell(column.type)} | {'yes' if column.nullable else 'no'} | {pii} "
+                f"| {_cell(column.description)} |"
+            )
+    else:
+        lines += ["", "_No columns declared: the landed schema is whatever the source returns._"]
+    return [*lines, ""]
+
+
+def _common_failures(plan: DagPlan) -> list[str]:
+    config = plan.config
+    return [
+        "## Common failures and what to do",
+        "",
+        "| symptom | likely cause | what to do |",
+        "|---|---|---|",
+        f"| `extract_land` fails at once with an authentication or 4xx error | credentials of connection "
+        f"`{config.conn_id}` expired or revoked | fix the connection in Admin > Connections (never in the config), "
+        "then clear the failed task |",
+        f"| `extract_land` retries, then fails, on timeouts or 5xx | `{config.name}` is down or overloaded | check "
+        "the source's status with its owners; the task retries with exponential backoff, clear it once the source "
+        "is back |",
+        "| `validate` fails | an `error` check failed or the landed schema drifted | read the check results in the "
+        "task log; fix the data upstream, or change the check's severity in the config if the rule is wrong. "
+        "Nothing was published and the watermark did not move, so clearing the task after the fix is safe |",
+        "| `publish` fails | Kafka unreachable or the topic missing | the publish is transactional: an aborted "
+        "attempt is invisible to read_committed consumers; clear the task once Kafka is back |",
+        "| count mismatch (source vs landed vs published) | rows changed during the read, or a bug | re-run the "
+        "DAG run (clear it): landing paths are per run, so the files are overwritten, not duplicated |",
+        "| `commit` fails | control database unreachable | the watermark did not move; clear `commit` once "
+        "the database is back |",
+        "| deadline missed | source slow, or the run queued behind a failed one (runs go one at a time) | look "
+        "for a failed earlier run of this DAG first |",
+        "| zero rows | nothing changed at the source, or the window is wrong | compare the entity's watermark "
+        "in the control database with the source's newest rows |",
+        "",
+        "Re-load a window: `airflow backfill create --dag-id "
+        f"{plan.dag_id} --from-date <start> --to-date <end>` (interval entities); for a cursor entity, trigger "
+        'the DAG with the run conf `{"full_refresh": true}` or reset its watermark with a reason.',
+        "",
+    ]
+
+
+def render_runbook(plan: DagPlan) -> str:
+    """Markdown for the DAG's doc_md. Ends with a newline: Airflow reads a doc_md ending in `.md` as a file path."""
+    config = plan.config
+    owners = config.owners
+    deadline = config.deadline
+    alerts = config.alerts
+    deadline_lines = []
+    if deadline.expected_duration_minutes:
+        deadline_lines.append(f"- Expected to finish within {deadline.expected_duration_minutes} min of its start")
+    if deadline.finish_by:
+        deadline_lines.append(f"- Must have finished by {deadline.finish_by} UTC")
+    retry = plan.retry
+    channels = ", ".join(f"`{c}`" for c in alerts.channels) or "no channel"
+    backoff = (
+        f", growing x{retry.backoff_multiplier:g} up to {int(retry.max_retry_delay.total_seconds()) // 60} min"
+        if retry.backoff_multiplier
+        else ""
+    )
+    lines = [
+        f"# {plan.dag_id}: runbook",
+        "",
+        config.description or f"Ingestion of the source `{config.name}`.",
+        "",
+        f"Source kind **{config.kind.value}**, connection `{config.conn_id}`, environment `{plan.env}`. "
+        f"Generated from `{config.name}.json`: edit the config, not this page.",
+        "",
+        "## Owners and escalation",
+        "",
+        f"- Team: **{owners.team}**" + (f" ({owners.contact})" if owners.contact else ""),
+        f"- Primary owner: {owners.primary}",
+        f"- Secondary owner: {owners.secondary or '_none named_'}",
+        f"- Alerts: severity **{alerts.severity.value}** to {channels}",
+        f"- Escalation: still failing {alerts.escalate_after_minutes} min after the first alert with no success "
+        f"since, the alert is repeated at a higher severity naming {owners.secondary or 'the team'}; "
+        f"after that, contact {owners.team}" + (f" at {owners.contact}" if owners.contact else "") + ".",
+        "",
+        "## Schedule and deadline",
+        "",
+        f"- Schedule: {refresh_frequency(config.schedule)}" + (f" (`{config.schedule}`)" if config.schedule else ""),
+        f"- Start date: {plan.start_date:%Y-%m-%d %H:%M} UTC, catchup {'on' if config.catchup else 'off'}",
+        "- Runs one at a time; cursor entities also wait for the previous run to succeed",
+        f"- Retries: {retry.retries}, first after {int(retry.retry_delay.total_seconds())} s{backoff}",
+        *(deadline_lines or ["- No deadline configured"]),
+        f"- Retention: raw {config.retention.raw_days} days, archive {config.retention.archive_days} days",
+        "",
+        "## Entities",
+        "",
+        "Each entity runs `extract_land` -> `validate` -> `publish` -> `commit` in its own task group.",
+        "",
+    ]
+    for entity in plan.entities:
+        lines += _entity_section(entity)
+    lines += _common_failures(plan)
+    return "\n".join(lines)
