@@ -1,0 +1,274 @@
+"""`python -m ingestion` (or `scripts/ingest`): validate, list, show, schema and docs for the source configs.
+
+Pure: no Airflow import, so it runs in CI and pre-commit in well under a second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ingestion.config.loader import LoadResult, load_configs
+from ingestion.config.schema import render_schema, schema_path
+from ingestion.paths import config_dir as default_config_dir
+from ingestion.planner import DagPlan, plan_source
+from ingestion.schedule_text import refresh_frequency
+
+
+def _load(args: argparse.Namespace) -> LoadResult:
+    return load_configs(Path(args.config_dir), args.env)
+
+
+def _plans(result: LoadResult) -> list[DagPlan]:
+    return [plan_source(config, result.env) for config in result.configs.values()]
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    result = _load(args)
+    plans = _plans(result)
+    for plan in plans:
+        plan.doc_md  # noqa: B018  (renders the runbook: a config that cannot be documented is not valid)
+    if result.errors:
+        files = {e.file for e in result.errors}
+        print(f"{len(result.errors)} error(s) in {len(files)} file(s) (env {result.env}):", file=sys.stderr)
+        for error in result.errors:
+            print(f"  {error}", file=sys.stderr)
+        print(f"{len(plans)} other source(s) are valid: {', '.join(p.config.name for p in plans) or '-'}")
+        return 1
+    print(f"ok: {len(plans)} source(s) valid in env {result.env}: {', '.join(p.config.name for p in plans)}")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    result = _load(args)
+    rows = [
+        {
+            "source": plan.config.name,
+            "dag_id": plan.dag_id,
+            "kind": plan.config.kind.value,
+            "schedule": plan.config.schedule or "-",
+            "entities": ",".join(e.entity.name for e in plan.entities),
+            "team": plan.config.owners.team,
+        }
+        for plan in _plans(result)
+    ]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        headers = list(rows[0]) if rows else ["source"]
+        widths = {h: max([len(h), *(len(r[h]) for r in rows)]) for h in headers}
+        print("  ".join(h.ljust(widths[h]) for h in headers))
+        for row in rows:
+            print("  ".join(row[h].ljust(widths[h]) for h in headers))
+    for error in result.errors:
+        print(f"invalid: {error}", file=sys.stderr)
+    return 1 if result.errors else 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    result = load_configs(Path(args.config_dir), args.env, only=args.source)
+    if result.errors:
+        for error in result.errors:
+            print(f"  {error}", file=sys.stderr)
+        return 1
+    config = result.configs.get(args.source)
+    if config is None:
+        known = sorted(p.stem for p in Path(args.config_dir).glob("*.json") if not p.name.startswith("_"))
+        print(f"no source {args.source!r}; known: {', '.join(known)}", file=sys.stderr)
+        return 2
+    merged = config.model_dump(mode="json", by_alias=True, exclude={"schema_ref"})
+    print(json.dumps(merged, indent=2, ensure_ascii=False))
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    text = render_schema()
+    target = schema_path(Path(args.config_dir))
+    if args.write:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+        print(f"wrote {target}")
+        return 0
+    if args.check:
+        if not target.exists() or target.read_text(encoding="utf-8") != text:
+            print(f"{target} is out of date with the models: run `scripts/ingest schema --write`", file=sys.stderr)
+            return 1
+        print(f"{target} matches the models")
+        return 0
+    sys.stdout.write(text)
+    return 0
+
+
+INVENTORY_COLUMNS = [
+    "source",
+    "kind",
+    "dag_id",
+    "team",
+    "primary_owner",
+    "secondary_owner",
+    "schedule",
+    "refresh_frequency",
+    "entity",
+    "load_mode",
+    "primary_key",
+    "topic",
+    "column",
+    "type",
+    "nullable",
+    "is_key",
+    "pii",
+    "pii_strategy",
+    "description",
+]
+
+
+def _inventory_rows(plans: list[DagPlan]) -> list[dict[str, str]]:
+    rows = []
+    for plan in plans:
+        config = plan.config
+        for entity in plan.entities:
+            base = {
+                "source": config.name,
+                "kind": config.kind.value,
+                "dag_id": plan.dag_id,
+                "team": config.owners.team,
+                "primary_owner": config.owners.primary,
+                "secondary_owner": config.owners.secondary or "",
+                "schedule": config.schedule or "",
+                "refresh_frequency": refresh_frequency(config.schedule),
+                "entity": entity.entity.name,
+                "load_mode": entity.entity.load.mode,
+                "primary_key": ",".join(entity.entity.primary_key),
+                "topic": entity.topic,
+            }
+            for column in entity.entity.columns or ():
+                rows.append(
+                    base
+                    | {
+                        "column": column.name,
+                        "type": column.type,
+                        "nullable": "yes" if column.nullable else "no",
+                        "is_key": "yes" if column.name in entity.entity.primary_key else "no",
+                        "pii": "yes" if column.pii else "no",
+                        "pii_strategy": column.pii_strategy.value if column.pii_strategy else "",
+                        "description": column.description,
+                    }
+                )
+    return rows
+
+
+def _inventory_markdown(result: LoadResult, plans: list[DagPlan]) -> str:
+    def cell(value: object) -> str:
+        return str(value).replace("|", "\\|").replace("\n", " ")
+
+    out = [
+        "# Source inventory",
+        "",
+        f"Generated by `scripts/ingest docs` from the source configs (environment `{result.env}`). "
+        "Do not edit: change the configs and regenerate.",
+        "",
+        "## Sources",
+        "",
+        "| source | kind | DAG | connection | team | primary owner | secondary owner | schedule | refresh | "
+        "deadline | entities |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for plan in plans:
+        c = plan.config
+        deadline = ", ".join(
+            part
+            for part in (
+                f"within {c.deadline.expected_duration_minutes} min" if c.deadline.expected_duration_minutes else "",
+                f"by {c.deadline.finish_by} UTC" if c.deadline.finish_by else "",
+            )
+            if part
+        )
+        out.append(
+            f"| {c.name} | {c.kind.value} | `{plan.dag_id}` | `{c.conn_id}` | {cell(c.owners.team)} | "
+            f"{cell(c.owners.primary)} | {cell(c.owners.secondary or '-')} | `{c.schedule}` | "
+            f"{refresh_frequency(c.schedule)} | {deadline or '-'} | {len(plan.entities)} |"
+        )
+    out += [
+        "",
+        "## Entities",
+        "",
+        "| source | entity | load | primary key | PII columns | topic | landing path |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for plan in plans:
+        for e in plan.entities:
+            pii = ", ".join(f"{col.name} ({col.pii_strategy})" for col in e.entity.columns if col.pii) or "-"
+            out.append(
+                f"| {plan.config.name} | {e.entity.name} | {e.entity.load.mode} | "
+                f"{', '.join(e.entity.primary_key) or '-'} | {pii} | `{e.topic}` | `{e.landing_path_pattern}` |"
+            )
+    out += [
+        "",
+        "## Columns",
+        "",
+        "| source | entity | column | type | nullable | key | PII | strategy | description |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in _inventory_rows(plans):
+        out.append(
+            f"| {row['source']} | {row['entity']} | `{row['column']}` | {cell(row['type'])} | {row['nullable']} | "
+            f"{row['is_key']} | {row['pii']} | {row['pii_strategy'] or '-'} | {cell(row['description'])} |"
+        )
+    return "\n".join(out) + "\n"
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    result = _load(args)
+    plans = _plans(result)
+    if args.format == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=INVENTORY_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(_inventory_rows(plans))
+        text = buffer.getvalue()
+    else:
+        text = _inventory_markdown(result, plans)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"wrote the inventory of {len(plans)} source(s) to {args.out}")
+    else:
+        sys.stdout.write(text)
+    for error in result.errors:
+        print(f"invalid, left out: {error}", file=sys.stderr)
+    return 1 if result.errors else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ingest", description=__doc__)
+    parser.add_argument("--config-dir", default=str(default_config_dir()), help="folder of source configs")
+    parser.add_argument("--env", default=None, help="overlay to apply (default: $INGEST_ENV or dev)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("validate", help="validate every config; exit 1 listing every error").set_defaults(
+        func=cmd_validate
+    )
+    list_parser = commands.add_parser("list", help="one line per source")
+    list_parser.add_argument("--json", action="store_true")
+    list_parser.set_defaults(func=cmd_list)
+    show = commands.add_parser("show", help="a source's merged config (defaults + file + overlay)")
+    show.add_argument("source")
+    show.set_defaults(func=cmd_show)
+    schema = commands.add_parser("schema", help="print the JSON Schema generated from the models")
+    mode = schema.add_mutually_exclusive_group()
+    mode.add_argument("--write", action="store_true", help="write it to schema/ in the config folder")
+    mode.add_argument("--check", action="store_true", help="exit 1 if the committed schema is out of date")
+    schema.set_defaults(func=cmd_schema)
+    docs = commands.add_parser("docs", help="the source inventory: sources, entities, columns, keys, PII, owners")
+    docs.add_argument("--format", choices=["md", "csv"], default="md")
+    docs.add_argument("--out", help="file to write (default: standard output)")
+    docs.set_defaults(func=cmd_docs)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))

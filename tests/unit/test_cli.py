@@ -1,0 +1,116 @@
+"""The CLI as users run it (`scripts/ingest ...`): exit codes and output on the sample configs and broken ones."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIGS = REPO / "include" / "source_configs"
+
+
+def ingest(*args: str, config_dir: Path = CONFIGS, env: str = "dev") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(REPO / "scripts" / "ingest"), "--config-dir", str(config_dir), "--env", env, *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+@pytest.fixture
+def broken_dir(tmp_path: Path) -> Path:
+    target = tmp_path / "configs"
+    shutil.copytree(CONFIGS, target)
+    crm = json.loads((CONFIGS / "crm.json").read_text())
+    bad_cron = dict(crm, name="bad_cron", schedule="61 * * * *")
+    (target / "bad_cron.json").write_text(json.dumps(bad_cron))
+    leaked = dict(crm, name="leaked", conn_extra={"password": "hunter2"})
+    (target / "leaked.json").write_text(json.dumps(leaked))
+    (target / "not_json.json").write_text('{"name": "not_json",\n "kind": sql}')
+    return target
+
+
+def test_validate_passes_on_the_samples() -> None:
+    done = ingest("validate")
+    assert done.returncode == 0, done.stderr
+    assert "ok: 3 source(s) valid in env dev: crm, orders_api, partner_files" in done.stdout
+
+
+def test_validate_lists_every_error_and_exits_non_zero(broken_dir: Path) -> None:
+    done = ingest("validate", config_dir=broken_dir)
+    assert done.returncode == 1
+    assert "3 error(s) in 3 file(s)" in done.stderr
+    assert "bad_cron.json: $.schedule: '61 * * * *' is not a valid cron expression" in done.stderr
+    assert "leaked.json: $.conn_extra.password: looks like a credential" in done.stderr
+    assert "not_json.json: line 2 column 10: invalid JSON" in done.stderr
+    assert "hunter2" not in done.stderr + done.stdout
+    assert "3 other source(s) are valid: crm, orders_api, partner_files" in done.stdout
+
+
+def test_list_names_every_source() -> None:
+    done = ingest("list", "--json")
+    assert done.returncode == 0
+    rows = json.loads(done.stdout)
+    assert [(r["source"], r["dag_id"], r["kind"]) for r in rows] == [
+        ("crm", "ingest_crm", "sql"),
+        ("orders_api", "ingest_orders_api", "http"),
+        ("partner_files", "ingest_partner_files", "sftp"),
+    ]
+    assert rows[2]["entities"] == "customers,orders,events"
+
+
+def test_show_prints_the_merged_config() -> None:
+    dev = json.loads(ingest("show", "crm").stdout)
+    prod = json.loads(ingest("show", "crm", env="prod").stdout)
+    assert dev["landing"]["container"] == "landing"  # from _defaults.json
+    assert dev["retries"]["count"] == 1
+    assert prod["retries"]["count"] == 4
+    assert prod["alerts"]["severity"] == "critical"
+    assert "$schema" not in dev
+    missing = ingest("show", "nope")
+    assert missing.returncode == 2
+    assert "no source 'nope'; known: crm, orders_api, partner_files" in missing.stderr
+
+
+def test_schema_check_catches_a_stale_file(tmp_path: Path) -> None:
+    assert ingest("schema", "--check").returncode == 0
+    stale = tmp_path / "configs"
+    shutil.copytree(CONFIGS, stale)
+    (stale / "schema" / "source_config.schema.json").write_text("{}\n")
+    done = ingest("schema", "--check", config_dir=stale)
+    assert done.returncode == 1
+    assert "out of date" in done.stderr
+    assert ingest("schema", "--write", config_dir=stale).returncode == 0
+    assert ingest("schema", "--check", config_dir=stale).returncode == 0
+
+
+def test_docs_inventory_has_sources_entities_columns_keys_pii_owners_schedules(tmp_path: Path) -> None:
+    out = tmp_path / "inventory.md"
+    done = ingest("docs", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    text = out.read_text()
+    assert "| crm | sql | `ingest_crm` | `crm_postgres` | crm-data | ana.lima@example.com | bo.chen@example.com" in text
+    assert "| every 30 minutes |" in text  # refresh frequency of orders_api
+    assert (
+        "| crm | customers | incremental | customer_id | email (hash), full_name (sensitive), phone (redact) |" in text
+    )
+    assert "| partner_files | customers | `name` | string | yes | no | yes | drop | customer name |" in text
+
+    rows = list(csv.DictReader(io.StringIO(ingest("docs", "--format", "csv").stdout)))
+    email = next(r for r in rows if r["source"] == "crm" and r["column"] == "email")
+    assert (email["pii"], email["pii_strategy"], email["is_key"], email["primary_owner"]) == (
+        "yes",
+        "hash",
+        "no",
+        "ana.lima@example.com",
+    )
+    assert {r["source"] for r in rows} == {"crm", "orders_api", "partner_files"}
+    assert len(rows) == 9 + 8 + 8 + 6 + 5 + 5  # every declared column of every entity
