@@ -6,4 +6,7 @@ import sys
 
 from ingestion.cli import main
 
-sys.exit(main())
+# Guarded for any importer other than `python -m`. (Airflow's plugin manager would import this file *as*
+# `__main__` and take over the api-server's command line: plugins/.airflowignore keeps it out of the package.)
+if __name__ == "__main__":
+    sys.exit(main())

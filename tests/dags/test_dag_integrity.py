@@ -171,3 +171,13 @@ def test_smoke_dag_uses_every_hook_once_then_alerts(dagbag: DagBag) -> None:
     assert all(task.owner == "data-platform" for task in dag.tasks)
     assert all(task.retries == 1 for task in dag.tasks)
     assert "platform" in dag.tags
+
+
+def test_plugin_manager_skips_the_library_package() -> None:
+    # Airflow imports each .py under plugins/ as a top-level module named by its stem; ingestion/__main__.py would
+    # run as `__main__` inside every Airflow component. plugins/.airflowignore must keep the package out.
+    from airflow._shared.module_loading import find_path_from_directory
+
+    scanned = [Path(p) for p in find_path_from_directory(str(REPO / "plugins"), ".airflowignore", "glob")]
+    assert (REPO / "plugins" / "ingestion" / "__main__.py").exists()
+    assert [p for p in scanned if "ingestion" in p.relative_to(REPO / "plugins").parts] == []

@@ -1,10 +1,12 @@
 """`make airflow`'s supervisor: all four components come up on the stack's Postgres, the UI answers a login,
-the DAG folder is parsed, and Ctrl-C (SIGINT) stops every component."""
+the DAG folder is parsed (a broken source config shows as an import error while every valid DAG loads),
+and Ctrl-C (SIGINT) stops every component."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,10 +21,23 @@ REPO = Path(__file__).resolve().parents[2]
 PORT = 28090
 
 
+EXPECTED_DAGS = {"platform_smoke_check", "ingest_crm", "ingest_orders_api", "ingest_partner_files"}
+
+
+def _configs_with_one_broken(target: Path) -> Path:
+    shutil.copytree(REPO / "include" / "source_configs", target)
+    broken = json.loads((target / "crm.json").read_text())
+    broken["name"] = "broken_crm"
+    broken["schedule"] = "every day please"
+    (target / "broken_crm.json").write_text(json.dumps(broken))
+    return target
+
+
 def test_components_start_serve_and_stop_on_ctrl_c(tmp_path: Path) -> None:
     home = tmp_path / "airflow"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")}
     env.update(
+        INGEST_CONFIG_DIR=str(_configs_with_one_broken(tmp_path / "source_configs")),
         AIRFLOW_HOME=str(home),
         AIRFLOW__CORE__DAGS_FOLDER=str(REPO / "dags"),
         AIRFLOW__CORE__PLUGINS_FOLDER=str(REPO / "plugins"),
@@ -55,14 +70,24 @@ def test_components_start_serve_and_stop_on_ctrl_c(tmp_path: Path) -> None:
         ).json()["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
         # The dag-processor parses the folder on its own schedule: poll, bounded.
-        dag_ids: list[str] = []
+        dag_ids: set[str] = set()
+        import_errors: list[dict] = []
         for _ in range(60):
             resp = requests.get(f"http://127.0.0.1:{PORT}/api/v2/dags", headers=headers, timeout=10)
-            dag_ids = [d["dag_id"] for d in resp.json().get("dags", [])]
-            if "platform_smoke_check" in dag_ids:
+            dag_ids = {d["dag_id"] for d in resp.json().get("dags", [])}
+            resp = requests.get(f"http://127.0.0.1:{PORT}/api/v2/importErrors", headers=headers, timeout=10)
+            import_errors = resp.json().get("import_errors", [])
+            if dag_ids >= EXPECTED_DAGS and import_errors:
                 break
             time.sleep(2)
-        assert "platform_smoke_check" in dag_ids
+        assert dag_ids >= EXPECTED_DAGS
+        assert "ingest_broken_crm" not in dag_ids
+        # What the UI's import-error banner shows: the file, the JSON path and what was expected.
+        assert [e["filename"] for e in import_errors] == ["ingestion_config_errors.py"]
+        assert (
+            "broken_crm.json: $.schedule: 'every day please' is not a valid cron expression"
+            in (import_errors[0]["stack_trace"])
+        )
         pids = [int(p.read_text()) for p in (home / "pids").glob("*.pid")]
         assert len(pids) == 4
     finally:
