@@ -18,4 +18,5 @@ COPY --chown=airflow:root include /opt/airflow/include
 # The sample API and webhook sink run from this image too (FastAPI and uvicorn come with Airflow).
 COPY --chown=airflow:root stack/__init__.py /opt/airflow/stack/__init__.py
 COPY --chown=airflow:root stack/apps /opt/airflow/stack/apps
-ENV PYTHONPATH=/opt/airflow
+# /opt/airflow for the stack apps; plugins so `python -m ingestion validate` (the platform CLI) works in a container.
+ENV PYTHONPATH=/opt/airflow:/opt/airflow/plugins

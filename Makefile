@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: help bootstrap stack-up stack-down stack-status test test-unit demo airflow airflow-stop lint format constraints clean
+.PHONY: help bootstrap stack-up stack-down stack-status test test-unit demo airflow airflow-stop lint format constraints clean validate bench-parse
 
 help:
 	@echo "make demo          stack up, run the sample sources' DAGs on SQLite metadata, print a summary"
@@ -14,6 +14,8 @@ help:
 	@echo "make airflow-stop  stop the components started by make airflow"
 	@echo "make test-unit     unit and DAG tests only (no services)"
 	@echo "make lint          ruff and mypy"
+	@echo "make validate      validate every source config (scripts/ingest validate)"
+	@echo "make bench-parse   DAG parse benchmark: factory vs hand-written vs dag-factory (bench/README.md)"
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -33,6 +35,12 @@ test:
 
 test-unit: bootstrap
 	@$(PY) -m pytest tests/unit tests/dags
+
+validate: bootstrap
+	@scripts/ingest validate
+
+bench-parse: bootstrap
+	@$(PY) bench/parse_bench.py
 
 demo: bootstrap
 	@bash scripts/demo.sh

@@ -73,7 +73,6 @@ def test_owners_tags_retries_and_run_limits(dagbag: DagBag, dag_id: str) -> None
         assert task.retry_exponential_backoff == 2.0
         assert task.max_retry_delay.total_seconds() == 1800
     assert dag.max_active_runs == 1
-    assert dag.params["full_refresh"] is False
 
 
 def test_depends_on_past_only_for_incremental_entities(dagbag: DagBag) -> None:

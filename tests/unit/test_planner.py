@@ -123,3 +123,18 @@ def test_runbook_covers_what_on_call_needs(configs: dict[str, SourceConfig]) -> 
 )
 def test_refresh_frequency_in_words(schedule: str | None, words: str) -> None:
     assert refresh_frequency(schedule) == words
+
+
+@pytest.mark.parametrize(
+    "schedule", ["0 2 * * *", "59 23 * * *", "7 * * * *", "0 */6 * * *", "30 */1 * * *", "*/15 * * * *", "*/1 * * * *"]
+)
+def test_fast_cron_words_agree_with_croniter(schedule: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ingestion import schedule_text
+
+    fast = schedule_text.refresh_frequency(schedule)
+    schedule_text.refresh_frequency.cache_clear()
+    monkeypatch.setattr(schedule_text, "_common_cron", lambda _schedule: None)
+    try:
+        assert schedule_text.refresh_frequency(schedule) == fast
+    finally:
+        schedule_text.refresh_frequency.cache_clear()

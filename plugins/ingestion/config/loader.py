@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ingestion.config.models import SourceConfig, SourceKind, find_secret_keys
+from ingestion.config.models import SourceConfig, SourceKind, find_secret_keys, may_hold_secret_keys
 
 DEFAULTS_FILE = "_defaults.json"
 ENV_VAR = "INGEST_ENV"
@@ -68,9 +68,11 @@ def _json_path(loc: tuple[int | str, ...]) -> str:
     return path
 
 
-def _read_json(path: Path, errors: list[ConfigError]) -> dict[str, Any] | None:
+def _read_json(path: Path, errors: list[ConfigError]) -> tuple[dict[str, Any], str] | None:
+    """The parsed object and its raw text, or None after recording why not."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         errors.append(ConfigError(str(path), f"line {exc.lineno} column {exc.colno}", f"invalid JSON: {exc.msg}"))
         return None
@@ -80,11 +82,15 @@ def _read_json(path: Path, errors: list[ConfigError]) -> dict[str, Any] | None:
     if not isinstance(data, dict):
         errors.append(ConfigError(str(path), "$", f"expected a JSON object, got {type(data).__name__}"))
         return None
-    return data
+    return data, text
 
 
 def current_env() -> str:
     return os.environ.get(ENV_VAR, "dev")
+
+
+def _object(read: tuple[dict[str, Any], str] | None) -> dict[str, Any]:
+    return read[0] if read is not None else {}
 
 
 def load_configs(config_dir: Path, env: str | None = None, *, only: str | None = None) -> LoadResult:
@@ -93,11 +99,11 @@ def load_configs(config_dir: Path, env: str | None = None, *, only: str | None =
     result = LoadResult(env=env)
     defaults: dict[str, Any] = {}
     if (config_dir / DEFAULTS_FILE).exists():
-        defaults = _read_json(config_dir / DEFAULTS_FILE, result.errors) or {}
+        defaults = _object(_read_json(config_dir / DEFAULTS_FILE, result.errors))
     overlay: dict[str, Any] = {}
     overlay_file = config_dir / "overlays" / f"{env}.json"
     if overlay_file.exists():
-        overlay = _read_json(overlay_file, result.errors) or {}
+        overlay = _object(_read_json(overlay_file, result.errors))
 
     if not config_dir.is_dir():
         result.errors.append(ConfigError(str(config_dir), "$", "config folder does not exist"))
@@ -106,10 +112,11 @@ def load_configs(config_dir: Path, env: str | None = None, *, only: str | None =
     for path in paths:
         if path.name.startswith("_") or not path.exists():
             continue
-        raw = _read_json(path, result.errors)
-        if raw is None:
+        read = _read_json(path, result.errors)
+        if read is None:
             continue
-        secrets = find_secret_keys(raw)
+        raw, text = read
+        secrets = find_secret_keys(raw) if may_hold_secret_keys(text) else []
         for secret_path in secrets:
             result.errors.append(
                 ConfigError(

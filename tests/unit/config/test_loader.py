@@ -136,3 +136,17 @@ def test_deep_merge_replaces_lists_and_merges_objects() -> None:
         "d": 1,
         "e": 2,
     }
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"name": "escaped", "pass\\u0077ord": "x"}',  # a \\u-escaped key must not slip past the fast pre-check
+        '{"name": "spaced", "extra": {"API_KEY"  :  "x"}}',
+    ],
+)
+def test_credential_keys_are_found_however_they_are_written(tmp_path: Path, raw: str) -> None:
+    name = json.loads(raw)["name"]
+    (tmp_path / f"{name}.json").write_text(raw)
+    errors = load_configs(tmp_path, "dev").errors
+    assert [e.message.split(":")[0] for e in errors] == ["looks like a credential"]
