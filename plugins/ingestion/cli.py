@@ -1,6 +1,8 @@
-"""`python -m ingestion` (or `scripts/ingest`): validate, list, show, schema and docs for the source configs.
+"""`python -m ingestion` (or `scripts/ingest`): validate, list, show, schema and docs for the source configs, and
+watermark show / history / set / reset against the control database.
 
-Pure: no Airflow import, so it runs in CI and pre-commit in well under a second.
+The config commands are pure (no Airflow import), so they run in CI and pre-commit in well under a second; the
+watermark commands import Airflow only to resolve the control DB connection.
 """
 
 from __future__ import annotations
@@ -9,9 +11,11 @@ import argparse
 import csv
 import io
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from ingestion.config.loader import LoadResult, load_configs
 from ingestion.config.schema import render_schema, schema_path
@@ -243,6 +247,58 @@ def cmd_docs(args: argparse.Namespace) -> int:
     return 1 if result.errors else 0
 
 
+def _store(args: argparse.Namespace) -> Any:
+    from ingestion.state.engine import control_engine
+    from ingestion.state.store import ControlStore
+
+    return ControlStore(control_engine(args.db_url)).ensure_schema()
+
+
+def _known_entity(args: argparse.Namespace) -> str | None:
+    """An error message if the source or entity is not in the configs (a typo would create a stray watermark)."""
+    result = load_configs(Path(args.config_dir), args.env, only=args.source)
+    config = result.configs.get(args.source)
+    if config is None:
+        return f"no valid config for source {args.source!r}"
+    names = [e.name for e in config.entities]
+    if args.entity not in names:
+        return f"source {args.source!r} has no entity {args.entity!r} (entities: {', '.join(names)})"
+    return None
+
+
+def cmd_watermark(args: argparse.Namespace) -> int:
+    store = _store(args)
+    if args.action == "show":
+        marks = store.list_watermarks(args.source)
+        if args.entity:
+            marks = [m for m in marks if m.entity == args.entity]
+        print(f"{'source':<20} {'entity':<20} {'value':<34} {'type':<10} {'run_id':<40} updated_at")
+        for m in marks:
+            value = m.value if m.value is not None else "(none: next run loads everything)"
+            print(f"{m.source:<20} {m.entity:<20} {value:<34} {m.value_type:<10} {m.run_id or '-':<40} {m.updated_at}")
+        return 0
+    if args.action == "history":
+        for h in store.history(args.source, args.entity, limit=args.limit):
+            print(
+                f"{h.changed_at}  {h.source}.{h.entity}  {h.old_value} -> {h.new_value}  by {h.changed_by}: {h.reason}"
+            )
+        return 0
+    if (problem := _known_entity(args)) is not None:
+        print(problem, file=sys.stderr)
+        return 2
+    value = args.value if args.action == "set" else None
+    mark = store.set_watermark(
+        args.source,
+        args.entity,
+        value,
+        value_type=args.type,
+        reason=args.reason,
+        changed_by=f"cli:{os.environ.get('USER', 'unknown')}",
+    )
+    print(f"{mark.source}.{mark.entity} watermark is now {mark.value!r} ({args.reason})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ingest", description=__doc__)
     parser.add_argument("--config-dir", default=str(default_config_dir()), help="folder of source configs")
@@ -266,6 +322,29 @@ def build_parser() -> argparse.ArgumentParser:
     docs.add_argument("--format", choices=["md", "csv"], default="md")
     docs.add_argument("--out", help="file to write (default: standard output)")
     docs.set_defaults(func=cmd_docs)
+
+    watermark = commands.add_parser("watermark", help="show, set or reset a watermark (audited in its history)")
+    watermark.add_argument("--db-url", help="control DB URL (default: $INGEST_CONTROL_DB_URL, connection control_db)")
+    actions = watermark.add_subparsers(dest="action", required=True)
+    show_marks = actions.add_parser("show", help="live watermarks")
+    show_marks.add_argument("source", nargs="?")
+    show_marks.add_argument("entity", nargs="?")
+    history = actions.add_parser("history", help="every change, newest first")
+    history.add_argument("source")
+    history.add_argument("entity", nargs="?")
+    history.add_argument("--limit", type=int, default=50)
+    set_mark = actions.add_parser("set", help="set a watermark to a value")
+    set_mark.add_argument("source")
+    set_mark.add_argument("entity")
+    set_mark.add_argument("value")
+    set_mark.add_argument("--type", default="timestamp", choices=["timestamp", "integer", "string", "files"])
+    reset = actions.add_parser("reset", help="clear a watermark: the next run reloads everything")
+    reset.add_argument("source")
+    reset.add_argument("entity")
+    reset.set_defaults(type="timestamp")
+    for action in (set_mark, reset):
+        action.add_argument("--reason", required=True, help="why: kept in the watermark history")
+    watermark.set_defaults(func=cmd_watermark)
     return parser
 
 

@@ -114,3 +114,27 @@ def test_docs_inventory_has_sources_entities_columns_keys_pii_owners_schedules(t
     )
     assert {r["source"] for r in rows} == {"crm", "orders_api", "partner_files"}
     assert len(rows) == 9 + 8 + 8 + 6 + 5 + 5  # every declared column of every entity
+
+
+def test_watermark_set_show_reset_history_on_embedded_sqlite(tmp_path: Path) -> None:
+    db = ["watermark", "--db-url", f"sqlite:///{tmp_path / 'control.db'}"]
+    done = ingest(*db, "set", "crm", "customers", "2026-11-01T00:00:00+00:00", "--reason", "initial load cut-off")
+    assert done.returncode == 0, done.stderr
+    assert "crm.customers watermark is now '2026-11-01T00:00:00+00:00'" in done.stdout
+    assert "2026-11-01T00:00:00+00:00" in ingest(*db, "show", "crm").stdout
+    assert ingest(*db, "reset", "crm", "customers", "--reason", "full reload requested").returncode == 0
+    assert "(none: next run loads everything)" in ingest(*db, "show").stdout
+    history = ingest(*db, "history", "crm").stdout.splitlines()
+    assert "2026-11-01T00:00:00+00:00 -> None" in history[0]
+    assert history[0].endswith("full reload requested")
+    assert "None -> 2026-11-01T00:00:00+00:00" in history[1]
+
+
+def test_watermark_change_needs_a_known_entity_and_a_reason(tmp_path: Path) -> None:
+    db = ["watermark", "--db-url", f"sqlite:///{tmp_path / 'control.db'}"]
+    typo = ingest(*db, "reset", "crm", "customer", "--reason", "x")
+    assert typo.returncode == 2
+    assert "source 'crm' has no entity 'customer' (entities: customers, orders)" in typo.stderr
+    no_reason = ingest(*db, "reset", "crm", "customers")
+    assert no_reason.returncode == 2
+    assert "--reason" in no_reason.stderr

@@ -1,0 +1,257 @@
+"""Reads and writes of the control database. Every write is one transaction; the watermark only moves in commit.
+
+`commit_run` is the heart of the exactly-once story on the state side: it records the run and moves the watermark
+together, refuses to move it if someone else did since the run read it, and is a no-op for a run already committed
+(so a retried or re-run commit never moves anything twice).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Engine, insert, select, update
+
+from ingestion.errors import IngestionError
+from ingestion.state.tables import entity_runs, metadata, watermark_history, watermarks
+
+log = logging.getLogger(__name__)
+
+
+class WatermarkConflictError(IngestionError):
+    """The watermark changed between the run's read and its commit (a manual set, or another run)."""
+
+
+class CommitOutcome(StrEnum):
+    COMMITTED = "committed"
+    ALREADY_COMMITTED = "already_committed"
+
+
+@dataclass(frozen=True)
+class Watermark:
+    source: str
+    entity: str
+    value: str | None
+    value_type: str
+    run_id: str | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    source: str
+    entity: str
+    old_value: str | None
+    new_value: str | None
+    value_type: str
+    run_id: str | None
+    changed_at: datetime
+    changed_by: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    source: str
+    entity: str
+    run_id: str
+    dag_id: str
+    load_mode: str
+    try_number: int = 1
+    window_start: str | None = None
+    window_end: str | None = None
+    rows_extracted: int = 0
+    rows_landed: int = 0
+    rows_published: int = 0
+    bytes_landed: int = 0
+    seconds_extract_land: float | None = None
+    seconds_validate: float | None = None
+    seconds_publish: float | None = None
+    files: list[str] = field(default_factory=list)
+    check_results: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _utc(value: datetime) -> datetime:
+    # SQLite hands timezone-aware columns back naive; everything stored is UTC.
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+_UNSET: Any = object()
+
+
+class ControlStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def ensure_schema(self) -> ControlStore:
+        metadata.create_all(self.engine, checkfirst=True)
+        return self
+
+    # -- watermarks -------------------------------------------------------------------------------------------
+
+    def get_watermark(self, source: str, entity: str) -> Watermark | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(watermarks).where(watermarks.c.source == source, watermarks.c.entity == entity)
+            ).first()
+        if row is None:
+            return None
+        return Watermark(row.source, row.entity, row.value, row.value_type, row.run_id, _utc(row.updated_at))
+
+    def list_watermarks(self, source: str | None = None) -> list[Watermark]:
+        query = select(watermarks).order_by(watermarks.c.source, watermarks.c.entity)
+        if source is not None:
+            query = query.where(watermarks.c.source == source)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [Watermark(r.source, r.entity, r.value, r.value_type, r.run_id, _utc(r.updated_at)) for r in rows]
+
+    def set_watermark(
+        self,
+        source: str,
+        entity: str,
+        value: str | None,
+        *,
+        value_type: str = "timestamp",
+        reason: str,
+        changed_by: str,
+        run_id: str | None = None,
+        expected: str | None = _UNSET,
+    ) -> Watermark:
+        """Set (or with value None, reset) a watermark and write its history, in one transaction."""
+        if not reason.strip():
+            raise ValueError("a watermark change needs a reason")
+        with self.engine.begin() as conn:
+            self._move(conn, source, entity, value, value_type, reason, changed_by, run_id, expected)
+        watermark = self.get_watermark(source, entity)
+        assert watermark is not None
+        return watermark
+
+    def _move(
+        self,
+        conn: Any,
+        source: str,
+        entity: str,
+        value: str | None,
+        value_type: str,
+        reason: str,
+        changed_by: str,
+        run_id: str | None,
+        expected: str | None,
+    ) -> None:
+        now = datetime.now(UTC)
+        current = conn.execute(
+            select(watermarks.c.value)
+            .where(watermarks.c.source == source, watermarks.c.entity == entity)
+            .with_for_update()
+        ).first()
+        old = current.value if current is not None else None
+        if expected is not _UNSET and old != expected:
+            raise WatermarkConflictError(
+                f"watermark of {source}.{entity} is {old!r}, but this change expected {expected!r}: it was moved "
+                "since the run read it (a manual set or reset, or another run); the run must start again"
+            )
+        values = {"value": value, "value_type": value_type, "run_id": run_id, "updated_at": now}
+        if current is None:
+            conn.execute(insert(watermarks).values(source=source, entity=entity, **values))
+        else:
+            conn.execute(
+                update(watermarks).where(watermarks.c.source == source, watermarks.c.entity == entity).values(**values)
+            )
+        conn.execute(
+            insert(watermark_history).values(
+                source=source,
+                entity=entity,
+                old_value=old,
+                new_value=value,
+                value_type=value_type,
+                run_id=run_id,
+                changed_at=now,
+                changed_by=changed_by,
+                reason=reason,
+            )
+        )
+        log.info("watermark %s.%s: %s -> %s (%s, by %s)", source, entity, old, value, reason, changed_by)
+
+    def history(self, source: str, entity: str | None = None, limit: int = 50) -> list[HistoryEntry]:
+        query = select(watermark_history).where(watermark_history.c.source == source)
+        if entity is not None:
+            query = query.where(watermark_history.c.entity == entity)
+        query = query.order_by(watermark_history.c.id.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            HistoryEntry(
+                r.source,
+                r.entity,
+                r.old_value,
+                r.new_value,
+                r.value_type,
+                r.run_id,
+                _utc(r.changed_at),
+                r.changed_by,
+                r.reason,
+            )
+            for r in rows
+        ]
+
+    # -- runs -------------------------------------------------------------------------------------------------
+
+    def commit_run(
+        self,
+        record: RunRecord,
+        *,
+        new_watermark: str | None = None,
+        value_type: str = "timestamp",
+        expected_watermark: str | None = None,
+        move_watermark: bool = True,
+    ) -> CommitOutcome:
+        """Record the run and (unless told not to, e.g. for a backfill window) move the watermark, atomically.
+
+        `expected_watermark` is the value the run started from; if the live one differs, nothing is written and
+        WatermarkConflictError is raised. A run already committed returns ALREADY_COMMITTED and changes nothing.
+        """
+        with self.engine.begin() as conn:
+            existing = conn.execute(
+                select(entity_runs.c.id).where(
+                    entity_runs.c.source == record.source,
+                    entity_runs.c.entity == record.entity,
+                    entity_runs.c.run_id == record.run_id,
+                )
+            ).first()
+            if existing is not None:
+                log.info(
+                    "%s.%s run %s was committed before: nothing to do", record.source, record.entity, record.run_id
+                )
+                return CommitOutcome.ALREADY_COMMITTED
+            if move_watermark:
+                self._move(
+                    conn,
+                    record.source,
+                    record.entity,
+                    new_watermark,
+                    value_type,
+                    f"run {record.run_id}",
+                    f"airflow:{record.dag_id}",
+                    record.run_id,
+                    expected_watermark,
+                )
+            conn.execute(
+                insert(entity_runs).values(
+                    **dict(record.__dict__),
+                    moved_watermark=move_watermark,
+                    committed_at=datetime.now(UTC),
+                )
+            )
+        return CommitOutcome.COMMITTED
+
+    def runs(self, source: str, entity: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+        query = select(entity_runs).where(entity_runs.c.source == source)
+        if entity is not None:
+            query = query.where(entity_runs.c.entity == entity)
+        query = query.order_by(entity_runs.c.id.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]

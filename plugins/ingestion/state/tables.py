@@ -1,0 +1,76 @@
+"""Tables of the control database. SQLAlchemy Core, so the same code runs on Postgres and on embedded SQLite."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+# The live high mark per source and entity. `value` is text with its `value_type` beside it, so timestamps,
+# integers and file cursors share one table; NULL means "no watermark": the next run loads everything.
+watermarks = Table(
+    "ingest_watermark",
+    metadata,
+    Column("source", String(63), primary_key=True),
+    Column("entity", String(63), primary_key=True),
+    Column("value", Text, nullable=True),
+    Column("value_type", String(16), nullable=False, default="timestamp"),
+    Column("run_id", String(250), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# Every change of a watermark, by a run's commit or by a person through the CLI, with the reason.
+watermark_history = Table(
+    "ingest_watermark_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(63), nullable=False, index=True),
+    Column("entity", String(63), nullable=False),
+    Column("old_value", Text, nullable=True),
+    Column("new_value", Text, nullable=True),
+    Column("value_type", String(16), nullable=False),
+    Column("run_id", String(250), nullable=True),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+    Column("changed_by", String(250), nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
+# One row per committed entity run: what it read, landed and published, how long each stage took.
+entity_runs = Table(
+    "ingest_entity_run",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(63), nullable=False),
+    Column("entity", String(63), nullable=False),
+    Column("run_id", String(250), nullable=False),
+    Column("dag_id", String(250), nullable=False),
+    Column("try_number", Integer, nullable=False, default=1),
+    Column("load_mode", String(16), nullable=False),
+    Column("window_start", Text, nullable=True),
+    Column("window_end", Text, nullable=True),
+    Column("rows_extracted", BigInteger, nullable=False, default=0),
+    Column("rows_landed", BigInteger, nullable=False, default=0),
+    Column("rows_published", BigInteger, nullable=False, default=0),
+    Column("bytes_landed", BigInteger, nullable=False, default=0),
+    Column("seconds_extract_land", Float, nullable=True),
+    Column("seconds_validate", Float, nullable=True),
+    Column("seconds_publish", Float, nullable=True),
+    Column("files", JSON, nullable=False, default=list),
+    Column("check_results", JSON, nullable=False, default=list),
+    Column("moved_watermark", Boolean, nullable=False, default=False),
+    Column("committed_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("source", "entity", "run_id", name="uq_ingest_entity_run"),
+)
