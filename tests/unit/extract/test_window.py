@@ -1,0 +1,69 @@
+"""Window rules of the three load modes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from ingestion.extract.window import incremental_window, interval_window, next_watermark
+
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+NOW = datetime(2026, 11, 5, 12, tzinfo=UTC)
+
+
+def test_upper_bound_is_max_cursor_when_it_is_older_than_now_minus_margin() -> None:
+    w = incremental_window(
+        watermark=T0, max_cursor=T0 + timedelta(days=1), now=NOW, safety_margin=timedelta(seconds=60)
+    )
+    assert (w.low, w.high, w.low_inclusive, w.high_inclusive) == (T0, T0 + timedelta(days=1), False, True)
+
+
+def test_upper_bound_is_now_minus_margin_when_the_source_has_fresher_rows() -> None:
+    margin = timedelta(seconds=60)
+    w = incremental_window(watermark=T0, max_cursor=NOW, now=NOW, safety_margin=margin)
+    assert w.high == NOW - margin
+    assert next_watermark(w, T0) == NOW - margin
+
+
+def test_lookback_reads_below_the_watermark_inclusively() -> None:
+    w = incremental_window(watermark=T0, max_cursor=T0 + timedelta(hours=1), now=NOW, lookback=timedelta(minutes=30))
+    assert (w.low, w.low_inclusive) == (T0 - timedelta(minutes=30), True)
+    assert w.describe() == "[2026-10-31T23:30:00+00:00, 2026-11-01T01:00:00+00:00]"
+
+
+def test_integer_cursor_ignores_the_time_margin() -> None:
+    w = incremental_window(watermark=100, max_cursor=250, now=NOW, safety_margin=timedelta(hours=1))
+    assert (w.low, w.high) == (100, 250)
+    assert next_watermark(w, 100) == 250
+
+
+def test_first_run_and_full_refresh_read_from_the_start() -> None:
+    first = incremental_window(watermark=None, max_cursor=T0, now=NOW)
+    assert (first.low, first.high) == (None, T0)
+    refresh = incremental_window(watermark=T0, max_cursor=T0 + timedelta(days=1), now=NOW, full_refresh=True)
+    assert refresh.low is None
+
+
+@pytest.mark.parametrize(
+    ("watermark", "max_cursor", "now"),
+    [
+        (T0, None, NOW),  # empty source
+        (T0, T0, NOW),  # nothing newer than the watermark
+        (NOW - timedelta(seconds=10), NOW, NOW),  # only rows inside the safety margin
+    ],
+)
+def test_nothing_new_is_an_empty_window_that_keeps_the_watermark(
+    watermark: datetime, max_cursor: object, now: datetime
+) -> None:
+    w = incremental_window(watermark=watermark, max_cursor=max_cursor, now=now, safety_margin=timedelta(seconds=60))
+    assert w.empty
+    assert next_watermark(w, watermark) == watermark
+
+
+def test_interval_window_is_half_open_and_never_moves_the_watermark() -> None:
+    w = interval_window(T0, T0 + timedelta(days=1))
+    assert (w.low_inclusive, w.high_inclusive) == (True, False)
+    assert next_watermark(w, "live") == "live"
+    with pytest.raises(ValueError, match="is not after its start"):
+        interval_window(T0, T0)
