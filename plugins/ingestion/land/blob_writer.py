@@ -1,0 +1,68 @@
+"""A write-only file object over a block blob: stages blocks as its buffer fills, commits them on close.
+
+A block blob shows no content until its block list is committed, so a reader never sees a partial file, and
+memory stays at one block however large the file. Closing after an error (abort) commits nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from azure.storage.blob import BlobClient
+
+DEFAULT_BLOCK_BYTES = 8 * 1024 * 1024
+
+
+class BlockBlobWriter(io.RawIOBase):
+    def __init__(self, blob: BlobClient, *, block_bytes: int = DEFAULT_BLOCK_BYTES) -> None:
+        self._blob = blob
+        self._block_bytes = block_bytes
+        self._buffer = bytearray()
+        self._block_ids: list[str] = []
+        self._position = 0
+        self._aborted = False
+
+    def writable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        self._buffer += view
+        self._position += len(view)
+        while len(self._buffer) >= self._block_bytes:
+            self._stage(bytes(self._buffer[: self._block_bytes]))
+            del self._buffer[: self._block_bytes]
+        return len(view)
+
+    def _stage(self, chunk: bytes) -> None:
+        block_id = base64.b64encode(f"{len(self._block_ids):010d}".encode()).decode()
+        self._blob.stage_block(block_id=block_id, data=chunk, length=len(chunk))
+        self._block_ids.append(block_id)
+
+    def abort(self) -> None:
+        """Forget the staged blocks: nothing becomes visible (the service drops uncommitted blocks in 7 days)."""
+        self._aborted = True
+        self._buffer.clear()
+        super().close()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        if not self._aborted:
+            if self._buffer or not self._block_ids:
+                self._stage(bytes(self._buffer))
+                self._buffer.clear()
+            from azure.storage.blob import BlobBlock
+
+            self._blob.commit_block_list([BlobBlock(block_id=b) for b in self._block_ids])
+        super().close()
+
+    @property
+    def bytes_written(self) -> int:
+        return self._position

@@ -1,0 +1,178 @@
+"""Arrow record batches in, Parquet parts (zstd) in the lake out, with lineage columns and a manifest written last.
+
+Memory stays bounded: each batch goes straight into a ParquetWriter over a BlockBlobWriter, which uploads a block
+whenever its buffer fills; a part is rolled over after `max_rows_per_part` rows. A part becomes visible only when
+its block list is committed, the manifest only after every part, and blobs of an earlier attempt of the same run
+that the new manifest does not list are deleted last, so readers that follow the manifest never see a mix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ingestion.land.blob_writer import DEFAULT_BLOCK_BYTES, BlockBlobWriter
+from ingestion.land.paths import LandingPaths
+
+if TYPE_CHECKING:
+    from ingestion.land.lake import Lake
+
+log = logging.getLogger(__name__)
+
+LINEAGE_FIELDS = [
+    pa.field("_ingest_run_id", pa.string(), nullable=False),
+    pa.field("_ingest_source", pa.string(), nullable=False),
+    pa.field("_ingest_entity", pa.string(), nullable=False),
+    pa.field("_ingested_at", pa.timestamp("us", tz="UTC"), nullable=False),
+]
+
+
+def schema_fingerprint(schema: pa.Schema) -> str:
+    """Stable id of a schema (names, types, nullability), for Kafka headers and drift checks."""
+    text = "\n".join(f"{f.name}:{f.type}:{'null' if f.nullable else 'not null'}" for f in schema)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def with_lineage(schema: pa.Schema) -> pa.Schema:
+    return pa.schema([*schema, *LINEAGE_FIELDS])
+
+
+@dataclass(frozen=True)
+class LandedFile:
+    path: str
+    rows: int
+    bytes: int
+
+
+@dataclass(frozen=True)
+class LandingManifest:
+    source: str
+    entity: str
+    run_id: str
+    container: str
+    format: str
+    window: str
+    rows: int
+    bytes: int
+    schema_fingerprint: str
+    files: list[LandedFile] = field(default_factory=list)
+    landed_at: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> LandingManifest:
+        data = json.loads(text)
+        data["files"] = [LandedFile(**f) for f in data["files"]]
+        return cls(**data)
+
+
+class ParquetLander:
+    def __init__(
+        self,
+        lake: Lake,
+        paths: LandingPaths,
+        schema: pa.Schema,
+        *,
+        run_id: str,
+        ingested_at: datetime | None = None,
+        max_rows_per_part: int = 1_000_000,
+        block_bytes: int = DEFAULT_BLOCK_BYTES,
+        compression: str = "zstd",
+    ) -> None:
+        self.lake = lake
+        self.paths = paths
+        self.run_id = run_id
+        self.schema = with_lineage(schema)
+        self.ingested_at = ingested_at or datetime.now(UTC)
+        self.max_rows_per_part = max_rows_per_part
+        self.block_bytes = block_bytes
+        self.compression = compression
+        self.files: list[LandedFile] = []
+        self._sink: BlockBlobWriter | None = None
+        self._writer: pq.ParquetWriter | None = None
+        self._part_rows = 0
+
+    def _lineage_columns(self, rows: int) -> list[pa.Array]:
+        values = [self.run_id, self.paths.source, self.paths.entity, self.ingested_at]
+        # fill_null on an all-null array builds a constant column in C, without a Python list per batch.
+        return [
+            pa.nulls(rows, f.type).fill_null(pa.scalar(v, f.type)) for f, v in zip(LINEAGE_FIELDS, values, strict=True)
+        ]
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if batch.num_rows == 0:
+            return
+        columns = [*batch.columns, *self._lineage_columns(batch.num_rows)]
+        full = pa.RecordBatch.from_arrays(columns, schema=self.schema)
+        offset = 0
+        while offset < full.num_rows:
+            if self._writer is None:
+                self._open_part()
+            room = self.max_rows_per_part - self._part_rows
+            piece = full.slice(offset, room)
+            assert self._writer is not None
+            self._writer.write_batch(piece)
+            self._part_rows += piece.num_rows
+            offset += piece.num_rows
+            if self._part_rows >= self.max_rows_per_part:
+                self._close_part()
+
+    def _open_part(self) -> None:
+        name = self.paths.part(len(self.files))
+        self._sink = BlockBlobWriter(self.lake.blob(name), block_bytes=self.block_bytes)
+        self._writer = pq.ParquetWriter(self._sink, self.schema, compression=self.compression)
+        self._part_rows = 0
+
+    def _close_part(self) -> None:
+        assert self._writer is not None
+        assert self._sink is not None
+        self._writer.close()  # writes the footer into the sink
+        self._sink.close()  # commits the block list: the part appears, whole
+        name = self.paths.part(len(self.files))
+        self.files.append(LandedFile(name, self._part_rows, self._sink.bytes_written))
+        log.info("landed %s: %d rows, %d bytes", name, self._part_rows, self._sink.bytes_written)
+        self._writer, self._sink, self._part_rows = None, None, 0
+
+    def abort(self) -> None:
+        if self._sink is not None:
+            self._sink.abort()
+        self._writer, self._sink = None, None
+
+    def finish(self, *, window: str, extra: dict[str, Any] | None = None) -> LandingManifest:
+        if self._writer is not None:
+            self._close_part()
+        manifest = LandingManifest(
+            source=self.paths.source,
+            entity=self.paths.entity,
+            run_id=self.run_id,
+            container=self.paths.container,
+            format="parquet",
+            window=window,
+            rows=sum(f.rows for f in self.files),
+            bytes=sum(f.bytes for f in self.files),
+            schema_fingerprint=schema_fingerprint(self.schema),
+            files=list(self.files),
+            landed_at=self.ingested_at.isoformat(),
+            extra=extra or {},
+        )
+        self.lake.put(self.paths.manifest, manifest.to_json().encode())
+        keep = {f.path for f in self.files} | {self.paths.manifest}
+        stale = [name for name in self.lake.names(self.paths.run_prefix) if name not in keep]
+        if stale:
+            log.info("removing %d part(s) of an earlier attempt of this run: %s", len(stale), stale)
+            self.lake.delete(stale)
+        return manifest
+
+
+def read_manifest(lake: Lake, paths: LandingPaths) -> LandingManifest:
+    return LandingManifest.from_json(lake.get(paths.manifest).decode())

@@ -1,0 +1,45 @@
+"""Landing paths. Pure: date and stamp come from the run, never the wall clock, so a re-run overwrites its own files.
+
+<source>/<entity>/date=YYYY-MM-DD/<source>_<entity>_<YYYYMMDDHHMMSS>_NNNN.<ext>      (parts, in <container>)
+<source>/<entity>/date=YYYY-MM-DD/<source>_<entity>_<YYYYMMDDHHMMSS>_manifest.json  (written last)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+
+def run_stamp(*, data_interval_end: datetime | None, run_after: datetime | None) -> datetime:
+    """The instant a run's files are named after: its data interval end, or run_after for manual runs."""
+    stamp = data_interval_end or run_after
+    if stamp is None:
+        raise ValueError("a run needs a data interval end or a run_after to name its files")
+    return stamp.astimezone(UTC) if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class LandingPaths:
+    container: str
+    source: str
+    entity: str
+    stamp: datetime
+    extension: str = "parquet"
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.source}/{self.entity}/date={self.stamp:%Y-%m-%d}/"
+
+    @property
+    def run_prefix(self) -> str:
+        """Every blob of this run (parts and manifest) starts with this."""
+        return f"{self.prefix}{self.source}_{self.entity}_{self.stamp:%Y%m%d%H%M%S}_"
+
+    def part(self, index: int) -> str:
+        if not 0 <= index <= 9999:
+            raise ValueError(f"part index {index} outside 0..9999")
+        return f"{self.run_prefix}{index:04d}.{self.extension}"
+
+    @property
+    def manifest(self) -> str:
+        return f"{self.run_prefix}manifest.json"

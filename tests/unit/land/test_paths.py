@@ -1,0 +1,27 @@
+"""Landing paths come from the run, so the same run always names the same files."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from ingestion.land.paths import LandingPaths, run_stamp
+
+
+def test_paths_follow_the_convention() -> None:
+    paths = LandingPaths("landing", "crm", "customers", datetime(2026, 11, 2, 2, 0, 5, tzinfo=UTC))
+    assert paths.part(0) == "crm/customers/date=2026-11-02/crm_customers_20261102020005_0000.parquet"
+    assert paths.part(12) == "crm/customers/date=2026-11-02/crm_customers_20261102020005_0012.parquet"
+    assert paths.manifest == "crm/customers/date=2026-11-02/crm_customers_20261102020005_manifest.json"
+    with pytest.raises(ValueError, match=r"outside 0\.\.9999"):
+        paths.part(10_000)
+
+
+def test_stamp_is_the_data_interval_end_else_run_after_in_utc() -> None:
+    end = datetime(2026, 11, 2, tzinfo=UTC)
+    assert run_stamp(data_interval_end=end, run_after=end + timedelta(hours=3)) == end
+    manual = datetime(2026, 11, 2, 9, 30, tzinfo=timezone(timedelta(hours=2)))
+    assert run_stamp(data_interval_end=None, run_after=manual) == datetime(2026, 11, 2, 7, 30, tzinfo=UTC)
+    with pytest.raises(ValueError, match="needs a data interval end or a run_after"):
+        run_stamp(data_interval_end=None, run_after=None)
