@@ -134,7 +134,13 @@ def load_configs(config_dir: Path, env: str | None = None, *, only: str | None =
         try:
             config = SourceConfig.model_validate(merged)
         except ValidationError as exc:
-            for err in exc.errors():
+            errors = exc.errors()
+            for err in errors:
+                if err["type"] == "too_short" and any(
+                    other["loc"][: len(err["loc"])] == err["loc"] and len(other["loc"]) > len(err["loc"])
+                    for other in errors
+                ):
+                    continue  # "entities has 0 items" only echoes the entity's own error, already reported
                 message = err["msg"].removeprefix("Value error, ")
                 if err["type"] not in {"value_error", "assertion_error", "missing"}:
                     message += f" (got {json.dumps(err.get('input'), default=str)[:80]})"

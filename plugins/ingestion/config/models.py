@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ingestion.config.column_types import check_column_type
+
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 CONN_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,200}$"
 # Keys whose presence anywhere in a config means someone pasted a credential instead of a connection id.
@@ -81,6 +83,13 @@ class Column(Frozen):
     @classmethod
     def _safe_identifier(cls, value: str) -> str:
         _reject_unsafe_identifier(value)
+        return value
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        if (problem := check_column_type(value)) is not None:
+            raise ValueError(problem)
         return value
 
     @model_validator(mode="after")

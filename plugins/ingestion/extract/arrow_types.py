@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
+from ingestion.config.column_types import DECIMAL, SIMPLE_TYPES, check_column_type
+
 if TYPE_CHECKING:
     from ingestion.config.models import Column
 
-_SIMPLE = {
+_SIMPLE: dict[str, pa.DataType] = {
     "string": pa.string(),
     "text": pa.string(),
     "json": pa.string(),
@@ -29,25 +30,24 @@ _SIMPLE = {
     "timestamp_ntz": pa.timestamp("us"),
     "binary": pa.binary(),
 }
-_DECIMAL = re.compile(r"^(?:decimal|numeric)\((\d{1,2}),\s*(\d{1,2})\)$")
 
 
 class UnknownColumnTypeError(ValueError):
     pass
 
 
+assert set(_SIMPLE) == SIMPLE_TYPES, "every logical type needs an Arrow type"
+
+
 def arrow_type(logical: str) -> pa.DataType:
+    if (problem := check_column_type(logical)) is not None:
+        raise UnknownColumnTypeError(problem)
     name = logical.strip().lower()
     if name in _SIMPLE:
         return _SIMPLE[name]
-    if match := _DECIMAL.match(name):
-        precision, scale = int(match[1]), int(match[2])
-        if not 1 <= precision <= 38 or scale > precision:
-            raise UnknownColumnTypeError(f"decimal({precision},{scale}) needs 1 <= precision <= 38, scale <= precision")
-        return pa.decimal128(precision, scale)
-    raise UnknownColumnTypeError(
-        f"unknown column type {logical!r}; use one of {', '.join(sorted(_SIMPLE))} or decimal(p,s)"
-    )
+    match = DECIMAL.match(name)
+    assert match is not None
+    return pa.decimal128(int(match[1]), int(match[2]))
 
 
 def arrow_schema(columns: Sequence[Column]) -> pa.Schema:

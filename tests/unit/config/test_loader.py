@@ -150,3 +150,12 @@ def test_credential_keys_are_found_however_they_are_written(tmp_path: Path, raw:
     (tmp_path / f"{name}.json").write_text(raw)
     errors = load_configs(tmp_path, "dev").errors
     assert [e.message.split(":")[0] for e in errors] == ["looks like a credential"]
+
+
+def test_unknown_column_type_is_refused_at_load(tmp_path: Path) -> None:
+    data = copy.deepcopy(VALID)
+    data["entities"][0]["columns"][0]["type"] = "money"
+    (tmp_path / "crm.json").write_text(json.dumps(data))
+    (error,) = load_configs(tmp_path, "dev").errors
+    assert error.path == "$.entities[0].columns[0].type"
+    assert error.message.startswith("unknown column type 'money'")

@@ -26,7 +26,10 @@ def test_known_types(logical: str, expected: pa.DataType) -> None:
     assert arrow_type(logical) == expected
 
 
-@pytest.mark.parametrize(("logical", "message"), [("money", "unknown column type 'money'"), ("decimal(40,2)", "<= 38")])
+@pytest.mark.parametrize(
+    ("logical", "message"),
+    [("money", "unknown column type 'money'"), ("decimal(40,2)", "<= 38"), ("decimal(5,6)", "scale <= precision")],
+)
 def test_unknown_or_impossible_types_are_named(logical: str, message: str) -> None:
     with pytest.raises(UnknownColumnTypeError, match=message):
         arrow_type(logical)
