@@ -31,6 +31,7 @@ class EntityPlan:
     """One entity's TaskGroup: its stages in order, and the settings after entity overrides."""
 
     source: str
+    conn_id: str  # the source's Airflow connection
     entity: Entity
     landing: Landing
     kafka: Kafka
@@ -114,6 +115,7 @@ def plan_entity(config: SourceConfig, entity: Entity) -> EntityPlan:
     extension = LANDING_EXTENSIONS[landing.format]
     return EntityPlan(
         source=config.name,
+        conn_id=config.conn_id,
         entity=entity,
         landing=landing,
         kafka=kafka,

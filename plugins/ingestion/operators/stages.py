@@ -2,8 +2,8 @@
 
 Thin on purpose: `__init__` only stores names, so building 1,000 DAGs stays cheap. At execute time the operator
 re-reads its source's config (only that one file), plans the entity and resolves hooks; the DAG the worker just
-parsed came from the same file, so both agree. The stage bodies land with the pipeline issues; until then a stage
-raises StageNotImplementedError, which fails the task (never a silent success).
+parsed came from the same file, so both agree. Stage bodies live in ingestion.pipeline; a stage not implemented
+yet for a kind of source raises StageNotImplementedError, which fails the task (never a silent success).
 """
 
 from __future__ import annotations
@@ -68,6 +68,14 @@ class ExtractLandOperator(EntityStageOperator):
 
     stage = "extract_land"
     ui_color = "#d6eaf8"
+
+    def run_stage(self, plan: EntityPlan, context: Context) -> Any:
+        if plan.entity.locator.kind != "sql":
+            return super().run_stage(plan, context)
+        from ingestion.pipeline.run_info import RunInfo
+        from ingestion.pipeline.sql_extract_land import extract_land
+
+        return extract_land(plan, RunInfo.from_context(context))
 
 
 class ValidateOperator(EntityStageOperator):

@@ -1,0 +1,43 @@
+"""What a stage needs to know about its DAG run, taken from the Airflow context once (no context beyond here)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    dag_id: str
+    run_id: str
+    run_type: str
+    data_interval_start: datetime | None
+    data_interval_end: datetime | None
+    run_after: datetime | None
+    try_number: int = 1
+    conf: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def full_refresh(self) -> bool:
+        return bool(self.conf.get("full_refresh", False))
+
+    @property
+    def is_backfill(self) -> bool:
+        return self.run_type == "backfill"
+
+    @classmethod
+    def from_context(cls, context: Mapping[str, Any]) -> RunInfo:
+        dag_run = context["dag_run"]
+        ti = context.get("ti")
+        return cls(
+            dag_id=dag_run.dag_id,
+            run_id=dag_run.run_id,
+            run_type=str(getattr(dag_run.run_type, "value", dag_run.run_type)),
+            data_interval_start=dag_run.data_interval_start,
+            data_interval_end=dag_run.data_interval_end,
+            run_after=getattr(dag_run, "run_after", None),
+            try_number=int(getattr(ti, "try_number", 1) or 1),
+            conf=dict(dag_run.conf or {}),
+        )

@@ -1,0 +1,161 @@
+"""extract_land for SQL sources: work out the window, stream the rows as Arrow, land Parquet parts and a manifest.
+
+Returns a small summary for XCom (paths, counts, window, schema fingerprint, the watermark the run started from
+and the one commit should move to). Never the data, never a secret.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from ingestion.errors import IngestionError, StageNotImplementedError
+from ingestion.extract.window import Window, full_window, incremental_window, interval_window, next_watermark
+from ingestion.pipeline import watermark_values
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from ingestion.pipeline.run_info import RunInfo
+    from ingestion.planner import EntityPlan
+    from ingestion.state.store import ControlStore
+
+log = logging.getLogger(__name__)
+
+
+class ConfigNotSupportedError(IngestionError):
+    """The config asks for something this stage cannot do safely."""
+
+
+def _guard(plan: EntityPlan) -> None:
+    entity = plan.entity
+    if not entity.columns:
+        raise ConfigNotSupportedError(
+            f"{plan.source}.{entity.name}: declare the entity's columns; SQL entities land exactly the declared "
+            "columns and types"
+        )
+    pii = [c.name for c in entity.columns if c.pii]
+    if pii:
+        # Landing raw values of PII columns in the general zone would break the platform's promise; the masking
+        # stage (hash, redact, drop, encrypt, sensitive) comes with the PII work.
+        raise StageNotImplementedError(
+            f"{plan.source}.{entity.name}: PII columns {pii} need the masking stage, which is not implemented yet; "
+            "refusing to land their raw values"
+        )
+
+
+def compute_window(
+    plan: EntityPlan, run: RunInfo, *, engine: Engine, store: ControlStore, now: datetime | None = None
+) -> tuple[Window, Any]:
+    """The window to read, and the watermark the run starts from (decoded), for the entity's load mode."""
+    from ingestion.extract.sql_query import select_max_cursor, source_relation
+
+    load = plan.entity.load
+    locator = plan.entity.locator
+    assert locator.kind == "sql"
+    if load.mode == "full":
+        return full_window(), None
+    if load.mode == "interval":
+        if run.data_interval_start is None or run.data_interval_end is None:
+            raise ConfigNotSupportedError(f"{plan.source}.{plan.entity.name}: interval loads need a scheduled run")
+        return interval_window(run.data_interval_start, run.data_interval_end), None
+    assert load.cursor_column is not None
+    mark = store.get_watermark(plan.source, plan.entity.name)
+    watermark = watermark_values.decode(mark.value, mark.value_type) if mark else None
+    relation = source_relation(table_name=locator.table, schema=locator.schema_name, query=locator.query)
+    with engine.connect() as conn:
+        max_cursor = conn.execute(select_max_cursor(relation, load.cursor_column)).scalar_one()
+    if isinstance(max_cursor, datetime) and max_cursor.tzinfo is None:
+        max_cursor = max_cursor.replace(tzinfo=UTC)  # zone-less DATETIME columns hold UTC
+    window = incremental_window(
+        watermark=watermark,
+        max_cursor=max_cursor,
+        now=now or datetime.now(UTC),
+        safety_margin=timedelta(seconds=load.safety_margin_seconds),
+        lookback=timedelta(minutes=load.lookback_minutes),
+        full_refresh=run.full_refresh,
+    )
+    return window, watermark
+
+
+def extract_land(plan: EntityPlan, run: RunInfo) -> dict[str, Any]:
+    from ingestion.extract.arrow_types import arrow_schema
+    from ingestion.extract.sql_engine import source_engine
+    from ingestion.extract.sql_query import select_rows, source_relation, window_for_dialect
+    from ingestion.extract.sql_reader import read_batches
+    from ingestion.land.lake import Lake
+    from ingestion.land.parquet_lander import ParquetLander
+    from ingestion.land.paths import LandingPaths, run_stamp
+    from ingestion.state.engine import control_engine
+    from ingestion.state.store import ControlStore
+
+    _guard(plan)
+    started = time.monotonic()
+    entity = plan.entity
+    locator = entity.locator
+    assert locator.kind == "sql"
+    schema = arrow_schema(entity.columns)
+    engine = source_engine(plan.conn_id)
+    store = ControlStore(control_engine()).ensure_schema()
+    try:
+        window, watermark = compute_window(plan, run, engine=engine, store=store)
+        log.info("%s.%s: %s window %s", plan.source, entity.name, entity.load.mode, window.describe())
+        lake = Lake.from_conn_id(plan.landing.conn_id, plan.landing.container)
+        lake.ensure_container()
+        paths = LandingPaths(
+            plan.landing.container,
+            plan.source,
+            entity.name,
+            run_stamp(data_interval_end=run.data_interval_end, run_after=run.run_after),
+        )
+        lander = ParquetLander(lake, paths, schema, run_id=run.run_id)
+        rows = 0
+        if not window.empty:
+            relation = source_relation(table_name=locator.table, schema=locator.schema_name, query=locator.query)
+            statement = select_rows(
+                relation, schema.names, entity.load.cursor_column, window_for_dialect(window, engine.dialect.name)
+            )
+            try:
+                for batch in read_batches(engine, statement, schema):
+                    lander.write(batch)
+                    rows += batch.num_rows
+                    if rows and rows % 1_000_000 < batch.num_rows:
+                        log.info("%s.%s: %d rows landed so far", plan.source, entity.name, rows)
+            except BaseException:
+                lander.abort()
+                raise
+        new_watermark = next_watermark(window, watermark)
+        manifest = lander.finish(
+            window=window.describe(),
+            extra={
+                "watermark_from": watermark_values.encode(watermark),
+                "watermark_to": watermark_values.encode(new_watermark),
+                "watermark_type": watermark_values.cursor_type(new_watermark if new_watermark is not None else ""),
+            },
+        )
+    finally:
+        engine.dispose()
+        store.engine.dispose()
+    seconds = round(time.monotonic() - started, 3)
+    log.info(
+        "%s.%s: landed %d rows in %d file(s), %d bytes, in %.1f s",
+        plan.source,
+        entity.name,
+        manifest.rows,
+        len(manifest.files),
+        manifest.bytes,
+        seconds,
+    )
+    return {
+        "manifest": paths.manifest,
+        "container": plan.landing.container,
+        "files": [f.path for f in manifest.files],
+        "rows": manifest.rows,
+        "bytes": manifest.bytes,
+        "window": manifest.window,
+        "schema_fingerprint": manifest.schema_fingerprint,
+        **manifest.extra,
+        "seconds": seconds,
+    }
