@@ -12,10 +12,10 @@ from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from ingestion.config.models import Alerts, Entity, Kafka, Landing, SourceConfig
+from ingestion.land.paths import path_pattern
 
 STAGES = ("extract_land", "validate", "publish", "commit")
 DAG_ID_PREFIX = "ingest_"
-LANDING_EXTENSIONS = {"parquet": "parquet", "jsonl": "jsonl", "csv": "csv"}
 
 
 def dag_id_for(source_name: str) -> str:
@@ -112,7 +112,6 @@ def _override(source_level: _Settings, entity_level: _Settings | None) -> _Setti
 def plan_entity(config: SourceConfig, entity: Entity) -> EntityPlan:
     landing = _override(config.landing, entity.landing)
     kafka = _override(config.kafka, entity.kafka)
-    extension = LANDING_EXTENSIONS[landing.format]
     return EntityPlan(
         source=config.name,
         conn_id=config.conn_id,
@@ -122,10 +121,7 @@ def plan_entity(config: SourceConfig, entity: Entity) -> EntityPlan:
         alerts=_override(config.alerts, entity.alerts),
         topic=kafka.topic_template.format(source=config.name, entity=entity.name),
         key_columns=kafka.key_columns or entity.primary_key,
-        landing_path_pattern=(
-            f"{landing.container}/{config.name}/{entity.name}/date=YYYY-MM-DD/"
-            f"{config.name}_{entity.name}_<YYYYMMDDHHMMSS>.{extension}"
-        ),
+        landing_path_pattern=path_pattern(landing.container, config.name, entity.name, landing.format),
         # A window starts where the previous run's commit left the watermark: runs of a cursor entity must
         # finish in order, and a failed one must stop the next.
         depends_on_past=entity.load.mode == "incremental",

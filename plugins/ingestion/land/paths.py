@@ -18,6 +18,15 @@ def run_stamp(*, data_interval_end: datetime | None, run_after: datetime | None)
     return stamp.astimezone(UTC) if stamp.tzinfo else stamp.replace(tzinfo=UTC)
 
 
+def _run_prefix(source: str, entity: str, day: str, stamp: str) -> str:
+    return f"{source}/{entity}/date={day}/{source}_{entity}_{stamp}_"
+
+
+def path_pattern(container: str, source: str, entity: str, extension: str) -> str:
+    """The convention in words, for runbooks and the inventory: the same function names the real files."""
+    return f"{container}/{_run_prefix(source, entity, 'YYYY-MM-DD', '<YYYYMMDDHHMMSS>')}NNNN.{extension}"
+
+
 @dataclass(frozen=True)
 class LandingPaths:
     container: str
@@ -33,7 +42,7 @@ class LandingPaths:
     @property
     def run_prefix(self) -> str:
         """Every blob of this run (parts and manifest) starts with this."""
-        return f"{self.prefix}{self.source}_{self.entity}_{self.stamp:%Y%m%d%H%M%S}_"
+        return _run_prefix(self.source, self.entity, f"{self.stamp:%Y-%m-%d}", f"{self.stamp:%Y%m%d%H%M%S}")
 
     def part(self, index: int) -> str:
         if not 0 <= index <= 9999:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from ingestion.land.paths import LandingPaths, run_stamp
+from ingestion.land.paths import LandingPaths, path_pattern, run_stamp
 
 
 def test_paths_follow_the_convention() -> None:
@@ -25,3 +25,12 @@ def test_stamp_is_the_data_interval_end_else_run_after_in_utc() -> None:
     assert run_stamp(data_interval_end=None, run_after=manual) == datetime(2026, 11, 2, 7, 30, tzinfo=UTC)
     with pytest.raises(ValueError, match="needs a data interval end or a run_after"):
         run_stamp(data_interval_end=None, run_after=None)
+
+
+def test_the_documented_pattern_describes_the_real_names() -> None:
+    paths = LandingPaths("landing", "crm", "customers", datetime(2026, 11, 2, 2, 0, 5, tzinfo=UTC))
+    pattern = path_pattern("landing", "crm", "customers", "parquet")
+    assert pattern == "landing/crm/customers/date=YYYY-MM-DD/crm_customers_<YYYYMMDDHHMMSS>_NNNN.parquet"
+    real = f"landing/{paths.part(3)}"
+    assert real.startswith("landing/crm/customers/date=2026-11-02/crm_customers_20261102020005_")
+    assert real.endswith("_0003.parquet")
