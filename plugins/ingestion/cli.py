@@ -19,6 +19,8 @@ from typing import Any
 
 from ingestion.config.loader import LoadResult, load_configs
 from ingestion.config.schema import render_schema, schema_path
+from ingestion.errors import InvalidSourceConfigError, UnknownSourceError
+from ingestion.factory import load_entity_plan
 from ingestion.paths import config_dir as default_config_dir
 from ingestion.planner import DagPlan, plan_source
 from ingestion.schedule_text import refresh_frequency
@@ -254,18 +256,6 @@ def _store(args: argparse.Namespace) -> Any:
     return ControlStore(control_engine(args.db_url)).ensure_schema()
 
 
-def _known_entity(args: argparse.Namespace) -> str | None:
-    """An error message if the source or entity is not in the configs (a typo would create a stray watermark)."""
-    result = load_configs(Path(args.config_dir), args.env, only=args.source)
-    config = result.configs.get(args.source)
-    if config is None:
-        return f"no valid config for source {args.source!r}"
-    names = [e.name for e in config.entities]
-    if args.entity not in names:
-        return f"source {args.source!r} has no entity {args.entity!r} (entities: {', '.join(names)})"
-    return None
-
-
 def cmd_watermark(args: argparse.Namespace) -> int:
     store = _store(args)
     if args.action == "show":
@@ -283,8 +273,11 @@ def cmd_watermark(args: argparse.Namespace) -> int:
                 f"{h.changed_at}  {h.source}.{h.entity}  {h.old_value} -> {h.new_value}  by {h.changed_by}: {h.reason}"
             )
         return 0
-    if (problem := _known_entity(args)) is not None:
-        print(problem, file=sys.stderr)
+    # The entity must exist in the configs: a typo would otherwise create a stray watermark.
+    try:
+        load_entity_plan(args.source, args.entity, config_dir=Path(args.config_dir), env=args.env)
+    except (InvalidSourceConfigError, UnknownSourceError) as exc:
+        print(exc, file=sys.stderr)
         return 2
     value = args.value if args.action == "set" else None
     mark = store.set_watermark(

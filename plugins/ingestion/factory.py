@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ingestion.config.loader import ConfigError, load_configs
-from ingestion.errors import InvalidSourceConfigError
+from ingestion.errors import InvalidSourceConfigError, UnknownSourceError
 from ingestion.paths import config_dir as default_config_dir
-from ingestion.planner import plan_source, source_for_dag_id
+from ingestion.planner import EntityPlan, find_entity, plan_entity, plan_source, source_for_dag_id
 
 if TYPE_CHECKING:
     from airflow.sdk import DAG
@@ -40,6 +40,24 @@ def build_dags(config_dir: Path | None = None, *, env: str | None = None, dag_id
         dag = build_dag(plan_source(config, loaded.env))
         result.dags[dag.dag_id] = dag
     return result
+
+
+def load_entity_plan(
+    source_name: str, entity_name: str, *, config_dir: Path | None = None, env: str | None = None
+) -> EntityPlan:
+    """One entity's plan from its source's current config file (only that file is read), or a clear error."""
+    folder = config_dir or default_config_dir()
+    result = load_configs(folder, env, only=source_name)
+    if result.errors:
+        raise InvalidSourceConfigError(result.errors)
+    config = result.configs.get(source_name)
+    if config is None:
+        raise UnknownSourceError(f"no config for source {source_name!r} in {folder}")
+    try:
+        entity = find_entity(config, entity_name)
+    except KeyError as exc:
+        raise UnknownSourceError(exc.args[0]) from None
+    return plan_entity(config, entity)
 
 
 def raise_for_config_errors(config_dir: Path | None = None, *, env: str | None = None) -> None:

@@ -166,4 +166,5 @@ def find_entity(config: SourceConfig, entity_name: str) -> Entity:
     for entity in config.entities:
         if entity.name == entity_name:
             return entity
-    raise KeyError(f"source {config.name!r} has no entity {entity_name!r}")
+    names = ", ".join(e.name for e in config.entities)
+    raise KeyError(f"source {config.name!r} has no entity {entity_name!r} (entities: {names})")

@@ -19,26 +19,6 @@ if TYPE_CHECKING:
     from ingestion.planner import EntityPlan
 
 
-def load_entity_plan(source_name: str, entity_name: str) -> EntityPlan:
-    """The entity's plan from the current config file; a clear error if the config is gone or broken."""
-    from ingestion.config.loader import load_configs
-    from ingestion.errors import InvalidSourceConfigError, UnknownSourceError
-    from ingestion.paths import config_dir
-    from ingestion.planner import find_entity, plan_entity
-
-    result = load_configs(config_dir(), only=source_name)
-    if result.errors:
-        raise InvalidSourceConfigError(result.errors)
-    config = result.configs.get(source_name)
-    if config is None:
-        raise UnknownSourceError(f"no config for source {source_name!r} in {config_dir()}")
-    try:
-        entity = find_entity(config, entity_name)
-    except KeyError as exc:
-        raise UnknownSourceError(exc.args[0]) from None
-    return plan_entity(config, entity)
-
-
 class EntityStageOperator(BaseOperator):
     """One stage of one entity of one source. Subclasses name their stage and implement `run_stage`."""
 
@@ -51,6 +31,8 @@ class EntityStageOperator(BaseOperator):
         self.entity_name = entity_name
 
     def execute(self, context: Context) -> Any:
+        from ingestion.factory import load_entity_plan
+
         plan = load_entity_plan(self.source_name, self.entity_name)
         return self.run_stage(plan, context)
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from ingestion.errors import InvalidSourceConfigError, StageNotImplementedError, UnknownSourceError
+from ingestion.factory import load_entity_plan
 from ingestion.operators import STAGE_OPERATORS
-from ingestion.operators.stages import load_entity_plan
 
 CONFIGS = Path(__file__).resolve().parents[3] / "include" / "source_configs"
 
