@@ -14,10 +14,8 @@ from ingestion.operators import STAGE_OPERATORS
 if TYPE_CHECKING:
     from ingestion.planner import DagPlan, EntityPlan
 
-# Read from the run conf by the stages (`{"full_refresh": true}`). Deliberately not a declared DAG Param: Airflow
-# validates a DAG's params with jsonschema at construction and deep-copies them into every task, which cost
-# 1.4 ms per DAG here (a quarter of the parse time; bench/README.md).
-FULL_REFRESH_CONF_KEY = "full_refresh"
+# No DAG params: `full_refresh` is read from the run conf (see RunInfo). Airflow validates declared params with
+# jsonschema at construction and deep-copies them into every task: 1.4 ms per DAG here (bench/README.md).
 
 
 def entity_asset(plan: EntityPlan) -> Asset:

@@ -23,6 +23,7 @@ from ingestion.errors import InvalidSourceConfigError, UnknownSourceError
 from ingestion.factory import load_entity_plan
 from ingestion.paths import config_dir as default_config_dir
 from ingestion.planner import DagPlan, plan_source
+from ingestion.runbook import markdown_cell
 from ingestion.schedule_text import refresh_frequency
 
 
@@ -169,9 +170,6 @@ def _inventory_rows(plans: list[DagPlan]) -> list[dict[str, str]]:
 
 
 def _inventory_markdown(result: LoadResult, plans: list[DagPlan]) -> str:
-    def cell(value: object) -> str:
-        return str(value).replace("|", "\\|").replace("\n", " ")
-
     out = [
         "# Source inventory",
         "",
@@ -195,8 +193,8 @@ def _inventory_markdown(result: LoadResult, plans: list[DagPlan]) -> str:
             if part
         )
         out.append(
-            f"| {c.name} | {c.kind.value} | `{plan.dag_id}` | `{c.conn_id}` | {cell(c.owners.team)} | "
-            f"{cell(c.owners.primary)} | {cell(c.owners.secondary or '-')} | `{c.schedule}` | "
+            f"| {c.name} | {c.kind.value} | `{plan.dag_id}` | `{c.conn_id}` | {markdown_cell(c.owners.team)} | "
+            f"{markdown_cell(c.owners.primary)} | {markdown_cell(c.owners.secondary or '-')} | `{c.schedule}` | "
             f"{refresh_frequency(c.schedule)} | {deadline or '-'} | {len(plan.entities)} |"
         )
     out += [
@@ -222,8 +220,9 @@ def _inventory_markdown(result: LoadResult, plans: list[DagPlan]) -> str:
     ]
     for row in _inventory_rows(plans):
         out.append(
-            f"| {row['source']} | {row['entity']} | `{row['column']}` | {cell(row['type'])} | {row['nullable']} | "
-            f"{row['is_key']} | {row['pii']} | {row['pii_strategy'] or '-'} | {cell(row['description'])} |"
+            f"| {row['source']} | {row['entity']} | `{row['column']}` | {markdown_cell(row['type'])} | "
+            f"{row['nullable']} | {row['is_key']} | {row['pii']} | {row['pii_strategy'] or '-'} | "
+            f"{markdown_cell(row['description'])} |"
         )
     return "\n".join(out) + "\n"
 

@@ -21,8 +21,9 @@ _LOAD_MODES = {
 _SFTP_INCREMENTAL = "incremental: new or changed files (by modification time and name)"
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+def markdown_cell(value: object) -> str:
+    """Text made safe for one cell of a Markdown table."""
+    return str(value).replace("|", "\\|").replace("\n", " ")
 
 
 def _locator(plan: EntityPlan) -> str:
@@ -75,8 +76,8 @@ def _entity_section(plan: EntityPlan) -> list[str]:
         for column in entity.columns:
             pii = f"yes: {column.pii_strategy.value}" if column.pii and column.pii_strategy else "no"
             lines.append(
-                f"| `{column.name}` | {_cell(column.type)} | {'yes' if column.nullable else 'no'} | {pii} "
-                f"| {_cell(column.description)} |"
+                f"| `{column.name}` | {markdown_cell(column.type)} | {'yes' if column.nullable else 'no'} | {pii} "
+                f"| {markdown_cell(column.description)} |"
             )
     else:
         lines += ["", "_No columns declared: the landed schema is whatever the source returns._"]

@@ -7,6 +7,8 @@ import itertools
 import re
 from datetime import UTC, datetime, timedelta
 
+from ingestion.config.models import SCHEDULE_PRESETS
+
 PRESETS = {
     "@once": "once",
     "@hourly": "hourly, on the hour",
@@ -16,6 +18,7 @@ PRESETS = {
     "@yearly": "yearly, on 1 January at 00:00 UTC",
     "@continuous": "continuously, one run after another",
 }
+assert set(PRESETS) == SCHEDULE_PRESETS, "every schedule preset a config may use needs words"
 # A fixed reference point, so the same cron always gets the same words.
 _REFERENCE = datetime(2026, 1, 5, tzinfo=UTC)
 

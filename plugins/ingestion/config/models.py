@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from ingestion.config.column_types import check_column_type
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
+SCHEDULE_PRESETS = frozenset({"@once", "@hourly", "@daily", "@weekly", "@monthly", "@yearly", "@continuous"})
 CONN_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,200}$"
 # Keys whose presence anywhere in a config means someone pasted a credential instead of a connection id.
 SECRET_KEYS = frozenset(
@@ -287,9 +288,8 @@ class SourceConfig(Frozen):
     @classmethod
     def _valid_schedule(cls, value: str | None) -> str | None:
         if value is None or value.startswith("@"):
-            presets = {"@once", "@hourly", "@daily", "@weekly", "@monthly", "@yearly", "@continuous"}
-            if value is not None and value not in presets:
-                raise ValueError(f"unknown schedule preset {value!r}; use one of {sorted(presets)} or a cron")
+            if value is not None and value not in SCHEDULE_PRESETS:
+                raise ValueError(f"unknown schedule preset {value!r}; use one of {sorted(SCHEDULE_PRESETS)} or a cron")
             return value
         if not _cron_is_valid(value):
             raise ValueError(f"{value!r} is not a valid cron expression")

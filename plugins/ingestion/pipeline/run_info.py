@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+# Trigger with the run conf {"full_refresh": true} to reload a cursor entity from the start.
+FULL_REFRESH_CONF_KEY = "full_refresh"
+
 
 @dataclass(frozen=True)
 class RunInfo:
@@ -21,11 +24,7 @@ class RunInfo:
 
     @property
     def full_refresh(self) -> bool:
-        return bool(self.conf.get("full_refresh", False))
-
-    @property
-    def is_backfill(self) -> bool:
-        return self.run_type == "backfill"
+        return bool(self.conf.get(FULL_REFRESH_CONF_KEY, False))
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any]) -> RunInfo:
