@@ -108,9 +108,13 @@ def load_configs(config_dir: Path, env: str | None = None, *, only: str | None =
     if not config_dir.is_dir():
         result.errors.append(ConfigError(str(config_dir), "$", "config folder does not exist"))
         return result
-    paths = [config_dir / f"{only}.json"] if only is not None else sorted(config_dir.glob("*.json"))
+    if only is not None:
+        requested = config_dir / f"{only}.json"
+        paths = [requested] if requested.exists() else []  # the glob below only yields files that exist
+    else:
+        paths = sorted(config_dir.glob("*.json"))
     for path in paths:
-        if path.name.startswith("_") or not path.exists():
+        if path.name.startswith("_"):
             continue
         read = _read_json(path, result.errors)
         if read is None:

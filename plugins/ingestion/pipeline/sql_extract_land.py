@@ -17,6 +17,7 @@ from ingestion.pipeline import watermark_values
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
+    from sqlalchemy.sql.expression import FromClause
 
     from ingestion.pipeline.run_info import RunInfo
     from ingestion.planner import EntityPlan
@@ -47,14 +48,18 @@ def _guard(plan: EntityPlan) -> None:
 
 
 def compute_window(
-    plan: EntityPlan, run: RunInfo, *, engine: Engine, store: ControlStore, now: datetime | None = None
+    plan: EntityPlan,
+    run: RunInfo,
+    *,
+    engine: Engine,
+    store: ControlStore,
+    relation: FromClause,
+    now: datetime | None = None,
 ) -> tuple[Window, Any]:
     """The window to read, and the watermark the run starts from (decoded), for the entity's load mode."""
-    from ingestion.extract.sql_query import select_max_cursor, source_relation
+    from ingestion.extract.sql_query import select_max_cursor
 
     load = plan.entity.load
-    locator = plan.entity.locator
-    assert locator.kind == "sql"
     if load.mode == "full":
         return full_window(), None
     if load.mode == "interval":
@@ -64,7 +69,6 @@ def compute_window(
     assert load.cursor_column is not None
     mark = store.get_watermark(plan.source, plan.entity.name)
     watermark = watermark_values.decode(mark.value, mark.value_type) if mark else None
-    relation = source_relation(table_name=locator.table, schema=locator.schema_name, query=locator.query)
     with engine.connect() as conn:
         max_cursor = conn.execute(select_max_cursor(relation, load.cursor_column)).scalar_one()
     if isinstance(max_cursor, datetime) and max_cursor.tzinfo is None:
@@ -99,8 +103,9 @@ def extract_land(plan: EntityPlan, run: RunInfo) -> dict[str, Any]:
     schema = arrow_schema(entity.columns)
     engine = source_engine(plan.conn_id)
     store = ControlStore(control_engine()).ensure_schema()
+    relation = source_relation(table_name=locator.table, schema=locator.schema_name, query=locator.query)
     try:
-        window, watermark = compute_window(plan, run, engine=engine, store=store)
+        window, watermark = compute_window(plan, run, engine=engine, store=store, relation=relation)
         log.info("%s.%s: %s window %s", plan.source, entity.name, entity.load.mode, window.describe())
         lake = Lake.from_conn_id(plan.landing.conn_id, plan.landing.container)
         lake.ensure_container()
@@ -113,7 +118,6 @@ def extract_land(plan: EntityPlan, run: RunInfo) -> dict[str, Any]:
         lander = ParquetLander(lake, paths, schema, run_id=run.run_id)
         rows = 0
         if not window.empty:
-            relation = source_relation(table_name=locator.table, schema=locator.schema_name, query=locator.query)
             statement = select_rows(
                 relation, schema.names, entity.load.cursor_column, window_for_dialect(window, engine.dialect.name)
             )
