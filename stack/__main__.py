@@ -1,4 +1,4 @@
-"""Native local stack: `python -m stack up | down | status | sample-rss`.
+"""Native local stack: `python -m stack up | down | status | stop NAME | start NAME | sample-rss`.
 
 `up` (re)builds every service's data, starts it detached on 127.0.0.1, waits until it answers, seeds it and
 writes `.stack/env`. If any service fails, it says which, shows its log, stops what it started and exits 1.
@@ -97,6 +97,42 @@ def down(settings: Settings) -> int:
     return 1 if failures else 0
 
 
+def stop_one(settings: Settings, name: str) -> int:
+    """Stop one service and keep its data, e.g. to take Kafka away in the middle of a publish (fault tests)."""
+    svc = SERVICE_CLASSES[name](settings)
+    if svc.proc.pid() is None:
+        _say(f"{name}: not running")
+        return 0
+    try:
+        _say(f"{name}: {svc.proc.stop(svc.stop_signal)}")
+    except StackError as exc:
+        _say(f"FAILED: {exc}")
+        return 1
+    return 0
+
+
+def start_one(settings: Settings, name: str) -> int:
+    """Start one stopped service on the data it had (no rebuild, no seed) and wait until it answers."""
+    svc = SERVICE_CLASSES[name](settings)
+    if svc.proc.running():
+        _say(f"{name}: already running (pid {svc.proc.pid()})")
+        return 0
+    if not svc.data.exists():
+        _say(f"FAILED: {name}: no data in {svc.data}; run `python -m stack up` to build it")
+        return 1
+    svc.proc.pid_file.unlink(missing_ok=True)
+    t0 = time.monotonic()
+    try:
+        svc.check_port_free()
+        pid = svc.proc.start(svc.command(), env=svc.env())
+        svc.proc.wait_ready(svc.ready, settings.ready_timeout)
+    except StackError as exc:
+        _say(f"FAILED: {exc}")
+        return 1
+    _say(f"{name}: ready again in {time.monotonic() - t0:.1f}s (pid {pid}, 127.0.0.1:{svc.port})")
+    return 0
+
+
 def status(settings: Settings, as_json: bool) -> int:
     rows: list[dict[str, Any]] = []
     for name in ALL_SERVICES:
@@ -148,6 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("down", help="stop every service by PID (process group)")
     st = sub.add_parser("status", help="which services are up, and their memory")
     st.add_argument("--json", action="store_true")
+    for cmd, text in (("stop", "stop one service, keeping its data"), ("start", "start one stopped service again")):
+        one = sub.add_parser(cmd, help=text)
+        one.add_argument("service", choices=ALL_SERVICES)
     rss = sub.add_parser("sample-rss", help="log the stack's total RSS until it stops")
     rss.add_argument("--every", type=float, default=2.0)
     rss.add_argument("--out", required=True)
@@ -161,6 +200,10 @@ def main(argv: list[str] | None = None) -> int:
         return up(settings)
     if args.cmd == "down":
         return down(settings)
+    if args.cmd == "stop":
+        return stop_one(settings, args.service)
+    if args.cmd == "start":
+        return start_one(settings, args.service)
     if args.cmd == "status":
         return status(settings, args.json)
     return sample_rss(settings, args.every, args.out)

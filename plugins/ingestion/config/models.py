@@ -197,6 +197,16 @@ class Kafka(Frozen):
         description="topic name; {source} and {entity} are filled in",
     )
     key_columns: tuple[str, ...] = Field(default=(), description="message key columns; empty means the primary key")
+    partitions: int = Field(default=3, ge=1, le=1000, description="partitions of the topic if the platform creates it")
+    replication_factor: int = Field(
+        default=1, ge=1, le=7, description="replication of the topic if the platform creates it (3 in production)"
+    )
+    publish_timeout_seconds: int = Field(
+        default=300,
+        ge=10,
+        le=3600,
+        description="how long publish waits for the broker to acknowledge a run's messages before it aborts",
+    )
 
     @field_validator("topic_template")
     @classmethod

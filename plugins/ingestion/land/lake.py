@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 if TYPE_CHECKING:
     from airflow.providers.microsoft.azure.hooks.wasb import WasbHook
@@ -35,6 +35,10 @@ class Lake:
 
     def get(self, name: str) -> bytes:
         return bytes(self.blob(name).download_blob().readall())
+
+    def download_to(self, name: str, stream: BinaryIO) -> int:
+        """Stream a blob into a local file (chunked by the SDK, so memory stays flat); returns the bytes written."""
+        return int(self.blob(name).download_blob().readinto(stream))
 
     def delete(self, names: list[str]) -> None:
         for name in names:

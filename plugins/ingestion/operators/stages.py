@@ -52,12 +52,29 @@ class ExtractLandOperator(EntityStageOperator):
     ui_color = "#d6eaf8"
 
     def run_stage(self, plan: EntityPlan, context: Context) -> Any:
+        from ingestion.pipeline.run_info import RunInfo
+
+        run = RunInfo.from_context(context)
+        if (reason := backfill_skip_reason(plan, run)) is not None:
+            from airflow.sdk.exceptions import AirflowSkipException
+
+            raise AirflowSkipException(reason)  # skips the entity's later stages too (all_success)
         if plan.entity.locator.kind != "sql":
             return super().run_stage(plan, context)
-        from ingestion.pipeline.run_info import RunInfo
         from ingestion.pipeline.sql_extract_land import extract_land
 
-        return extract_land(plan, RunInfo.from_context(context))
+        return extract_land(plan, run)
+
+
+def backfill_skip_reason(plan: EntityPlan, run: Any) -> str | None:
+    """Backfills reload interval windows only; other entities would reload data under a past run's date."""
+    from ingestion.pipeline.commit_stage import BACKFILL_RUN_TYPE
+
+    mode = plan.entity.load.mode
+    if run.run_type != BACKFILL_RUN_TYPE or mode == "interval":
+        return None
+    how = 'reset its watermark (scripts/ingest watermark reset) or trigger a run with conf {"full_refresh": true}'
+    return f"{plan.source}.{plan.entity.name} is a {mode} entity: backfills skip it; to reload it, {how}"
 
 
 class ValidateOperator(EntityStageOperator):
@@ -66,6 +83,12 @@ class ValidateOperator(EntityStageOperator):
     stage = "validate"
     ui_color = "#fdebd0"
 
+    def run_stage(self, plan: EntityPlan, context: Context) -> Any:
+        from ingestion.pipeline.run_info import RunInfo
+        from ingestion.pipeline.validate_stage import validate_run
+
+        return validate_run(plan, RunInfo.from_context(context))
+
 
 class PublishOperator(EntityStageOperator):
     """Produces the landed rows to the entity's Kafka topic in one transaction."""
@@ -73,9 +96,36 @@ class PublishOperator(EntityStageOperator):
     stage = "publish"
     ui_color = "#e8daef"
 
+    def run_stage(self, plan: EntityPlan, context: Context) -> Any:
+        from ingestion.pipeline.publish_stage import publish_run
+        from ingestion.pipeline.run_info import RunInfo
+
+        return publish_run(plan, RunInfo.from_context(context))
+
 
 class CommitOperator(EntityStageOperator):
     """Moves the watermark and writes the run record in one control-DB transaction; emits the entity's Asset."""
 
     stage = "commit"
     ui_color = "#d5f5e3"
+
+    def run_stage(self, plan: EntityPlan, context: Context) -> Any:
+        from ingestion.builder import entity_asset
+        from ingestion.pipeline.commit_stage import commit_run
+        from ingestion.pipeline.run_info import RunInfo
+
+        ti = context["ti"]
+
+        def result_of(stage: str) -> Any:
+            return ti.xcom_pull(task_ids=f"{plan.group_id}.{stage}")
+
+        summary = commit_run(
+            plan,
+            RunInfo.from_context(context),
+            landed=result_of("extract_land"),
+            validated=result_of("validate"),
+            published=result_of("publish"),
+        )
+        # The Asset event carries the run's counts, so downstream DAGs can see what arrived without a lookup.
+        context["outlet_events"][entity_asset(plan)].extra = summary
+        return summary

@@ -37,6 +37,11 @@ def _guard(plan: EntityPlan) -> None:
             f"{plan.source}.{entity.name}: declare the entity's columns; SQL entities land exactly the declared "
             "columns and types"
         )
+    if plan.landing.format != "parquet":
+        raise ConfigNotSupportedError(
+            f"{plan.source}.{entity.name}: landing format {plan.landing.format!r} is not implemented for SQL "
+            "sources; use parquet"
+        )
     pii = [c.name for c in entity.columns if c.pii]
     if pii:
         # Landing raw values of PII columns in the general zone would break the platform's promise; the masking
@@ -91,7 +96,7 @@ def extract_land(plan: EntityPlan, run: RunInfo) -> dict[str, Any]:
     from ingestion.extract.sql_reader import read_batches
     from ingestion.land.lake import Lake
     from ingestion.land.parquet_lander import ParquetLander
-    from ingestion.land.paths import LandingPaths, run_stamp
+    from ingestion.pipeline.landed_run import landing_paths
     from ingestion.state.engine import control_engine
     from ingestion.state.store import ControlStore
 
@@ -109,12 +114,7 @@ def extract_land(plan: EntityPlan, run: RunInfo) -> dict[str, Any]:
         log.info("%s.%s: %s window %s", plan.source, entity.name, entity.load.mode, window.describe())
         lake = Lake.from_conn_id(plan.landing.conn_id, plan.landing.container)
         lake.ensure_container()
-        paths = LandingPaths(
-            plan.landing.container,
-            plan.source,
-            entity.name,
-            run_stamp(data_interval_end=run.data_interval_end, run_after=run.run_after),
-        )
+        paths = landing_paths(plan, run)
         lander = ParquetLander(lake, paths, schema, run_id=run.run_id)
         rows = 0
         if not window.empty:
@@ -159,6 +159,8 @@ def extract_land(plan: EntityPlan, run: RunInfo) -> dict[str, Any]:
         "rows": manifest.rows,
         "bytes": manifest.bytes,
         "window": manifest.window,
+        "window_start": watermark_values.encode(window.low),
+        "window_end": watermark_values.encode(window.high),
         "schema_fingerprint": manifest.schema_fingerprint,
         **manifest.extra,
         "seconds": seconds,

@@ -248,6 +248,15 @@ class ControlStore:
             )
         return CommitOutcome.COMMITTED
 
+    def committed_run(self, source: str, entity: str, run_id: str) -> dict[str, Any] | None:
+        """The record of a run already committed, or None."""
+        query = select(entity_runs).where(
+            entity_runs.c.source == source, entity_runs.c.entity == entity, entity_runs.c.run_id == run_id
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else dict(row._mapping)
+
     def runs(self, source: str, entity: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
         query = select(entity_runs).where(entity_runs.c.source == source)
         if entity is not None:

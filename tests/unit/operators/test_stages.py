@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from airflow.sdk.exceptions import AirflowSkipException
 
 from ingestion.errors import InvalidSourceConfigError, StageNotImplementedError, UnknownSourceError
 from ingestion.factory import load_entity_plan
 from ingestion.operators import STAGE_OPERATORS
+from ingestion.operators.stages import backfill_skip_reason
 
 CONFIGS = Path(__file__).resolve().parents[3] / "include" / "source_configs"
 
@@ -54,8 +58,32 @@ def test_a_config_broken_since_parse_fails_the_task_with_its_errors(config_dir: 
         load_entity_plan("crm", "orders")
 
 
+def _context(run_type: str) -> dict:
+    end = datetime(2026, 11, 2, tzinfo=UTC)
+    dag_run = SimpleNamespace(
+        dag_id="ingest_x",
+        run_id=f"{run_type}__x",
+        run_type=run_type,
+        data_interval_start=end - timedelta(days=1),
+        data_interval_end=end,
+        run_after=end,
+        conf={},
+    )
+    return {"dag_run": dag_run, "ti": SimpleNamespace(try_number=1)}
+
+
 def test_an_unimplemented_stage_fails_loudly(config_dir: Path) -> None:
     # Guards the interim state: a stage without a body must fail its task, never succeed silently.
-    op = STAGE_OPERATORS["publish"](task_id="publish", source_name="orders_api", entity_name="orders")
-    with pytest.raises(StageNotImplementedError, match="stage 'publish' for http source 'orders_api'"):
-        op.execute(context={})  # type: ignore[arg-type]
+    op = STAGE_OPERATORS["extract_land"](task_id="extract_land", source_name="orders_api", entity_name="orders")
+    with pytest.raises(StageNotImplementedError, match="stage 'extract_land' for http source 'orders_api'"):
+        op.execute(context=_context("scheduled"))  # type: ignore[arg-type]
+
+
+def test_backfills_skip_entities_that_are_not_interval_windowed(config_dir: Path) -> None:
+    # crm.customers is incremental: a backfill would reload it under a past run's date, so it is skipped with
+    # the way to reload it instead. (crm.orders, an interval entity, is the one backfills are for.)
+    op = STAGE_OPERATORS["extract_land"](task_id="extract_land", source_name="crm", entity_name="customers")
+    with pytest.raises(AirflowSkipException, match=r"incremental entity: backfills skip it.*full_refresh"):
+        op.execute(context=_context("backfill"))  # type: ignore[arg-type]
+    assert backfill_skip_reason(load_entity_plan("crm", "orders"), _context("backfill")["dag_run"]) is None
+    assert backfill_skip_reason(load_entity_plan("crm", "customers"), _context("scheduled")["dag_run"]) is None

@@ -14,6 +14,8 @@ def test_exactly_once_settings_win_over_connection_and_overrides() -> None:
     assert config == {
         "bootstrap.servers": "b:9092",
         "linger.ms": 20,
+        "batch.size": 1_000_000,
+        "queue.buffering.max.messages": 500_000,
         "acks": "all",
         "enable.idempotence": True,
         "max.in.flight.requests.per.connection": 5,
@@ -24,3 +26,9 @@ def test_exactly_once_settings_win_over_connection_and_overrides() -> None:
 def test_transactional_id_is_required() -> None:
     with pytest.raises(ValueError, match="transactional_id"):
         TransactionalKafkaProducerHook(transactional_id="")
+
+
+def test_connection_can_change_throughput_defaults() -> None:
+    config = exactly_once_config({"bootstrap.servers": "b:9092", "batch.size": 16384}, {}, "t")
+    assert config["batch.size"] == 16384
+    assert config["linger.ms"] == 50

@@ -1,0 +1,104 @@
+"""commit: in one control-database transaction, record the run and move the watermark (see ControlStore.commit_run).
+
+Runs only after extract_land, validate and publish succeeded (the DAG's edges). Backfill runs are recorded but never
+move the live watermark. The counts returned here also go on the entity's Asset event.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from ingestion.errors import IngestionError
+
+if TYPE_CHECKING:
+    from ingestion.pipeline.run_info import RunInfo
+    from ingestion.planner import EntityPlan
+
+log = logging.getLogger(__name__)
+
+BACKFILL_RUN_TYPE = "backfill"
+
+
+class StageResultMissingError(IngestionError):
+    """A stage before commit left no result: it did not run for this run."""
+
+
+def moves_watermark(plan: EntityPlan, run: RunInfo) -> bool:
+    """Only incremental entities have a live watermark, and only their non-backfill runs move it."""
+    return plan.entity.load.mode == "incremental" and run.run_type != BACKFILL_RUN_TYPE
+
+
+def commit_run(
+    plan: EntityPlan,
+    run: RunInfo,
+    *,
+    landed: dict[str, Any] | None,
+    validated: dict[str, Any] | None,
+    published: dict[str, Any] | None,
+) -> dict[str, Any]:
+    from ingestion.state.engine import control_engine
+    from ingestion.state.store import ControlStore, RunRecord
+
+    for stage, result in (("extract_land", landed), ("validate", validated), ("publish", published)):
+        if not result:
+            raise StageResultMissingError(
+                f"{plan.source}.{plan.entity.name}: no result from {stage} for run {run.run_id}; clear the entity's "
+                "tasks from extract_land to re-run them"
+            )
+    assert landed is not None
+    assert validated is not None
+    assert published is not None
+    if not published.get("already_published") and published["rows_published"] != landed["rows"]:
+        raise IngestionError(
+            f"{plan.source}.{plan.entity.name}: published {published['rows_published']} != landed {landed['rows']}"
+        )
+    record = RunRecord(
+        source=plan.source,
+        entity=plan.entity.name,
+        run_id=run.run_id,
+        dag_id=run.dag_id,
+        load_mode=plan.entity.load.mode,
+        try_number=run.try_number,
+        window_start=landed.get("window_start"),
+        window_end=landed.get("window_end"),
+        rows_extracted=landed["rows"],
+        rows_landed=landed["rows"],
+        rows_published=published["rows_published"],
+        bytes_landed=landed["bytes"],
+        seconds_extract_land=landed.get("seconds"),
+        seconds_validate=validated.get("seconds"),
+        seconds_publish=published.get("seconds"),
+        files=list(landed["files"]),
+        check_results=list(validated.get("checks", [])),
+    )
+    move = moves_watermark(plan, run)
+    store = ControlStore(control_engine()).ensure_schema()
+    try:
+        outcome = store.commit_run(
+            record,
+            new_watermark=landed.get("watermark_to"),
+            value_type=landed.get("watermark_type") or "timestamp",
+            expected_watermark=landed.get("watermark_from"),
+            move_watermark=move,
+        )
+    finally:
+        store.engine.dispose()
+    log.info(
+        "%s.%s run %s: %s; watermark %s",
+        plan.source,
+        plan.entity.name,
+        run.run_id,
+        outcome.value,
+        f"{landed.get('watermark_from')} -> {landed.get('watermark_to')}" if move else "not moved",
+    )
+    return {
+        "outcome": outcome.value,
+        "rows_landed": record.rows_landed,
+        "rows_published": record.rows_published,
+        "bytes_landed": record.bytes_landed,
+        "window": landed.get("window"),
+        "watermark": landed.get("watermark_to") if move else None,
+        "moved_watermark": move,
+        "run_id": run.run_id,
+    }

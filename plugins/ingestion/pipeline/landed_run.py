@@ -1,0 +1,57 @@
+"""Where a run's landed files are, worked out again from the run itself (not from XCom), so any stage, a retry or a
+re-run finds the same manifest extract_land wrote."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ingestion.errors import IngestionError
+from ingestion.land.paths import LandingPaths, run_stamp
+
+if TYPE_CHECKING:
+    from ingestion.land.lake import Lake
+    from ingestion.land.parquet_lander import LandingManifest
+    from ingestion.pipeline.run_info import RunInfo
+    from ingestion.planner import EntityPlan
+
+
+class ManifestMissingError(IngestionError):
+    """A later stage found no manifest for its run: extract_land did not finish for this run."""
+
+
+def landing_paths(plan: EntityPlan, run: RunInfo) -> LandingPaths:
+    return LandingPaths(
+        plan.landing.container,
+        plan.source,
+        plan.entity.name,
+        run_stamp(data_interval_end=run.data_interval_end, run_after=run.run_after),
+        extension=plan.landing.format,
+    )
+
+
+def open_lake(plan: EntityPlan) -> Lake:
+    from ingestion.land.lake import Lake
+
+    return Lake.from_conn_id(plan.landing.conn_id, plan.landing.container)
+
+
+def read_run_manifest(plan: EntityPlan, run: RunInfo, lake: Lake) -> LandingManifest:
+    from azure.core.exceptions import ResourceNotFoundError
+
+    from ingestion.land.parquet_lander import read_manifest
+
+    paths = landing_paths(plan, run)
+    try:
+        manifest = read_manifest(lake, paths)
+    except ResourceNotFoundError:
+        raise ManifestMissingError(
+            f"{plan.source}.{plan.entity.name}: no manifest at {paths.container}/{paths.manifest}; "
+            "extract_land has not finished for this run"
+        ) from None
+    if manifest.run_id != run.run_id:
+        # Another run with the same stamp (e.g. a manual run at a scheduled instant) landed there last.
+        raise ManifestMissingError(
+            f"{plan.source}.{plan.entity.name}: {paths.manifest} belongs to run {manifest.run_id}, not {run.run_id}; "
+            "re-run extract_land for this run"
+        )
+    return manifest

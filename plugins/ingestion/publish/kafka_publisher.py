@@ -1,0 +1,297 @@
+"""Publish one run's landed rows to Kafka in one transaction, exactly once for read_committed consumers.
+
+How each guarantee is kept:
+- Nothing of a failed attempt is visible: every message goes in one transaction, aborted on any error. If the
+  process dies instead, the broker aborts the open transaction when the next attempt's `init_transactions` (same
+  stable transactional id) fences it, or when the transaction times out.
+- Delivered == landed: after `flush`, the topic's log-end offsets are read back from the broker and their growth
+  must equal the run's landed rows, otherwise the transaction is aborted. This counts what the broker holds,
+  without a Python callback per message (which cost ~40% of the throughput).
+- No republish after a committed publish: inside the same transaction the publisher commits an offset for a
+  consumer group of its own (`ingest-publish.<topic>`), whose metadata lists the runs published lately and their
+  counts. Transactional offset commits become visible exactly when the messages do, so "this run is in the
+  publish log" and "its messages are committed" are one fact. A retry or re-run finds its run there and
+  publishes nothing. Older runs are also known to the control database, which the stage checks first.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ingestion.errors import IngestionError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from confluent_kafka import Consumer, Producer
+
+    from ingestion.publish.kafka_hooks import TransactionalKafkaProducerHook
+
+log = logging.getLogger(__name__)
+
+# Kafka's offset.metadata.max.bytes defaults to 4096; stay well under it.
+_PUBLISH_LOG_MAX_BYTES = 3000
+_PROGRESS_EVERY = 1_000_000
+
+
+class PublishError(IngestionError):
+    """Publishing failed; the transaction was aborted and nothing of the attempt is visible to read_committed."""
+
+
+class PublishCountMismatchError(PublishError):
+    """The broker holds a different number of new messages than the run landed."""
+
+
+@dataclass
+class PublishLog:
+    """Runs published lately to a topic, newest last, with their message counts."""
+
+    runs: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_metadata(cls, metadata: str | None) -> PublishLog:
+        if not metadata:
+            return cls()
+        try:
+            data = json.loads(metadata)
+        except ValueError:
+            log.warning("publish log metadata is not JSON; treating it as empty: %.80r", metadata)
+            return cls()
+        return cls({str(k): int(v) for k, v in data.get("runs", {}).items()})
+
+    def with_run(self, run_key: str, rows: int) -> PublishLog:
+        runs = {k: v for k, v in self.runs.items() if k != run_key}
+        runs[run_key] = rows
+        log_ = PublishLog(runs)
+        while len(log_.to_metadata().encode()) > _PUBLISH_LOG_MAX_BYTES and len(log_.runs) > 1:
+            log_.runs.pop(next(iter(log_.runs)))  # forget the oldest; the control DB knows committed runs
+        return log_
+
+    def to_metadata(self) -> str:
+        return json.dumps({"v": 1, "runs": self.runs}, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class PublishTarget:
+    topic: str
+    partitions: int
+    replication_factor: int
+    key_columns: tuple[str, ...]
+    value_columns: tuple[str, ...]
+    headers: tuple[tuple[str, str], ...]
+    run_key: str
+    expected_rows: int
+    timeout_seconds: float = 300.0
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    topic: str
+    rows: int
+    already_published: bool
+    offsets: dict[int, tuple[int, int]]  # partition -> (end offset before, after)
+    seconds: float
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "topic": self.topic,
+            "rows_published": self.rows,
+            "already_published": self.already_published,
+            "offsets": {str(p): list(v) for p, v in self.offsets.items()},
+            "seconds": self.seconds,
+        }
+
+
+def publish_group(topic: str) -> str:
+    return f"ingest-publish.{topic}"
+
+
+def ensure_topic(client_config: dict[str, Any], target: PublishTarget) -> int:
+    """Create the topic if it is missing; return its partition count."""
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient(client_config)
+    timeout = min(target.timeout_seconds, 30.0)
+    topics = admin.list_topics(timeout=timeout).topics
+    if target.topic not in topics:
+        log.info("creating topic %s (%d partitions)", target.topic, target.partitions)
+        future = admin.create_topics(
+            [NewTopic(target.topic, target.partitions, target.replication_factor)], request_timeout=timeout
+        )[target.topic]
+        try:
+            future.result(timeout=timeout)
+        except KafkaException as exc:
+            if exc.args[0].name() != "TOPIC_ALREADY_EXISTS":
+                raise
+        topics = admin.list_topics(topic=target.topic, timeout=timeout).topics
+    metadata = topics[target.topic]
+    if metadata.error is not None:
+        raise PublishError(f"topic {target.topic}: {metadata.error}")
+    return len(metadata.partitions)
+
+
+def _end_offsets(consumer: Consumer, topic: str, partitions: int, timeout: float) -> dict[int, int]:
+    from confluent_kafka import TopicPartition
+
+    return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)[1] for p in range(partitions)}
+
+
+def _is_retriable(exc: BaseException) -> bool:
+    from confluent_kafka import KafkaException
+
+    return isinstance(exc, KafkaException) and bool(exc.args) and bool(exc.args[0].retriable())
+
+
+def _read_publish_log(consumer: Consumer, topic: str, timeout: float) -> PublishLog:
+    from confluent_kafka import TopicPartition
+    from tenacity import retry, retry_if_exception, stop_after_delay, wait_exponential
+
+    # Right after a broker (re)start the group coordinator answers NOT_COORDINATOR / "load in progress" for a
+    # few seconds; those are retriable, anything else is not.
+    @retry(
+        retry=retry_if_exception(_is_retriable),
+        stop=stop_after_delay(timeout),
+        wait=wait_exponential(multiplier=0.2, max=2),
+        reraise=True,
+    )
+    def committed() -> TopicPartition:
+        return consumer.committed([TopicPartition(topic, 0)], timeout=timeout)[0]
+
+    return PublishLog.from_metadata(committed().metadata)
+
+
+def _produce_all(
+    producer: Producer,
+    target: PublishTarget,
+    batches: Iterable[pa.RecordBatch],
+    on_batch: Callable[[int], None] | None,
+    deadline: float,
+) -> int:
+    import pyarrow as pa
+
+    from ingestion.publish.json_encoding import encode_keys, encode_values
+
+    # One list for every message, built once rather than per row.
+    headers: list[tuple[str, str | bytes | None]] = list(target.headers)
+    produce = producer.produce
+    produced = 0
+    for batch in batches:
+        values = encode_values(batch, target.value_columns).cast(pa.binary()).to_pylist()
+        keys_array = encode_keys(batch, target.key_columns)
+        keys = keys_array.cast(pa.binary()).to_pylist() if keys_array is not None else [None] * len(values)
+        for key, value in zip(keys, values, strict=True):
+            while True:
+                try:
+                    produce(target.topic, value, key, headers=headers)
+                    break
+                except BufferError:
+                    # The local queue is full: let librdkafka deliver, and give up at the deadline rather than
+                    # spin for ever against a broker that is gone.
+                    producer.poll(0.1)
+                    if time.monotonic() > deadline:
+                        raise PublishError(
+                            f"{target.topic}: the producer queue stayed full until the publish timeout "
+                            f"({target.timeout_seconds:.0f} s); is the broker reachable?"
+                        ) from None
+        before = produced
+        produced += len(values)
+        producer.poll(0)
+        if produced // _PROGRESS_EVERY != before // _PROGRESS_EVERY:
+            log.info("%s: %d messages produced so far", target.topic, produced)
+        if on_batch is not None:
+            on_batch(produced)
+    return produced
+
+
+def publish(
+    hook: TransactionalKafkaProducerHook,
+    target: PublishTarget,
+    batches: Callable[[], Iterable[pa.RecordBatch]],
+    *,
+    on_batch: Callable[[int], None] | None = None,
+) -> PublishResult:
+    """Publish the batches in one transaction unless the run is already in the topic's publish log.
+
+    `batches` is called only when there is something to publish. `on_batch(produced_so_far)` runs after each
+    batch (progress, and fault-injection in tests).
+    """
+    from confluent_kafka import Consumer, KafkaException, TopicPartition
+
+    started = time.monotonic()
+    deadline = started + target.timeout_seconds
+    client_config = hook.client_config()
+    partitions = ensure_topic(client_config, target)
+    producer: Producer = hook.get_producer()
+    consumer = Consumer(
+        {
+            **client_config,
+            "group.id": publish_group(target.topic),
+            "enable.auto.commit": False,
+            "isolation.level": "read_uncommitted",  # end offsets must include our own open transaction
+        }
+    )
+    short = min(target.timeout_seconds, 30.0)
+    try:
+        # First, so a zombie attempt of this entity is fenced and its open transaction aborted before we look.
+        producer.init_transactions(short)
+        published = _read_publish_log(consumer, target.topic, short)
+        if target.run_key in published.runs:
+            rows = published.runs[target.run_key]
+            log.info(
+                "%s: run %s was published before (%d messages); not publishing again",
+                target.topic,
+                target.run_key,
+                rows,
+            )
+            return PublishResult(target.topic, rows, True, {}, round(time.monotonic() - started, 3))
+        before = _end_offsets(consumer, target.topic, partitions, short)
+        producer.begin_transaction()
+        try:
+            produced = _produce_all(producer, target, batches(), on_batch, deadline) if target.expected_rows else 0
+            remaining = producer.flush(max(1.0, deadline - time.monotonic()))
+            if remaining:
+                raise PublishError(
+                    f"{target.topic}: {remaining} message(s) not acknowledged within the publish timeout "
+                    f"({target.timeout_seconds:.0f} s)"
+                )
+            after = _end_offsets(consumer, target.topic, partitions, short)
+            delivered = sum(after[p] - before[p] for p in range(partitions))
+            if produced != target.expected_rows or delivered != target.expected_rows:
+                raise PublishCountMismatchError(
+                    f"{target.topic}: landed {target.expected_rows} rows, produced {produced}, the broker holds "
+                    f"{delivered} new messages; aborting so read_committed consumers see none of them"
+                )
+            marker = published.with_run(target.run_key, delivered)
+            producer.send_offsets_to_transaction(
+                [TopicPartition(target.topic, 0, after[0], marker.to_metadata())],
+                consumer.consumer_group_metadata(),
+                short,
+            )
+            producer.commit_transaction(max(1.0, deadline - time.monotonic()))
+        except BaseException:
+            _abort(producer, target.topic)
+            raise
+    except KafkaException as exc:
+        raise PublishError(f"{target.topic}: Kafka error, nothing of this attempt is visible: {exc}") from exc
+    finally:
+        consumer.close()
+    seconds = round(time.monotonic() - started, 3)
+    log.info("%s: committed %d messages in %.1f s", target.topic, delivered, seconds)
+    return PublishResult(target.topic, delivered, False, {p: (before[p], after[p]) for p in range(partitions)}, seconds)
+
+
+def _abort(producer: Producer, topic: str) -> None:
+    from confluent_kafka import KafkaException
+
+    try:
+        producer.abort_transaction(10)
+        log.warning("%s: transaction aborted; nothing of this attempt is visible to read_committed", topic)
+    except KafkaException as exc:
+        # The broker is unreachable: it aborts the transaction itself when it times out, or when the next
+        # attempt with the same transactional id fences this one. Either way read_committed never sees it.
+        log.warning("%s: could not abort the transaction now (%s); the broker will abort it", topic, exc)

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pyarrow as pa
+import pytest
+
+from ingestion.extract.arrow_types import arrow_type
+from ingestion.publish.json_encoding import encode_keys, encode_values, json_literals
+
+
+def _decoded(batch: pa.RecordBatch, columns: list[str]) -> list[dict]:
+    return [json.loads(text) for text in encode_values(batch, columns).to_pylist()]
+
+
+def test_every_logical_type_round_trips_without_loss() -> None:
+    columns = {
+        "i": (pa.array([2**63 - 1, None], arrow_type("bigint")), [2**63 - 1, None]),
+        "d": (
+            pa.array([Decimal("-0.10"), Decimal("12345678901234567890.123456789")], arrow_type("decimal(38,9)")),
+            ["-0.100000000", "12345678901234567890.123456789"],
+        ),
+        "f": (pa.array([0.1, float("nan")], arrow_type("double")), [0.1, None]),
+        "r": (pa.array([1e-7, float("inf")], arrow_type("float")), [1e-7, None]),
+        "b": (pa.array([True, False], arrow_type("boolean")), [True, False]),
+        "ts": (
+            pa.array([datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC), None], arrow_type("timestamp")),
+            ["2026-01-02T03:04:05.000006Z", None],
+        ),
+        "ntz": (
+            pa.array([datetime(2026, 1, 2, 3, 4, 5), datetime(1, 1, 1)], arrow_type("timestamp_ntz")),
+            ["2026-01-02T03:04:05.000000", "0001-01-01T00:00:00.000000"],
+        ),
+        "day": (pa.array([date(2026, 1, 2), None], arrow_type("date")), ["2026-01-02", None]),
+        "s": (
+            pa.array(['a "q" \\ b', "line\nnext\ttab\x01\x1f é 😀"], arrow_type("string")),
+            ['a "q" \\ b', "line\nnext\ttab\x01\x1f é 😀"],
+        ),
+        "j": (pa.array(['{"k": [1, 2]}', None], arrow_type("json")), ['{"k": [1, 2]}', None]),
+        "bin": (pa.array([b"\x00\xff", None], arrow_type("binary")), ["AP8=", None]),
+    }
+    batch = pa.RecordBatch.from_pydict({name: array for name, (array, _) in columns.items()})
+    decoded = _decoded(batch, list(columns))
+    for row in (0, 1):
+        assert decoded[row] == {name: expected[row] for name, (_, expected) in columns.items()}
+    assert list(decoded[0]) == list(columns)  # column order kept
+
+
+def test_zoned_timestamps_of_any_zone_and_unit_are_written_in_utc() -> None:
+    berlin = datetime(2026, 6, 1, 12, 0, 0, tzinfo=timezone(timedelta(hours=2)))
+    values = pa.array([berlin], pa.timestamp("ms", tz="Europe/Berlin"))
+    assert json_literals(values).to_pylist() == ['"2026-06-01T10:00:00.000000Z"']
+
+
+def test_column_names_are_escaped_too() -> None:
+    batch = pa.RecordBatch.from_pydict({'we"ird': pa.array([1])})
+    assert _decoded(batch, ['we"ird']) == [{'we"ird': 1}]
+
+
+def test_keys_single_column_plain_text_composite_json_array_none_without_columns() -> None:
+    batch = pa.RecordBatch.from_pydict(
+        {
+            "id": pa.array([42, 7], pa.int64()),
+            "region": pa.array(["EU", 'U"S']),
+            "at": pa.array([datetime(2026, 1, 1, tzinfo=UTC)] * 2, arrow_type("timestamp")),
+            "amount": pa.array([Decimal("1.50"), None], pa.decimal128(5, 2)),
+        }
+    )
+    assert encode_keys(batch, ["region"]).to_pylist() == ["EU", 'U"S']
+    assert encode_keys(batch, ["at"]).to_pylist() == ["2026-01-01T00:00:00.000000Z"] * 2
+    assert encode_keys(batch, ["amount"]).to_pylist() == ["1.50", None]
+    assert [json.loads(k) for k in encode_keys(batch, ["id", "region"]).to_pylist()] == [[42, "EU"], [7, 'U"S']]
+    assert encode_keys(batch, []) is None
+
+
+def test_a_message_needs_columns() -> None:
+    with pytest.raises(ValueError, match="at least one column"):
+        encode_values(pa.RecordBatch.from_pydict({"a": [1]}), [])

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from ingestion.publish.kafka_publisher import PublishLog
+
+
+def test_round_trip_and_newest_last() -> None:
+    log = PublishLog().with_run("r1", 10).with_run("r2", 0).with_run("r1", 11)
+    again = PublishLog.from_metadata(log.to_metadata())
+    assert again.runs == {"r2": 0, "r1": 11}
+    assert list(again.runs) == ["r2", "r1"]
+
+
+def test_stays_under_kafkas_offset_metadata_limit_by_forgetting_the_oldest() -> None:
+    log = PublishLog()
+    for i in range(500):
+        log = log.with_run(f"scheduled__2026-11-22T{i:05d}:00:00+00:00", i)
+    assert len(log.to_metadata().encode()) <= 3000
+    assert "scheduled__2026-11-22T00499:00:00+00:00" in log.runs
+    assert "scheduled__2026-11-22T00000:00:00+00:00" not in log.runs
+
+
+def test_missing_or_garbled_metadata_is_an_empty_log() -> None:
+    assert PublishLog.from_metadata(None).runs == {}
+    assert PublishLog.from_metadata("").runs == {}
+    assert PublishLog.from_metadata("not json").runs == {}
