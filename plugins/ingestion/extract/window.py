@@ -67,14 +67,28 @@ def incremental_window(
     if isinstance(max_cursor, datetime):
         high = min(max_cursor, now - safety_margin)
     low = None if full_refresh else watermark
+    reread_from = _minus_lookback(low, lookback)
     if low is not None and high <= low:
-        # The margin can pull the bound below the watermark; reading nothing is right, moving back is not.
+        # Nothing above the watermark (or the margin pulled the bound below it): never move back. With a lookback,
+        # still re-read [low - lookback, low], or a row that arrives late while the source is otherwise quiet
+        # would wait for the next new row to be seen.
+        if reread_from is not None:
+            return Window(mode="incremental", low=reread_from, high=low, low_inclusive=True)
         return Window(mode="incremental", low=low, high=low, empty=True)
-    if low is not None and lookback and isinstance(low, datetime):
-        return Window(mode="incremental", low=low - lookback, high=high, low_inclusive=True)
-    if low is not None and lookback and isinstance(low, int):
-        return Window(mode="incremental", low=low - int(lookback.total_seconds()), high=high, low_inclusive=True)
+    if reread_from is not None:
+        return Window(mode="incremental", low=reread_from, high=high, low_inclusive=True)
     return Window(mode="incremental", low=low, high=high)
+
+
+def _minus_lookback(low: Any, lookback: timedelta) -> Any:
+    """The low end moved down by the lookback (seconds for integer cursors), or None without one."""
+    if low is None or not lookback:
+        return None
+    if isinstance(low, datetime):
+        return low - lookback
+    if isinstance(low, int):
+        return low - int(lookback.total_seconds())
+    return None
 
 
 def next_watermark(window: Window, previous: Any) -> Any:

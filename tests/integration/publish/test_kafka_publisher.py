@@ -5,19 +5,13 @@ broker goes away in the middle of a publish."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from confluent_kafka import Consumer, TopicPartition
 
 from ingestion.publish.kafka_hooks import TransactionalKafkaProducerHook
 from ingestion.publish.kafka_publisher import (
@@ -26,14 +20,10 @@ from ingestion.publish.kafka_publisher import (
     PublishTarget,
     publish,
 )
+from tests.integration.support import read_committed, stack
 
-REPO = Path(__file__).resolve().parents[3]
 ROWS = 2_500
 BATCH = 500
-
-
-def _bootstrap() -> str:
-    return json.loads(os.environ["AIRFLOW_CONN_KAFKA_DEFAULT"])["extra"]["bootstrap.servers"]
 
 
 def _batches(rows: int = ROWS) -> Iterator[pa.RecordBatch]:
@@ -75,43 +65,6 @@ def _hook(topic: str, **producer_config: object) -> TransactionalKafkaProducerHo
     )
 
 
-def _read_committed(topic: str) -> list[tuple[bytes | None, bytes | None, dict[str, bytes]]]:
-    """Every message of every partition visible to read_committed, up to the last stable offset."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": _bootstrap(),
-            "group.id": f"test-{uuid.uuid4().hex}",
-            "isolation.level": "read_committed",
-            "enable.auto.commit": False,
-        }
-    )
-    try:
-        partitions = consumer.list_topics(topic, timeout=30).topics[topic].partitions
-        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1] for p in partitions}
-        consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
-        out = []
-        deadline = time.monotonic() + 60
-        while True:
-            # The position moves past transaction markers and aborted records too, so reaching each partition's
-            # end offset means everything visible at read_committed has been read.
-            positions = consumer.position([TopicPartition(topic, p) for p in partitions])
-            if all(ends[tp.partition] == 0 or tp.offset >= ends[tp.partition] for tp in positions):
-                break
-            if time.monotonic() > deadline:
-                raise AssertionError(f"did not reach the end offsets {ends} of {topic} in 60 s")
-            for msg in consumer.consume(num_messages=1000, timeout=0.5):
-                if msg.error():
-                    raise AssertionError(msg.error())
-                out.append((msg.key(), msg.value(), dict(msg.headers() or [])))
-        return out
-    finally:
-        consumer.close()
-
-
-def _stack(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "stack", *args], cwd=REPO, check=True, timeout=120)
-
-
 def test_one_committed_message_per_row_with_key_headers_and_lossless_json() -> None:
     topic = f"test.pub.{uuid.uuid4().hex[:10]}"
     result = publish(_hook(topic), _target(topic, "run-1"), _batches)
@@ -119,7 +72,7 @@ def test_one_committed_message_per_row_with_key_headers_and_lossless_json() -> N
     assert result.rows == ROWS
     assert sum(after - before for before, after in result.offsets.values()) == ROWS
 
-    messages = _read_committed(topic)
+    messages = read_committed(topic)
     assert len(messages) == ROWS
     by_key = {key: (json.loads(value), headers) for key, value, headers in messages}
     assert sorted(by_key) == sorted(str(i).encode() for i in range(ROWS))
@@ -143,20 +96,20 @@ def test_a_published_run_is_not_published_again_but_the_next_run_is() -> None:
     assert again.already_published
     assert again.rows == ROWS
     assert called == []  # the landed files are not even read
-    assert len(_read_committed(topic)) == ROWS
+    assert len(read_committed(topic)) == ROWS
 
     publish(_hook(topic), _target(topic, "run-2", rows=10), lambda: _batches(10))
-    assert len(_read_committed(topic)) == ROWS + 10
+    assert len(read_committed(topic)) == ROWS + 10
 
 
 def test_a_count_mismatch_aborts_and_nothing_is_visible() -> None:
     topic = f"test.pub.{uuid.uuid4().hex[:10]}"
     with pytest.raises(PublishCountMismatchError, match=f"landed {ROWS + 1} rows, produced {ROWS}"):
         publish(_hook(topic), _target(topic, "run-1", rows=ROWS + 1), _batches)
-    assert _read_committed(topic) == []
+    assert read_committed(topic) == []
     # Not in the publish log either: the corrected retry publishes.
     assert publish(_hook(topic), _target(topic, "run-1"), _batches).rows == ROWS
-    assert len(_read_committed(topic)) == ROWS
+    assert len(read_committed(topic)) == ROWS
 
 
 def test_broker_stopped_mid_publish_fails_the_attempt_and_the_retry_is_exact() -> None:
@@ -165,7 +118,7 @@ def test_broker_stopped_mid_publish_fails_the_attempt_and_the_retry_is_exact() -
 
     def stop_kafka_after_first_batch(produced: int) -> None:
         if produced == BATCH:
-            _stack("stop", "kafka")
+            stack("stop", "kafka")
 
     try:
         with pytest.raises(PublishError):
@@ -176,13 +129,13 @@ def test_broker_stopped_mid_publish_fails_the_attempt_and_the_retry_is_exact() -
                 on_batch=stop_kafka_after_first_batch,
             )
     finally:
-        _stack("start", "kafka")
+        stack("start", "kafka")
 
-    assert len(_read_committed(topic)) == 10  # nothing of the failed attempt
+    assert len(read_committed(topic)) == 10  # nothing of the failed attempt
     retry = publish(_hook(topic), _target(topic, "run-1"), _batches)
     assert not retry.already_published
     assert retry.rows == ROWS
-    messages = _read_committed(topic)
+    messages = read_committed(topic)
     assert len(messages) == 10 + ROWS
     run_1 = [key for key, _, headers in messages if headers["ingest_run_id"] == b"run-1"]
     assert sorted(run_1) == sorted(str(i).encode() for i in range(ROWS))  # each row once

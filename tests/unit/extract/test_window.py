@@ -67,3 +67,16 @@ def test_interval_window_is_half_open_and_never_moves_the_watermark() -> None:
     assert next_watermark(w, "live") == "live"
     with pytest.raises(ValueError, match="is not after its start"):
         interval_window(T0, T0)
+
+
+def test_with_a_lookback_a_quiet_source_still_rereads_the_lookback_for_late_rows() -> None:
+    # max(cursor) has not moved past the watermark, but a late row may have landed just below it.
+    w = incremental_window(watermark=T0, max_cursor=T0, now=NOW, lookback=timedelta(minutes=30))
+    assert not w.empty
+    assert (w.low, w.high, w.low_inclusive) == (T0 - timedelta(minutes=30), T0, True)
+    assert next_watermark(w, T0) == T0  # never moves back, and not forward either
+
+
+def test_lookback_on_an_integer_cursor_is_in_cursor_units() -> None:
+    w = incremental_window(watermark=100, max_cursor=100, now=NOW, lookback=timedelta(seconds=5))
+    assert (w.low, w.high, w.low_inclusive) == (95, 100, True)
