@@ -40,6 +40,7 @@ class EntityPlan:
     key_columns: tuple[str, ...]
     landing_path_pattern: str
     depends_on_past: bool
+    schedule: str | None = None  # the source's, for runs that carry no data interval of their own
     stages: tuple[str, ...] = STAGES
 
     @property
@@ -125,6 +126,7 @@ def plan_entity(config: SourceConfig, entity: Entity) -> EntityPlan:
         # A window starts where the previous run's commit left the watermark: runs of a cursor entity must
         # finish in order, and a failed one must stop the next.
         depends_on_past=entity.load.mode == "incremental",
+        schedule=config.schedule,
     )
 
 

@@ -45,6 +45,16 @@ def full_window() -> Window:
     return Window(mode="full")
 
 
+def latest_complete_interval(schedule: str, at: datetime) -> tuple[datetime, datetime]:
+    """The last whole schedule period ending at or before `at`: the window of a run that has no data interval
+    of its own (one triggered without a logical date), matching what a scheduled run at that time would read."""
+    from croniter import croniter
+
+    ticks = croniter(schedule, at)
+    end = ticks.get_prev(datetime)
+    return ticks.get_prev(datetime), end
+
+
 def interval_window(start: datetime, end: datetime) -> Window:
     if end <= start:
         raise ValueError(f"data interval end {end} is not after its start {start}")

@@ -12,7 +12,14 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ingestion.errors import IngestionError, StageNotImplementedError
-from ingestion.extract.window import Window, full_window, incremental_window, interval_window, next_watermark
+from ingestion.extract.window import (
+    Window,
+    full_window,
+    incremental_window,
+    interval_window,
+    latest_complete_interval,
+    next_watermark,
+)
 from ingestion.pipeline import watermark_values
 
 if TYPE_CHECKING:
@@ -68,9 +75,14 @@ def compute_window(
     if load.mode == "full":
         return full_window(), None
     if load.mode == "interval":
-        if run.data_interval_start is None or run.data_interval_end is None:
-            raise ConfigNotSupportedError(f"{plan.source}.{plan.entity.name}: interval loads need a scheduled run")
-        return interval_window(run.data_interval_start, run.data_interval_end), None
+        start, end = run.data_interval_start, run.data_interval_end
+        if start is None or end is None or start >= end:
+            if plan.schedule is None or plan.schedule in ("@once", "@continuous"):
+                raise ConfigNotSupportedError(
+                    f"{plan.source}.{plan.entity.name}: interval loads need a periodic schedule, not {plan.schedule}"
+                )
+            start, end = latest_complete_interval(plan.schedule, run.run_after or now or datetime.now(UTC))
+        return interval_window(start, end), None
     assert load.cursor_column is not None
     mark = store.get_watermark(plan.source, plan.entity.name)
     watermark = watermark_values.decode(mark.value, mark.value_type) if mark else None
@@ -87,6 +99,35 @@ def compute_window(
         full_refresh=run.full_refresh,
     )
     return window, watermark
+
+
+def _committed_summary(plan: EntityPlan, run: RunInfo, committed: dict[str, Any]) -> dict[str, Any]:
+    """A re-run of a committed run keeps what it landed and published: the window would be read again from a
+    watermark that has moved on, so re-reading would overwrite its files with different rows."""
+    from ingestion.pipeline.landed_run import landing_paths, open_lake, read_run_manifest
+
+    manifest = read_run_manifest(plan, run, open_lake(plan))
+    log.info(
+        "%s.%s run %s was committed before: keeping its %d landed rows, reading nothing",
+        plan.source,
+        plan.entity.name,
+        run.run_id,
+        manifest.rows,
+    )
+    return {
+        "manifest": landing_paths(plan, run).manifest,
+        "container": plan.landing.container,
+        "files": [f.path for f in manifest.files],
+        "rows": manifest.rows,
+        "bytes": manifest.bytes,
+        "window": manifest.window,
+        "window_start": committed["window_start"],
+        "window_end": committed["window_end"],
+        "schema_fingerprint": manifest.schema_fingerprint,
+        **manifest.extra,
+        "seconds": 0.0,
+        "already_committed": True,
+    }
 
 
 def extract_land(plan: EntityPlan, run: RunInfo) -> dict[str, Any]:
@@ -106,8 +147,12 @@ def extract_land(plan: EntityPlan, run: RunInfo) -> dict[str, Any]:
     locator = entity.locator
     assert locator.kind == "sql"
     schema = arrow_schema(entity.columns)
-    engine = source_engine(plan.conn_id)
     store = ControlStore(control_engine()).ensure_schema()
+    committed = store.committed_run(plan.source, entity.name, run.run_id)
+    if committed is not None:
+        store.engine.dispose()
+        return _committed_summary(plan, run, committed)
+    engine = source_engine(plan.conn_id)
     relation = source_relation(table_name=locator.table, schema=locator.schema_name, query=locator.query)
     try:
         window, watermark = compute_window(plan, run, engine=engine, store=store, relation=relation)

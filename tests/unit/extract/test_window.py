@@ -80,3 +80,17 @@ def test_with_a_lookback_a_quiet_source_still_rereads_the_lookback_for_late_rows
 def test_lookback_on_an_integer_cursor_is_in_cursor_units() -> None:
     w = incremental_window(watermark=100, max_cursor=100, now=NOW, lookback=timedelta(seconds=5))
     assert (w.low, w.high, w.low_inclusive) == (95, 100, True)
+
+
+def test_a_run_without_a_data_interval_reads_the_last_whole_period() -> None:
+    from ingestion.extract.window import latest_complete_interval
+
+    at = datetime(2026, 11, 22, 5, 49, tzinfo=UTC)
+    assert latest_complete_interval("@daily", at) == (
+        datetime(2026, 11, 21, tzinfo=UTC),
+        datetime(2026, 11, 22, tzinfo=UTC),
+    )
+    assert latest_complete_interval("15 * * * *", at) == (
+        datetime(2026, 11, 22, 4, 15, tzinfo=UTC),
+        datetime(2026, 11, 22, 5, 15, tzinfo=UTC),
+    )

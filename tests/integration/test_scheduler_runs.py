@@ -1,0 +1,325 @@
+"""A SQL source's generated DAG under the real scheduler (`make airflow`'s components on the stack's Postgres):
+
+- `airflow backfill create` over 3 days of an interval entity lands 3 date partitions with exactly each day's rows,
+  skips the source's incremental entity and leaves its live watermark alone;
+- Kafka stopped during a run: publish fails, the watermark does not move and nothing of the attempt is visible to
+  read_committed; with Kafka back, the retry completes with exact counts;
+- clearing that finished run re-runs it with no new files, no new committed messages and the watermark unchanged.
+
+These need the scheduler (backfills, retries, clearing), so they run against real components, not `dags test`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import requests
+from sqlalchemy import create_engine, text
+
+from ingestion.land.lake import Lake
+from ingestion.state.engine import control_engine
+from ingestion.state.store import ControlStore
+from tests.integration.support import REPO, read_committed, stack
+
+PORT = 28091
+PG_PORT = os.environ.get("STACK_POSTGRES_PORT", "25432")
+WRITER_URL = f"postgresql+psycopg://ingest:ingest@127.0.0.1:{PG_PORT}/crm"
+RETRY_DELAY = 20  # long enough to bring Kafka back between the failed try and the retry
+COLUMNS = [
+    {"name": "order_id", "type": "bigint", "nullable": False},
+    {"name": "amount", "type": "decimal(12,2)", "nullable": False},
+    {"name": "ordered_at", "type": "timestamp", "nullable": False},
+    {"name": "updated_at", "type": "timestamp", "nullable": False},
+]
+DAY0 = datetime(2026, 11, 10, tzinfo=UTC)
+
+
+class Api:
+    def __init__(self, port: int, password: str) -> None:
+        self.base = f"http://127.0.0.1:{port}/api/v2"
+        token = requests.post(
+            f"http://127.0.0.1:{port}/auth/token", json={"username": "admin", "password": password}, timeout=10
+        ).json()["access_token"]
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        resp = requests.request(method, f"{self.base}{path}", headers=self.headers, timeout=30, **kwargs)
+        assert resp.status_code < 300, f"{method} {path}: {resp.status_code} {resp.text[:500]}"
+        return resp.json()
+
+    def runs(self, dag_id: str) -> list[dict[str, Any]]:
+        return self.call("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 100})["dag_runs"]
+
+    def task_states(self, dag_id: str, run_id: str) -> dict[str, str | None]:
+        tis = self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 100})
+        return {ti["task_id"]: ti["state"] for ti in tis["task_instances"]}
+
+    def wait(self, what: str, check: Any, timeout: float = 300) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if result := check():
+                return result
+            time.sleep(2)
+        raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+    def wait_run(self, dag_id: str, run_id: str, timeout: float = 300) -> None:
+        def finished() -> str | None:
+            state = self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}")["state"]
+            return state if state in ("success", "failed") else None
+
+        state = self.wait(f"{dag_id} run {run_id}", finished, timeout)
+        assert state == "success", f"{run_id}: {state}; tasks {self.task_states(dag_id, run_id)}"
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    name = f"s{uuid.uuid4().hex[:8]}"
+    table = f"{name}_orders"
+    writer = create_engine(WRITER_URL)
+    with writer.begin() as conn:
+        conn.execute(
+            text(
+                f"CREATE TABLE {table} (order_id bigint PRIMARY KEY, amount numeric(12,2) NOT NULL, "
+                "ordered_at timestamptz NOT NULL, updated_at timestamptz NOT NULL)"
+            )
+        )
+        conn.execute(text(f"GRANT SELECT ON {table} TO crm_reader"))
+        # 5 days of orders, one every 37 minutes (so days hold different counts), updated two days ago.
+        conn.execute(
+            text(
+                f"INSERT INTO {table} SELECT g, g * 0.5, :day0 + g * interval '37 minutes', "
+                "now() - interval '2 days' + g * interval '1 second' FROM generate_series(0, 194) g"
+            ),
+            {"day0": DAY0},
+        )
+    configs = tmp_path_factory.mktemp("configs")
+    (configs / "_defaults.json").write_text((REPO / "include" / "source_configs" / "_defaults.json").read_text())
+    locator = {"kind": "sql", "schema": "public", "table": table}
+    config = {
+        "name": name,
+        "owners": {"primary": "data-eng@example.com", "team": "data-eng"},
+        "schedule": "@daily",
+        "start_date": "2026-11-01T00:00:00Z",
+        "kind": "sql",
+        "conn_id": "crm_postgres",
+        "retries": {"count": 1, "delay_seconds": RETRY_DELAY, "backoff_multiplier": 1},
+        "kafka": {"publish_timeout_seconds": 10},
+        "entities": [
+            {
+                "name": "daily",
+                "locator": locator,
+                "primary_key": ["order_id"],
+                "columns": COLUMNS,
+                "load": {"mode": "interval", "cursor_column": "ordered_at"},
+            },
+            {
+                "name": "live",
+                "locator": locator,
+                "primary_key": ["order_id"],
+                "columns": COLUMNS,
+                "load": {"mode": "incremental", "cursor_column": "updated_at", "safety_margin_seconds": 0},
+            },
+        ],
+    }
+    (configs / f"{name}.json").write_text(json.dumps(config))
+    yield {"name": name, "table": table, "writer": writer, "configs": configs}
+    with writer.begin() as conn:
+        conn.execute(text(f"DROP TABLE {table}"))
+    writer.dispose()
+
+
+@pytest.fixture(scope="module")
+def airflow(source: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    home = tmp_path_factory.mktemp("airflow")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")}
+    env.update(
+        INGEST_CONFIG_DIR=str(source["configs"]),
+        INGEST_ENV="dev",
+        AIRFLOW_HOME=str(home),
+        AIRFLOW__CORE__DAGS_FOLDER=str(REPO / "dags"),
+        AIRFLOW__CORE__PLUGINS_FOLDER=str(REPO / "plugins"),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__CORE__PARALLELISM="4",
+        AIRFLOW__CORE__EXECUTOR="LocalExecutor",
+        AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="5",
+        AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL="5",
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"postgresql+psycopg://ingest:ingest@127.0.0.1:{PG_PORT}/airflow",
+        PYTHONPATH=str(REPO / "plugins"),
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "scripts/airflow_local.py", "run", "--port", str(PORT)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output: list[str] = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            output.append(line)
+            if "[airflow] UI:" in line or "FAILED" in line:
+                break
+        assert any("[airflow] UI:" in line for line in output), "".join(output)
+        password = json.loads((home / "simple_auth_manager_passwords.json.generated").read_text())["admin"]
+        api = Api(PORT, password)
+        dag_id = f"ingest_{source['name']}"
+        api.wait(f"{dag_id} parsed", lambda: dag_id in {d["dag_id"] for d in api.call("GET", "/dags")["dags"]})
+        yield {"api": api, "env": env, "dag_id": dag_id, "home": home}
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=120)
+
+
+def _store() -> ControlStore:
+    return ControlStore(control_engine())
+
+
+def _watermark(name: str) -> str | None:
+    store = _store()
+    try:
+        mark = store.get_watermark(name, "live")
+        return mark.value if mark else None
+    finally:
+        store.engine.dispose()
+
+
+def test_backfill_lands_each_day_and_leaves_the_live_watermark_alone(
+    airflow: dict[str, Any], source: dict[str, Any]
+) -> None:
+    api, dag_id, name = airflow["api"], airflow["dag_id"], source["name"]
+    # Unpausing starts the latest scheduled run: it loads `live` and sets its watermark.
+    api.call("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+    scheduled = api.wait("the scheduled run", lambda: api.runs(dag_id))[0]["dag_run_id"]
+    api.wait_run(dag_id, scheduled)
+    watermark = _watermark(name)
+    assert watermark is not None
+    store = _store()
+    history_before = len(store.history(name, "live"))
+
+    result = subprocess.run(
+        [
+            str(REPO / ".venv" / "bin" / "airflow"),
+            "backfill",
+            "create",
+            "--dag-id",
+            dag_id,
+            "--from-date",
+            "2026-11-11",
+            "--to-date",
+            "2026-11-13",
+            # Required for DAGs with depends_on_past (the incremental entity): redo failed runs, keep finished ones.
+            "--reprocess-behavior",
+            "failed",
+        ],
+        env=airflow["env"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+
+    def backfill_runs() -> list[dict[str, Any]] | None:
+        runs = [r for r in api.runs(dag_id) if r["run_type"] == "backfill"]
+        return runs if len(runs) == 3 and all(r["state"] in ("success", "failed") for r in runs) else None
+
+    runs = api.wait("3 backfill runs", backfill_runs, timeout=420)
+    for run in runs:
+        states = api.task_states(dag_id, run["dag_run_id"])
+        assert run["state"] == "success", states
+        assert [states[f"daily.{s}"] for s in ("extract_land", "validate", "publish", "commit")] == ["success"] * 4
+        assert states["live.extract_land"] == "skipped"  # incremental: reloaded by reset/full_refresh, not backfill
+
+    lake = Lake.from_conn_id("lake_wasb", "landing")
+    manifests = [n for n in lake.names(f"{name}/daily/") if n.endswith("_manifest.json")]
+    # Named after each window's end; the scheduled run's partition (today) is there too.
+    assert {"date=2026-11-12", "date=2026-11-13", "date=2026-11-14"} <= {n.split("/")[2] for n in manifests}
+    with source["writer"].connect() as conn:
+        for day in (11, 12, 13):
+            start = datetime(2026, 11, day, tzinfo=UTC)
+            expected = conn.execute(
+                text(f"SELECT count(*) FROM {source['table']} WHERE ordered_at >= :a AND ordered_at < :b"),
+                {"a": start, "b": start + timedelta(days=1)},
+            ).scalar_one()
+            run_id = next(r["dag_run_id"] for r in runs if r["logical_date"].startswith(f"{start:%Y-%m-%d}"))
+            record = next(r for r in store.runs(name, "daily", limit=50) if r["run_id"] == run_id)
+            assert (record["rows_landed"], record["rows_published"]) == (expected, expected)
+            assert record["files"][0].startswith(f"{name}/daily/date={start + timedelta(days=1):%Y-%m-%d}/")
+            assert record["moved_watermark"] is False
+    assert _watermark(name) == watermark
+    assert len(store.history(name, "live")) == history_before
+    store.engine.dispose()
+
+
+def test_kafka_down_fails_publish_without_moving_the_watermark_then_the_retry_is_exact(
+    airflow: dict[str, Any], source: dict[str, Any]
+) -> None:
+    api, dag_id, name = airflow["api"], airflow["dag_id"], source["name"]
+    with source["writer"].begin() as conn:
+        conn.execute(text(f"UPDATE {source['table']} SET updated_at = now() - interval '1 second' WHERE order_id < 25"))
+    watermark = _watermark(name)
+    stack("stop", "kafka")
+    try:
+        run_id = api.call("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None})["dag_run_id"]
+        api.wait(
+            "live.publish to fail its first try",
+            lambda: api.task_states(dag_id, run_id).get("live.publish") == "up_for_retry",
+            timeout=240,
+        )
+        assert _watermark(name) == watermark
+        assert api.task_states(dag_id, run_id)["live.commit"] in (None, "none", "scheduled", "queued")
+    finally:
+        stack("start", "kafka")
+    assert not [m for m in read_committed(f"ingest.{name}.live") if m[2]["ingest_run_id"] == run_id.encode()]
+
+    api.wait_run(dag_id, run_id)
+    store = _store()
+    record = next(r for r in store.runs(name, "live") if r["run_id"] == run_id)
+    assert record["rows_landed"] == record["rows_published"] == 25
+    published = [m for m in read_committed(f"ingest.{name}.live") if m[2]["ingest_run_id"] == run_id.encode()]
+    assert sorted(int(k) for k, _, _ in published) == list(range(25))  # each row once
+    assert _watermark(name) != watermark
+    store.engine.dispose()
+
+
+def test_clearing_a_finished_run_adds_no_files_no_messages_and_keeps_the_watermark(
+    airflow: dict[str, Any], source: dict[str, Any]
+) -> None:
+    api, dag_id, name = airflow["api"], airflow["dag_id"], source["name"]
+    run = next(r for r in api.runs(dag_id) if r["run_type"] == "manual")
+    run_id = run["dag_run_id"]
+    lake = Lake.from_conn_id("lake_wasb", "landing")
+    blobs = {e: lake.names(f"{name}/{e}/") for e in ("daily", "live")}
+    messages = {e: len(read_committed(f"ingest.{name}.{e}")) for e in ("daily", "live")}
+    watermark = _watermark(name)
+    store = _store()
+    records = len(store.runs(name, limit=100))
+
+    api.call(
+        "POST",
+        f"/dags/{dag_id}/clearTaskInstances",
+        json={"dag_run_id": run_id, "dry_run": False, "only_failed": False, "reset_dag_runs": True},
+    )
+    api.wait(
+        "the cleared run to start again",
+        lambda: api.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}")["state"] != "success",
+        timeout=60,
+    )
+    api.wait_run(dag_id, run_id)
+
+    assert {e: lake.names(f"{name}/{e}/") for e in ("daily", "live")} == blobs
+    assert {e: len(read_committed(f"ingest.{name}.{e}")) for e in ("daily", "live")} == messages
+    assert _watermark(name) == watermark
+    assert len(store.runs(name, limit=100)) == records
+    store.engine.dispose()
