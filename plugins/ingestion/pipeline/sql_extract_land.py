@@ -131,6 +131,7 @@ def _committed_summary(plan: EntityPlan, run: RunInfo, committed: dict[str, Any]
 
 
 def extract_land(plan: EntityPlan, run: RunInfo) -> dict[str, Any]:
+    from ingestion.extract.adbc_reader import read_batches_adbc, usable_for
     from ingestion.extract.arrow_types import arrow_schema
     from ingestion.extract.sql_engine import source_engine
     from ingestion.extract.sql_query import select_rows, source_relation, window_for_dialect
@@ -166,8 +167,13 @@ def extract_land(plan: EntityPlan, run: RunInfo) -> dict[str, Any]:
             statement = select_rows(
                 relation, schema.names, entity.load.cursor_column, window_for_dialect(window, engine.dialect.name)
             )
+            if usable_for(engine.dialect.name, window):
+                log.info("reading through ADBC (Arrow-native COPY)")
+                batches = read_batches_adbc(engine.url, statement, schema)
+            else:
+                batches = read_batches(engine, statement, schema)
             try:
-                for batch in read_batches(engine, statement, schema):
+                for batch in batches:
                     lander.write(batch)
                     rows += batch.num_rows
                     if rows and rows % 1_000_000 < batch.num_rows:

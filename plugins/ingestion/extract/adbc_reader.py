@@ -1,0 +1,84 @@
+"""Arrow-native streaming from PostgreSQL through ADBC (the libpq-based driver), for SQL entities on Postgres.
+
+Why: SQLAlchemy's server-side cursor builds a Python object per value and caps near 0.15M rows/s on 2 cores; ADBC
+runs the query as `COPY (...) TO STDOUT (FORMAT binary)` and decodes straight into Arrow batches at ~0.7M rows/s
+with flat memory (bench/README.md). The statement is still built by SQLAlchemy Core, so identifiers are quoted for
+the dialect.
+
+One trade: ADBC streams only statements without bind parameters (with parameters it falls back to one
+whole-result batch), so the window's bounds are rendered into the SQL by SQLAlchemy's PostgreSQL literal
+renderer. That is done only for bounds whose type cannot carry SQL (timestamps, dates, integers); an entity with a
+text cursor takes the bound-parameter reader instead (`usable_for`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from ingestion.extract.sql_reader import SchemaMismatchError
+
+if TYPE_CHECKING:
+    from sqlalchemy import URL, Select
+
+    from ingestion.extract.window import Window
+
+log = logging.getLogger(__name__)
+
+# Size of each Arrow batch the driver hands over (its option is in bytes, not rows).
+BATCH_BYTES = 16 * 1024 * 1024
+_SAFE_BOUND_TYPES = (datetime, date, int)
+
+
+def adbc_available() -> bool:
+    try:
+        import adbc_driver_postgresql.dbapi  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def usable_for(dialect_name: str, window: Window) -> bool:
+    """ADBC is used for Postgres sources whose window bounds are safe to render as literals."""
+    if dialect_name != "postgresql" or not adbc_available():
+        return False
+    bounds = [b for b in (window.low, window.high) if b is not None]
+    return all(isinstance(b, _SAFE_BOUND_TYPES) and not isinstance(b, bool) for b in bounds)
+
+
+def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """The driver's batch as the config's types: numeric arrives as an opaque string extension type, integers and
+    timestamps may be wider or narrower than declared."""
+    arrays = []
+    for column, field in zip(batch.columns, schema, strict=True):
+        if isinstance(column.type, pa.ExtensionType) or isinstance(column, pa.ExtensionArray):
+            column = column.storage
+        if column.type != field.type:
+            try:
+                column = column.cast(field.type, safe=True)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                raise SchemaMismatchError(f"column {field.name!r}: values do not fit {field.type}: {exc}") from exc
+        arrays.append(column)
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def read_batches_adbc(url: URL, statement: Select[Any], schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+    import adbc_driver_postgresql.dbapi as pg
+    from sqlalchemy.dialects import postgresql
+
+    sql = str(statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+    uri = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with pg.connect(uri) as conn, conn.cursor() as cursor:
+        cursor.adbc_statement.set_options(**{"adbc.postgresql.batch_size_hint_bytes": str(BATCH_BYTES)})
+        cursor.execute(sql)
+        reader = cursor.fetch_record_batch()
+        returned = reader.schema.names
+        if returned != schema.names:
+            raise SchemaMismatchError(f"query returned columns {returned}, the config declares {schema.names}")
+        for batch in reader:
+            if batch.num_rows:
+                yield _conform(batch, schema)
