@@ -31,7 +31,10 @@ class EntityStageOperator(BaseOperator):
         self.entity_name = entity_name
 
     def execute(self, context: Context) -> Any:
+        from ingestion.arrow_memory import use_lean_arrow_pool
         from ingestion.factory import load_entity_plan
+
+        use_lean_arrow_pool()
 
         plan = load_entity_plan(self.source_name, self.entity_name)
         return self.run_stage(plan, context)

@@ -26,7 +26,9 @@ EXACTLY_ONCE_SETTINGS: dict[str, Any] = {
 THROUGHPUT_DEFAULTS: dict[str, Any] = {
     "linger.ms": 50,
     "batch.size": 1_000_000,
-    "queue.buffering.max.messages": 500_000,
+    # Bounds the producer's local queue (and so the task's memory); the loop waits for acks when it is full.
+    "queue.buffering.max.messages": 100_000,
+    "queue.buffering.max.kbytes": 65_536,
 }
 
 

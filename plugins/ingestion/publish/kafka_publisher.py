@@ -192,7 +192,7 @@ def _produce_all(
                 except BufferError:
                     # The local queue is full: let librdkafka deliver, and give up at the deadline rather than
                     # spin for ever against a broker that is gone.
-                    producer.poll(0.1)
+                    producer.poll(0.05)
                     if time.monotonic() > deadline:
                         raise PublishError(
                             f"{target.topic}: the producer queue stayed full until the publish timeout "

@@ -1,0 +1,395 @@
+"""SQL pipeline benchmark: a Postgres table through extract_land -> validate -> publish -> commit, beside raw limits
+and dlt, on the local stack (`make stack-up` first).
+
+    .venv/bin/python bench/sql_pipeline_bench.py [--rows 1000000] [--skip-dlt]
+
+Every measured thing runs in its own child process (as an Airflow task would), so each gets its own peak RSS
+(from wait4) and none inherits another's memory. Measured, for the same N-row, 9-column table:
+- ours: each stage of the platform's pipeline (the same functions the operators call), and end to end;
+- COPY: `COPY (SELECT ...) TO STDOUT` read through psycopg and thrown away (the database's read rate);
+- ADBC -> local Parquet: adbc-driver-postgresql streaming Arrow batches into a zstd Parquet file;
+- bare producer: the same messages (encoded beforehand) produced in one transaction with the same settings;
+- dlt: `sql_database` with the connectorx backend (streaming Arrow) and with its default pyarrow backend, to
+  local Parquet (installed for this benchmark only, in its own virtualenv under .tools/bench/).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO / "plugins"), str(REPO)]
+
+DLT_VERSION = "1.31.0"
+CONNECTORX_VERSION = "0.4.6"
+DLT_VENV = REPO / ".tools" / "bench" / f"dlt-{DLT_VERSION}"
+COLUMNS = [
+    ("order_id", "bigint"),
+    ("customer_id", "integer"),
+    ("customer_name", "string"),
+    ("amount", "decimal(12,2)"),
+    ("status", "string"),
+    ("paid", "boolean"),
+    ("ordered_at", "timestamp"),
+    ("updated_at", "timestamp"),
+    ("note", "string"),
+]
+SELECT = f"SELECT {', '.join(c for c, _ in COLUMNS)} FROM public.{{table}}"
+
+
+def _stack_env() -> dict[str, str]:
+    from stack.connections import read_env_file
+
+    env_file = Path(os.environ.get("STACK_STATE_DIR", REPO / ".stack")) / "env"
+    if not env_file.exists():
+        sys.exit(f"{env_file} not found: start the local stack with `make stack-up`")
+    return read_env_file(env_file)
+
+
+def _pg(user: str) -> str:
+    port = os.environ.get("STACK_POSTGRES_PORT", "25432")
+    return f"postgresql://{user}:{user}@127.0.0.1:{port}/crm"
+
+
+# -- setup ------------------------------------------------------------------------------------------------------
+
+
+def make_table(rows: int) -> str:
+    import psycopg
+
+    table = f"bench_orders_{rows}"
+    with psycopg.connect(_pg("ingest"), autocommit=True) as conn:
+        exists = conn.execute("SELECT count(*) FROM pg_tables WHERE tablename = %s", (table,)).fetchone()
+        if exists and exists[0]:
+            return table
+        print(f"[bench] creating {table} ({rows:,} rows)", flush=True)
+        conn.execute(
+            f"CREATE TABLE {table} AS SELECT g::bigint AS order_id, (g % 100000)::int AS customer_id, "
+            "'customer ' || (g % 100000) AS customer_name, ((g % 997) * 1.25)::numeric(12,2) AS amount, "
+            "(ARRAY['new','paid','shipped','cancelled'])[1 + g % 4] AS status, g % 2 = 0 AS paid, "
+            "timestamptz '2026-01-01' + g * interval '1 second' AS ordered_at, "
+            "timestamptz '2026-01-01' + g * interval '2 second' AS updated_at, 'note ' || md5(g::text) AS note "
+            f"FROM generate_series(1, {rows}) g"
+        )
+        conn.execute(f"ALTER TABLE {table} ADD PRIMARY KEY (order_id)")
+        conn.execute(f"GRANT SELECT ON {table} TO crm_reader")
+        conn.execute(f"ANALYZE {table}")
+    return table
+
+
+def write_config(config_dir: Path, source: str, table: str) -> None:
+    config_dir.mkdir(parents=True, exist_ok=True)
+    (config_dir / "_defaults.json").write_text((REPO / "include" / "source_configs" / "_defaults.json").read_text())
+    config = {
+        "name": source,
+        "owners": {"primary": "bench@example.com", "team": "bench"},
+        "schedule": "@daily",
+        "start_date": "2026-01-01T00:00:00Z",
+        "kind": "sql",
+        "conn_id": "crm_postgres",
+        "entities": [
+            {
+                "name": "orders",
+                "locator": {"kind": "sql", "schema": "public", "table": table},
+                "primary_key": ["order_id"],
+                "columns": [{"name": c, "type": t, "nullable": c != "order_id"} for c, t in COLUMNS],
+                "load": {"mode": "full"},
+            }
+        ],
+    }
+    (config_dir / f"{source}.json").write_text(json.dumps(config))
+
+
+# -- children: one measured thing each --------------------------------------------------------------------------
+
+
+def _run_info(state: dict[str, Any]) -> Any:
+    from datetime import datetime
+
+    from ingestion.pipeline.run_info import RunInfo
+
+    end = datetime.fromisoformat(state["interval_end"])
+    return RunInfo(
+        dag_id=f"ingest_{state['source']}",
+        run_id=state["run_id"],
+        run_type="scheduled",
+        data_interval_start=None,
+        data_interval_end=end,
+        run_after=end,
+    )
+
+
+def child_stage(stage: str, state: dict[str, Any]) -> dict[str, Any]:
+    from ingestion.arrow_memory import use_lean_arrow_pool
+    from ingestion.factory import load_entity_plan
+
+    use_lean_arrow_pool()  # what EntityStageOperator.execute does first
+
+    plan = load_entity_plan(state["source"], "orders")
+    run = _run_info(state)
+    if stage == "extract_land":
+        from ingestion.pipeline.sql_extract_land import extract_land
+
+        return extract_land(plan, run)
+    if stage == "validate":
+        from ingestion.pipeline.validate_stage import validate_run
+
+        return validate_run(plan, run)
+    if stage == "publish":
+        from ingestion.pipeline.publish_stage import publish_run
+
+        return publish_run(plan, run)
+    from ingestion.pipeline.commit_stage import commit_run
+
+    return commit_run(plan, run, landed=state["extract_land"], validated=state["validate"], published=state["publish"])
+
+
+def child_copy(table: str) -> dict[str, Any]:
+    import psycopg
+
+    rows = 0
+    sql = f"COPY ({SELECT.format(table=table)}) TO STDOUT"
+    with psycopg.connect(_pg("crm_reader")) as conn, conn.cursor() as cur, cur.copy(sql) as copy:
+        for block in copy:
+            rows += bytes(block).count(b"\n")
+    return {"rows": rows}
+
+
+def child_adbc_parquet(table: str, out: str) -> dict[str, Any]:
+    import adbc_driver_postgresql.dbapi as pg
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = 0
+    with pg.connect(_pg("crm_reader")) as conn, conn.cursor() as cur:
+        cur.adbc_statement.set_options(**{"adbc.postgresql.batch_size_hint_bytes": str(16 * 1024 * 1024)})
+        cur.execute(SELECT.format(table=table))
+        reader = cur.fetch_record_batch()
+        writer = None
+        for batch in reader:
+            # numeric arrives as an opaque string extension: cast it, as a real load must
+            arrays = [
+                c.storage.cast(pa.decimal128(12, 2)) if isinstance(c, pa.ExtensionArray) else c for c in batch.columns
+            ]
+            batch = pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+            if writer is None:
+                writer = pq.ParquetWriter(out, batch.schema, compression="zstd")
+            writer.write_batch(batch)
+            rows += batch.num_rows
+        if writer is not None:
+            writer.close()
+    return {"rows": rows, "bytes": os.path.getsize(out)}
+
+
+def child_producer(state: dict[str, Any]) -> dict[str, Any]:
+    """Produce the run's messages again with a bare loop: same encoding and headers, encoded before the clock."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from confluent_kafka import Producer
+
+    from ingestion.land.lake import Lake
+    from ingestion.publish.json_encoding import encode_keys, encode_values
+    from ingestion.publish.kafka_hooks import exactly_once_config
+
+    lake = Lake.from_conn_id("lake_wasb", "landing")
+    keys: list[bytes] = []
+    values: list[bytes] = []
+    names = [c for c, _ in COLUMNS]
+    for path in state["extract_land"]["files"]:
+        for batch in pq.ParquetFile(io.BytesIO(lake.get(path))).iter_batches(batch_size=50_000, columns=names):
+            values += encode_values(batch, names).cast(pa.binary()).to_pylist()
+            keys += encode_keys(batch, ["order_id"]).cast(pa.binary()).to_pylist()
+    bootstrap = json.loads(os.environ["AIRFLOW_CONN_KAFKA_DEFAULT"])["extra"]
+    producer = Producer(exactly_once_config(bootstrap, {}, f"bench.bare.{uuid.uuid4().hex[:6]}"))
+    topic = f"bench.bare.{uuid.uuid4().hex[:8]}"
+    headers = [
+        ("ingest_run_id", state["run_id"]),
+        ("ingest_source", "bench"),
+        ("ingest_entity", "orders"),
+        ("ingest_schema_fingerprint", "x"),
+    ]
+    producer.init_transactions(30)
+    started = time.perf_counter()
+    producer.begin_transaction()
+    for key, value in zip(keys, values, strict=True):
+        while True:
+            try:
+                producer.produce(topic, value, key, headers=headers)
+                break
+            except BufferError:
+                producer.poll(0.1)
+    producer.flush(300)
+    producer.commit_transaction(60)
+    return {"rows": len(values), "seconds_inner": round(time.perf_counter() - started, 3)}
+
+
+DLT_SCRIPT = """
+import sys, time, dlt
+from dlt.sources.sql_database import sql_table
+url, table, backend, out = sys.argv[1:5]
+kwargs = {"backend_kwargs": {"return_type": "arrow_stream", "batch_size": 100000}} if backend == "connectorx" else {}
+source = sql_table(credentials=url, table=table, schema="public", backend=backend, chunk_size=100000, **kwargs)
+pipeline = dlt.pipeline(pipeline_name="bench_" + backend, destination=dlt.destinations.filesystem(out),
+                        dataset_name="bench", pipelines_dir=out + "/.dlt")
+info = pipeline.run(source, loader_file_format="parquet")
+print(info)
+"""
+
+
+def ensure_dlt() -> Path:
+    python = DLT_VENV / "bin" / "python"
+    if not python.exists():
+        print(f"[bench] installing dlt {DLT_VERSION} + connectorx {CONNECTORX_VERSION} into {DLT_VENV}", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(DLT_VENV)], check=True)
+        subprocess.run(
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                f"dlt[parquet]=={DLT_VERSION}",
+                "sqlalchemy>=2",
+                f"connectorx=={CONNECTORX_VERSION}",
+                "psycopg[binary]",
+                "psycopg2-binary",
+            ],
+            check=True,
+        )
+    return python
+
+
+# -- parent ------------------------------------------------------------------------------------------------------
+
+
+def measure(argv: list[str], label: str, env: dict[str, str]) -> dict[str, Any]:
+    """Run one child; its wall time and peak RSS (wait4), plus whatever JSON it printed last."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - started
+    out = proc.stdout.read() if proc.stdout else ""
+    err = proc.stderr.read() if proc.stderr else ""
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        sys.exit(f"[bench] {label} failed ({proc.returncode}):\n{out[-3000:]}\n{err[-3000:]}")
+    lines = [line for line in out.splitlines() if line.startswith("{")]
+    result = json.loads(lines[-1]) if lines else {}
+    # `seconds` is the stage's own clock where it reports one (imports and process start-up excluded);
+    # `wall_seconds` is the whole child process.
+    result.update(wall_seconds=round(seconds, 2), peak_rss_mb=round(usage.ru_maxrss / 1024))
+    result.setdefault("seconds", result["wall_seconds"])
+    print(
+        f"[bench] {label:<28} {seconds:7.2f} s wall, {result['seconds']:7.2f} s own, "
+        f"peak RSS {result['peak_rss_mb']:5d} MB",
+        flush=True,
+    )
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--skip-dlt", action="store_true")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--arg", action="append", default=[], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    os.environ.update(_stack_env())
+
+    if args.child:
+        if args.child in ("extract_land", "validate", "publish", "commit"):
+            result = child_stage(args.child, json.loads(Path(args.arg[0]).read_text()))
+        elif args.child == "copy":
+            result = child_copy(args.arg[0])
+        elif args.child == "adbc_parquet":
+            result = child_adbc_parquet(args.arg[0], args.arg[1])
+        else:
+            result = child_producer(json.loads(Path(args.arg[0]).read_text()))
+        print(json.dumps(result, default=str))
+        return 0
+
+    rows = args.rows
+    table = make_table(rows)
+    work = REPO / ".tools" / "bench" / "sql_pipeline" / uuid.uuid4().hex[:8]
+    source = f"bench{uuid.uuid4().hex[:6]}"
+    write_config(work / "configs", source, table)
+    env = {**os.environ, "INGEST_CONFIG_DIR": str(work / "configs"), "PYTHONPATH": f"{REPO / 'plugins'}:{REPO}"}
+    me = [sys.executable, str(Path(__file__).resolve())]
+    state: dict[str, Any] = {
+        "source": source,
+        "run_id": f"scheduled__bench_{source}",
+        "interval_end": "2026-11-22T00:00:00+00:00",
+    }
+    state_file = work / "state.json"
+    results: dict[str, Any] = {"rows": rows}
+
+    for stage in ("extract_land", "validate", "publish", "commit"):
+        state_file.write_text(json.dumps(state))
+        state[stage] = measure([*me, "--child", stage, "--arg", str(state_file)], f"ours: {stage}", env)
+        results[stage] = state[stage]
+    state_file.write_text(json.dumps(state))
+    assert state["extract_land"]["rows"] == rows, state["extract_land"]
+    assert state["publish"]["rows_published"] == rows, state["publish"]
+
+    results["copy"] = measure([*me, "--child", "copy", "--arg", table], "raw: COPY read", env)
+    results["adbc_parquet"] = measure(
+        [*me, "--child", "adbc_parquet", "--arg", table, "--arg", str(work / "adbc.parquet")],
+        "raw: ADBC -> local Parquet",
+        env,
+    )
+    results["producer"] = measure([*me, "--child", "producer", "--arg", str(state_file)], "raw: bare producer", env)
+    if not args.skip_dlt:
+        python = ensure_dlt()
+        url = _pg("crm_reader")
+        for backend in ("connectorx", "pyarrow"):
+            results[f"dlt_{backend}"] = measure(
+                [str(python), "-c", DLT_SCRIPT, url, table, backend, str(work / f"dlt_{backend}")],
+                f"dlt: {backend}",
+                {**os.environ, "RUNTIME__LOG_LEVEL": "WARNING"},
+            )
+
+    def rate(key: str, seconds_key: str = "seconds") -> float:
+        return rows / results[key][seconds_key]
+
+    stages = ("extract_land", "validate", "publish", "commit")
+    own = sum(results[s]["seconds"] for s in stages)
+    wall = sum(results[s]["wall_seconds"] for s in stages)
+    print(f"\n[bench] {rows:,} rows, 9 columns, Postgres -> Parquet in Azurite -> Kafka (2 cores)")
+    print("  rows/s on each stage's own clock (wall clock of the whole process, start-up included, in brackets)")
+    for stage in stages:
+        r = results[stage]
+        print(
+            f"  ours {stage:<14} {rows / r['seconds']:>10,.0f} ({rows / r['wall_seconds']:>9,.0f})"
+            f"   peak RSS {r['peak_rss_mb']} MB"
+        )
+    print(f"  ours end to end      {rows / own:>10,.0f} ({rows / wall:>9,.0f})")
+    print(f"  raw COPY read        {rate('copy'):>10,.0f}")
+    print(
+        f"  raw ADBC->Parquet    {rate('adbc_parquet'):>10,.0f}"
+        f"              peak RSS {results['adbc_parquet']['peak_rss_mb']} MB"
+    )
+    print(
+        f"  raw bare producer    {rate('producer', 'seconds_inner'):>10,.0f}              (produce+flush+commit only)"
+    )
+    for backend in ("connectorx", "pyarrow"):
+        if f"dlt_{backend}" in results:
+            r = results[f"dlt_{backend}"]
+            print(f"  dlt {backend:<16} {rate(f'dlt_{backend}'):>10,.0f}              peak RSS {r['peak_rss_mb']} MB")
+    out = work / "results.json"
+    out.write_text(json.dumps(results, indent=2, default=str))
+    print(f"[bench] raw results: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
