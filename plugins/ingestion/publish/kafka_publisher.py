@@ -142,9 +142,20 @@ def _end_offsets(consumer: Consumer, topic: str, partitions: int, timeout: float
 
 
 def _is_retriable(exc: BaseException) -> bool:
-    from confluent_kafka import KafkaException
+    from confluent_kafka import KafkaError, KafkaException
 
-    return isinstance(exc, KafkaException) and bool(exc.args) and bool(exc.args[0].retriable())
+    if not isinstance(exc, KafkaException) or not exc.args:
+        return False
+    error = exc.args[0]
+    # librdkafka does not flag these as retriable on an offset fetch, but they only mean "ask again shortly".
+    transient = {
+        KafkaError.NOT_COORDINATOR,
+        KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+        KafkaError.COORDINATOR_NOT_AVAILABLE,
+        KafkaError._TIMED_OUT,
+        KafkaError._TRANSPORT,
+    }
+    return bool(error.retriable()) or error.code() in transient
 
 
 def _read_publish_log(consumer: Consumer, topic: str, timeout: float) -> PublishLog:

@@ -23,3 +23,14 @@ def test_missing_or_garbled_metadata_is_an_empty_log() -> None:
     assert PublishLog.from_metadata(None).runs == {}
     assert PublishLog.from_metadata("").runs == {}
     assert PublishLog.from_metadata("not json").runs == {}
+
+
+def test_coordinator_moves_and_loads_are_retried_other_errors_are_not() -> None:
+    from confluent_kafka import KafkaError, KafkaException
+
+    from ingestion.publish.kafka_publisher import _is_retriable
+
+    assert _is_retriable(KafkaException(KafkaError(KafkaError.NOT_COORDINATOR)))
+    assert _is_retriable(KafkaException(KafkaError(KafkaError.COORDINATOR_LOAD_IN_PROGRESS)))
+    assert not _is_retriable(KafkaException(KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED)))
+    assert not _is_retriable(ValueError("x"))
