@@ -7,10 +7,6 @@ its own process, so switching the process-wide default at the start of a stage i
 
 from __future__ import annotations
 
-import logging
-
-log = logging.getLogger(__name__)
-
 
 def use_lean_arrow_pool() -> None:
     import pyarrow as pa

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, TaskGroup, chain
 
+from ingestion.config.models import NON_PERIODIC_SCHEDULES
 from ingestion.operators import STAGE_OPERATORS
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ def _timetable(schedule: str | None) -> Any:
     # Airflow 3 turns a cron string into a CronTriggerTimetable, whose runs have a zero-length data interval.
     # Interval entities read [data_interval_start, data_interval_end) and backfills are made of those windows,
     # so cron schedules get CronDataIntervalTimetable: each run covers the schedule period before it.
-    if schedule is None or schedule in ("@once", "@continuous"):
+    if schedule is None or schedule in NON_PERIODIC_SCHEDULES:
         return schedule
     return CronDataIntervalTimetable(schedule, timezone="UTC")
 

@@ -18,6 +18,8 @@ from ingestion.config.column_types import check_column_type
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 SCHEDULE_PRESETS = frozenset({"@once", "@hourly", "@daily", "@weekly", "@monthly", "@yearly", "@continuous"})
+# Presets with no period: their runs have no data interval, so interval entities cannot use them.
+NON_PERIODIC_SCHEDULES = frozenset({"@once", "@continuous"})
 CONN_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,200}$"
 # Keys whose presence anywhere in a config means someone pasted a credential instead of a connection id.
 SECRET_KEYS = frozenset(

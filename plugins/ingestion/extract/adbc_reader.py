@@ -13,7 +13,6 @@ text cursor takes the bound-parameter reader instead (`usable_for`).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -26,8 +25,6 @@ if TYPE_CHECKING:
     from sqlalchemy import URL, Select
 
     from ingestion.extract.window import Window
-
-log = logging.getLogger(__name__)
 
 # Size of each Arrow batch the driver hands over (its option is in bytes, not rows).
 BATCH_BYTES = 16 * 1024 * 1024

@@ -16,6 +16,7 @@ from airflow.sdk import BaseOperator
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from ingestion.pipeline.run_info import RunInfo
     from ingestion.planner import EntityPlan
 
 
@@ -69,12 +70,10 @@ class ExtractLandOperator(EntityStageOperator):
         return extract_land(plan, run)
 
 
-def backfill_skip_reason(plan: EntityPlan, run: Any) -> str | None:
+def backfill_skip_reason(plan: EntityPlan, run: RunInfo) -> str | None:
     """Backfills reload interval windows only; other entities would reload data under a past run's date."""
-    from ingestion.pipeline.commit_stage import BACKFILL_RUN_TYPE
-
     mode = plan.entity.load.mode
-    if run.run_type != BACKFILL_RUN_TYPE or mode == "interval":
+    if not run.is_backfill or mode == "interval":
         return None
     how = 'reset its watermark (scripts/ingest watermark reset) or trigger a run with conf {"full_refresh": true}'
     return f"{plan.source}.{plan.entity.name} is a {mode} entity: backfills skip it; to reload it, {how}"

@@ -17,8 +17,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BACKFILL_RUN_TYPE = "backfill"
-
 
 class StageResultMissingError(IngestionError):
     """A stage before commit left no result: it did not run for this run."""
@@ -26,7 +24,7 @@ class StageResultMissingError(IngestionError):
 
 def moves_watermark(plan: EntityPlan, run: RunInfo) -> bool:
     """Only incremental entities have a live watermark, and only their non-backfill runs move it."""
-    return plan.entity.load.mode == "incremental" and run.run_type != BACKFILL_RUN_TYPE
+    return plan.entity.load.mode == "incremental" and not run.is_backfill
 
 
 def commit_run(
@@ -37,8 +35,7 @@ def commit_run(
     validated: dict[str, Any] | None,
     published: dict[str, Any] | None,
 ) -> dict[str, Any]:
-    from ingestion.state.engine import control_engine
-    from ingestion.state.store import ControlStore, RunRecord
+    from ingestion.state.store import RunRecord, open_control_store
 
     for stage, result in (("extract_land", landed), ("validate", validated), ("publish", published)):
         if not result:
@@ -73,8 +70,7 @@ def commit_run(
         check_results=list(validated.get("checks", [])),
     )
     move = moves_watermark(plan, run)
-    store = ControlStore(control_engine()).ensure_schema()
-    try:
+    with open_control_store() as store:
         outcome = store.commit_run(
             record,
             new_watermark=landed.get("watermark_to"),
@@ -82,8 +78,6 @@ def commit_run(
             expected_watermark=landed.get("watermark_from"),
             move_watermark=move,
         )
-    finally:
-        store.engine.dispose()
     log.info(
         "%s.%s run %s: %s; watermark %s",
         plan.source,

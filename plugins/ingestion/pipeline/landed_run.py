@@ -19,18 +19,12 @@ class ManifestMissingError(IngestionError):
     """A later stage found no manifest for its run: extract_land did not finish for this run."""
 
 
-# Runs named after their data interval; other runs (manual, asset-triggered) after their run_after, which is
-# unique per run, so a manual run never overwrites the files of the scheduled run for the same interval.
-INTERVAL_NAMED_RUN_TYPES = frozenset({"scheduled", "backfill"})
-
-
 def landing_paths(plan: EntityPlan, run: RunInfo) -> LandingPaths:
-    interval_end = run.data_interval_end if run.run_type in INTERVAL_NAMED_RUN_TYPES else None
     return LandingPaths(
         plan.landing.container,
         plan.source,
         plan.entity.name,
-        run_stamp(data_interval_end=interval_end, run_after=run.run_after),
+        run_stamp(data_interval_end=run.file_stamp_interval_end, run_after=run.run_after),
         extension=plan.landing.format,
     )
 

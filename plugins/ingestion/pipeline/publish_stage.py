@@ -72,15 +72,11 @@ def publish_run(
 ) -> dict[str, Any]:
     from ingestion.pipeline.landed_run import open_lake, read_run_manifest
     from ingestion.publish.kafka_hooks import TransactionalKafkaProducerHook
-    from ingestion.publish.kafka_publisher import publish
-    from ingestion.state.engine import control_engine
-    from ingestion.state.store import ControlStore
+    from ingestion.publish.kafka_publisher import PublishResult, publish
+    from ingestion.state.store import open_control_store
 
-    store = ControlStore(control_engine()).ensure_schema()
-    try:
+    with open_control_store() as store:
         committed = store.committed_run(plan.source, plan.entity.name, run.run_id)
-    finally:
-        store.engine.dispose()
     if committed is not None:
         log.info(
             "%s.%s run %s was committed before with %d published rows: not publishing again",
@@ -89,13 +85,7 @@ def publish_run(
             run.run_id,
             committed["rows_published"],
         )
-        return {
-            "topic": plan.topic,
-            "rows_published": committed["rows_published"],
-            "already_published": True,
-            "offsets": {},
-            "seconds": 0.0,
-        }
+        return PublishResult(plan.topic, committed["rows_published"], True, {}, 0.0).summary()
     lake = open_lake(plan)
     manifest = read_run_manifest(plan, run, lake)
     target = publish_target(plan, run, manifest)

@@ -9,6 +9,9 @@ from typing import Any
 
 # Trigger with the run conf {"full_refresh": true} to reload a cursor entity from the start.
 FULL_REFRESH_CONF_KEY = "full_refresh"
+# Runs whose files are named after their data interval; other runs (manual, asset-triggered) after their
+# run_after, which is unique per run, so a manual run never overwrites the scheduled run of the same interval.
+INTERVAL_NAMED_RUN_TYPES = frozenset({"scheduled", "backfill"})
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,15 @@ class RunInfo:
     @property
     def full_refresh(self) -> bool:
         return bool(self.conf.get(FULL_REFRESH_CONF_KEY, False))
+
+    @property
+    def is_backfill(self) -> bool:
+        return self.run_type == "backfill"
+
+    @property
+    def file_stamp_interval_end(self) -> datetime | None:
+        """The data interval end the run's files are named after, or None to name them after run_after."""
+        return self.data_interval_end if self.run_type in INTERVAL_NAMED_RUN_TYPES else None
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any]) -> RunInfo:

@@ -11,6 +11,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from ingestion.config.models import NON_PERIODIC_SCHEDULES
 from ingestion.errors import IngestionError, StageNotImplementedError
 from ingestion.extract.window import (
     Window,
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
     from sqlalchemy.sql.expression import FromClause
 
+    from ingestion.land.parquet_lander import LandingManifest
     from ingestion.pipeline.run_info import RunInfo
     from ingestion.planner import EntityPlan
     from ingestion.state.store import ControlStore
@@ -77,7 +79,7 @@ def compute_window(
     if load.mode == "interval":
         start, end = run.data_interval_start, run.data_interval_end
         if start is None or end is None or start >= end:
-            if plan.schedule is None or plan.schedule in ("@once", "@continuous"):
+            if plan.schedule is None or plan.schedule in NON_PERIODIC_SCHEDULES:
                 raise ConfigNotSupportedError(
                     f"{plan.source}.{plan.entity.name}: interval loads need a periodic schedule, not {plan.schedule}"
                 )
@@ -101,10 +103,39 @@ def compute_window(
     return window, watermark
 
 
+def _landed_summary(
+    plan: EntityPlan,
+    run: RunInfo,
+    manifest: LandingManifest,
+    *,
+    window_start: str | None,
+    window_end: str | None,
+    seconds: float,
+    **flags: Any,
+) -> dict[str, Any]:
+    """What extract_land hands the later stages over XCom: where the files are, counts, window, watermarks."""
+    from ingestion.pipeline.landed_run import landing_paths
+
+    return {
+        "manifest": landing_paths(plan, run).manifest,
+        "container": plan.landing.container,
+        "files": [f.path for f in manifest.files],
+        "rows": manifest.rows,
+        "bytes": manifest.bytes,
+        "window": manifest.window,
+        "window_start": window_start,
+        "window_end": window_end,
+        "schema_fingerprint": manifest.schema_fingerprint,
+        **manifest.extra,
+        "seconds": seconds,
+        **flags,
+    }
+
+
 def _committed_summary(plan: EntityPlan, run: RunInfo, committed: dict[str, Any]) -> dict[str, Any]:
     """A re-run of a committed run keeps what it landed and published: the window would be read again from a
     watermark that has moved on, so re-reading would overwrite its files with different rows."""
-    from ingestion.pipeline.landed_run import landing_paths, open_lake, read_run_manifest
+    from ingestion.pipeline.landed_run import open_lake, read_run_manifest
 
     manifest = read_run_manifest(plan, run, open_lake(plan))
     log.info(
@@ -114,20 +145,15 @@ def _committed_summary(plan: EntityPlan, run: RunInfo, committed: dict[str, Any]
         run.run_id,
         manifest.rows,
     )
-    return {
-        "manifest": landing_paths(plan, run).manifest,
-        "container": plan.landing.container,
-        "files": [f.path for f in manifest.files],
-        "rows": manifest.rows,
-        "bytes": manifest.bytes,
-        "window": manifest.window,
-        "window_start": committed["window_start"],
-        "window_end": committed["window_end"],
-        "schema_fingerprint": manifest.schema_fingerprint,
-        **manifest.extra,
-        "seconds": 0.0,
-        "already_committed": True,
-    }
+    return _landed_summary(
+        plan,
+        run,
+        manifest,
+        window_start=committed["window_start"],
+        window_end=committed["window_end"],
+        seconds=0.0,
+        already_committed=True,
+    )
 
 
 def extract_land(plan: EntityPlan, run: RunInfo) -> dict[str, Any]:
@@ -136,11 +162,9 @@ def extract_land(plan: EntityPlan, run: RunInfo) -> dict[str, Any]:
     from ingestion.extract.sql_engine import source_engine
     from ingestion.extract.sql_query import select_rows, source_relation, window_for_dialect
     from ingestion.extract.sql_reader import read_batches
-    from ingestion.land.lake import Lake
     from ingestion.land.parquet_lander import ParquetLander
-    from ingestion.pipeline.landed_run import landing_paths
-    from ingestion.state.engine import control_engine
-    from ingestion.state.store import ControlStore
+    from ingestion.pipeline.landed_run import landing_paths, open_lake
+    from ingestion.state.store import open_control_store
 
     _guard(plan)
     started = time.monotonic()
@@ -148,17 +172,16 @@ def extract_land(plan: EntityPlan, run: RunInfo) -> dict[str, Any]:
     locator = entity.locator
     assert locator.kind == "sql"
     schema = arrow_schema(entity.columns)
-    store = ControlStore(control_engine()).ensure_schema()
-    committed = store.committed_run(plan.source, entity.name, run.run_id)
-    if committed is not None:
-        store.engine.dispose()
-        return _committed_summary(plan, run, committed)
-    engine = source_engine(plan.conn_id)
     relation = source_relation(table_name=locator.table, schema=locator.schema_name, query=locator.query)
+    engine = source_engine(plan.conn_id)  # create_engine does not connect; the first statement does
     try:
-        window, watermark = compute_window(plan, run, engine=engine, store=store, relation=relation)
+        with open_control_store() as store:
+            committed = store.committed_run(plan.source, entity.name, run.run_id)
+            if committed is not None:
+                return _committed_summary(plan, run, committed)
+            window, watermark = compute_window(plan, run, engine=engine, store=store, relation=relation)
         log.info("%s.%s: %s window %s", plan.source, entity.name, entity.load.mode, window.describe())
-        lake = Lake.from_conn_id(plan.landing.conn_id, plan.landing.container)
+        lake = open_lake(plan)
         lake.ensure_container()
         paths = landing_paths(plan, run)
         lander = ParquetLander(lake, paths, schema, run_id=run.run_id)
@@ -192,7 +215,6 @@ def extract_land(plan: EntityPlan, run: RunInfo) -> dict[str, Any]:
         )
     finally:
         engine.dispose()
-        store.engine.dispose()
     seconds = round(time.monotonic() - started, 3)
     log.info(
         "%s.%s: landed %d rows in %d file(s), %d bytes, in %.1f s",
@@ -203,16 +225,11 @@ def extract_land(plan: EntityPlan, run: RunInfo) -> dict[str, Any]:
         manifest.bytes,
         seconds,
     )
-    return {
-        "manifest": paths.manifest,
-        "container": plan.landing.container,
-        "files": [f.path for f in manifest.files],
-        "rows": manifest.rows,
-        "bytes": manifest.bytes,
-        "window": manifest.window,
-        "window_start": watermark_values.encode(window.low),
-        "window_end": watermark_values.encode(window.high),
-        "schema_fingerprint": manifest.schema_fingerprint,
-        **manifest.extra,
-        "seconds": seconds,
-    }
+    return _landed_summary(
+        plan,
+        run,
+        manifest,
+        window_start=watermark_values.encode(window.low),
+        window_end=watermark_values.encode(window.high),
+        seconds=seconds,
+    )

@@ -8,6 +8,8 @@ together, refuses to move it if someone else did since the run read it, and is a
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -264,3 +266,15 @@ class ControlStore:
         query = query.order_by(entity_runs.c.id.desc()).limit(limit)
         with self.engine.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
+
+
+@contextmanager
+def open_control_store(explicit_url: str | None = None) -> Iterator[ControlStore]:
+    """The control store for one stage: schema ensured, and its connections closed on the way out."""
+    from ingestion.state.engine import control_engine
+
+    store = ControlStore(control_engine(explicit_url)).ensure_schema()
+    try:
+        yield store
+    finally:
+        store.engine.dispose()

@@ -15,6 +15,7 @@ from ingestion.errors import InvalidSourceConfigError, StageNotImplementedError,
 from ingestion.factory import load_entity_plan
 from ingestion.operators import STAGE_OPERATORS
 from ingestion.operators.stages import backfill_skip_reason
+from ingestion.pipeline.run_info import RunInfo
 
 CONFIGS = Path(__file__).resolve().parents[3] / "include" / "source_configs"
 
@@ -85,5 +86,6 @@ def test_backfills_skip_entities_that_are_not_interval_windowed(config_dir: Path
     op = STAGE_OPERATORS["extract_land"](task_id="extract_land", source_name="crm", entity_name="customers")
     with pytest.raises(AirflowSkipException, match=r"incremental entity: backfills skip it.*full_refresh"):
         op.execute(context=_context("backfill"))  # type: ignore[arg-type]
-    assert backfill_skip_reason(load_entity_plan("crm", "orders"), _context("backfill")["dag_run"]) is None
-    assert backfill_skip_reason(load_entity_plan("crm", "customers"), _context("scheduled")["dag_run"]) is None
+    backfill, scheduled = RunInfo.from_context(_context("backfill")), RunInfo.from_context(_context("scheduled"))
+    assert backfill_skip_reason(load_entity_plan("crm", "orders"), backfill) is None
+    assert backfill_skip_reason(load_entity_plan("crm", "customers"), scheduled) is None
