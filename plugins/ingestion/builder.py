@@ -38,6 +38,16 @@ def _timetable(schedule: str | None) -> Any:
     return CronDataIntervalTimetable(schedule, timezone="UTC")
 
 
+def _stage_args(stage: str, entity: EntityPlan) -> dict[str, Any]:
+    if stage == "commit":
+        return {"outlets": [entity_asset(entity)]}
+    if stage == "publish":
+        # One transactional id per entity: a second run's publish would fence the first and fail it (backfills
+        # run several runs at once), so an entity publishes one run at a time.
+        return {"max_active_tis_per_dag": 1}
+    return {}
+
+
 def _task_args(plan: DagPlan) -> dict[str, Any]:
     # Given to each operator directly rather than as default_args, which Airflow deep-copies for every task
     # (0.7 ms per DAG here); the resulting tasks are the same.
@@ -68,7 +78,6 @@ def build_dag(plan: DagPlan) -> DAG:
             with TaskGroup(group_id=entity.group_id, tooltip=entity.entity.description):
                 stages = []
                 for stage in entity.stages:
-                    extra: dict[str, Any] = {"outlets": [entity_asset(entity)]} if stage == "commit" else {}
                     stages.append(
                         STAGE_OPERATORS[stage](
                             task_id=stage,
@@ -76,7 +85,7 @@ def build_dag(plan: DagPlan) -> DAG:
                             entity_name=entity.entity.name,
                             depends_on_past=entity.depends_on_past,
                             **task_args,
-                            **extra,
+                            **_stage_args(stage, entity),
                         )
                     )
                 chain(*stages)

@@ -58,6 +58,9 @@ def test_task_groups_run_the_four_stages_in_order(dagbag: DagBag, dag_id: str) -
         commit = dag.get_task(f"{entity}.commit")
         assert commit.downstream_task_ids == set()
         assert [a.uri for a in commit.outlets] == [f"ingest://{dag_id.removeprefix('ingest_')}/{entity}"]
+        # One publisher per entity at a time: its transactional id would fence a concurrent run's publish.
+        assert dag.get_task(f"{entity}.publish").max_active_tis_per_dag == 1
+        assert dag.get_task(f"{entity}.extract_land").max_active_tis_per_dag is None
 
 
 @pytest.mark.parametrize("dag_id", sorted(SAMPLE_DAGS))
