@@ -1,4 +1,5 @@
-"""Helpers shared by integration tests: reading a topic as a read_committed consumer, driving the stack."""
+"""Helpers shared by integration tests: source tables and configs of a test's own, Airflow environments and
+components, reading a topic as a read_committed consumer, driving the stack."""
 
 from __future__ import annotations
 
@@ -8,11 +9,103 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
+from sqlalchemy import Engine, create_engine, text
 
 REPO = Path(__file__).resolve().parents[2]
+# The CRM database as its owner, to create tables the tests' sources read through `crm_postgres` (crm_reader).
+CRM_WRITER_URL = f"postgresql+psycopg://ingest:ingest@127.0.0.1:{os.environ.get('STACK_POSTGRES_PORT', '25432')}/crm"
+# What `make airflow`'s components need on 2 cores; the dag-processor re-parses every 5 s so tests wait less.
+COMPONENT_SETTINGS = {
+    "AIRFLOW__CORE__PARALLELISM": "4",
+    "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+    "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+}
+
+
+@contextmanager
+def crm_table(table: str, columns_sql: str) -> Iterator[Engine]:
+    """A table of the test's own in the CRM database, readable by the source connection; dropped afterwards.
+    Yields an engine that may write to it."""
+    writer = create_engine(CRM_WRITER_URL)
+    try:
+        with writer.begin() as conn:
+            conn.execute(text(f"CREATE TABLE {table} ({columns_sql})"))
+            conn.execute(text(f"GRANT SELECT ON {table} TO crm_reader"))
+        yield writer
+        with writer.begin() as conn:
+            conn.execute(text(f"DROP TABLE {table}"))
+    finally:
+        writer.dispose()
+
+
+def sql_source_config(name: str, entities: list[dict[str, Any]], **fields: Any) -> dict[str, Any]:
+    """A SQL source config on `crm_postgres`; `fields` add to or replace the top-level keys."""
+    return {
+        "name": name,
+        "owners": {"primary": "data-eng@example.com", "team": "data-eng"},
+        "schedule": "@daily",
+        "start_date": "2026-11-01T00:00:00Z",
+        "kind": "sql",
+        "conn_id": "crm_postgres",
+        "entities": entities,
+        **fields,
+    }
+
+
+def write_configs(config_dir: Path, *configs: dict[str, Any]) -> Path:
+    """A config directory with the repository's `_defaults.json` and the given source configs."""
+    config_dir.mkdir(parents=True, exist_ok=True)
+    (config_dir / "_defaults.json").write_text((REPO / "include" / "source_configs" / "_defaults.json").read_text())
+    for config in configs:
+        (config_dir / f"{config['name']}.json").write_text(json.dumps(config))
+    return config_dir
+
+
+def airflow_env(home: Path, config_dir: Path, **settings: str) -> dict[str, str]:
+    """The environment for Airflow commands and components on this repository's DAGs, with its own home and
+    source configs; none of the caller's AIRFLOW__ settings leak in. `settings` add or override."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")}
+    env.update(
+        AIRFLOW_HOME=str(home),
+        INGEST_CONFIG_DIR=str(config_dir),
+        INGEST_ENV="dev",
+        AIRFLOW__CORE__DAGS_FOLDER=str(REPO / "dags"),
+        AIRFLOW__CORE__PLUGINS_FOLDER=str(REPO / "plugins"),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        PYTHONPATH=str(REPO / "plugins"),
+    )
+    env.update(settings)
+    return env
+
+
+def start_airflow(env: dict[str, str], port: int) -> tuple[subprocess.Popen[str], list[str]]:
+    """Start `make airflow`'s supervisor (scripts/airflow_local.py) and return once it prints the UI address.
+    The caller stops it with SIGINT. Fails with the supervisor's output if it reports a failure instead."""
+    proc = subprocess.Popen(
+        [sys.executable, "scripts/airflow_local.py", "run", "--port", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output: list[str] = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        output.append(line)
+        if "[airflow] UI:" in line or "FAILED" in line:
+            break
+    if not any(f"UI: http://127.0.0.1:{port}" in line for line in output):
+        proc.kill()
+        proc.communicate(timeout=60)
+        raise AssertionError("".join(output))
+    return proc, output
 
 
 def bootstrap_servers() -> str:

@@ -5,19 +5,16 @@ and Ctrl-C (SIGINT) stops every component."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import requests
 
 from stack.procs import owned_processes
+from tests.integration.support import COMPONENT_SETTINGS, REPO, airflow_env, start_airflow
 
-REPO = Path(__file__).resolve().parents[2]
 PORT = 28090
 
 
@@ -35,33 +32,9 @@ def _configs_with_one_broken(target: Path) -> Path:
 
 def test_components_start_serve_and_stop_on_ctrl_c(tmp_path: Path) -> None:
     home = tmp_path / "airflow"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")}
-    env.update(
-        INGEST_CONFIG_DIR=str(_configs_with_one_broken(tmp_path / "source_configs")),
-        AIRFLOW_HOME=str(home),
-        AIRFLOW__CORE__DAGS_FOLDER=str(REPO / "dags"),
-        AIRFLOW__CORE__PLUGINS_FOLDER=str(REPO / "plugins"),
-        AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AIRFLOW__CORE__PARALLELISM="4",
-        AIRFLOW__CORE__EXECUTOR="LocalExecutor",
-        AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="5",
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "scripts/airflow_local.py", "run", "--port", str(PORT)],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    output: list[str] = []
+    env = airflow_env(home, _configs_with_one_broken(tmp_path / "source_configs"), **COMPONENT_SETTINGS)
+    proc, output = start_airflow(env, PORT)
     try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            output.append(line)
-            if "[airflow] UI:" in line or "FAILED" in line:
-                break
-        assert any(f"UI: http://127.0.0.1:{PORT}" in line for line in output), "".join(output)
         password = json.loads((home / "simple_auth_manager_passwords.json.generated").read_text())["admin"]
         assert f"admin / {password}" in "".join(output)
 

@@ -15,7 +15,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -24,16 +23,25 @@ from typing import Any
 
 import pytest
 import requests
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from ingestion.land.lake import Lake
 from ingestion.state.engine import control_engine
 from ingestion.state.store import ControlStore
-from tests.integration.support import REPO, read_committed, stack
+from tests.integration.support import (
+    COMPONENT_SETTINGS,
+    REPO,
+    airflow_env,
+    crm_table,
+    read_committed,
+    sql_source_config,
+    stack,
+    start_airflow,
+    write_configs,
+)
 
 PORT = 28091
 PG_PORT = os.environ.get("STACK_POSTGRES_PORT", "25432")
-WRITER_URL = f"postgresql+psycopg://ingest:ingest@127.0.0.1:{PG_PORT}/crm"
 RETRY_DELAY = 20  # long enough to bring Kafka back between the failed try and the retry
 COLUMNS = [
     {"name": "order_id", "type": "bigint", "nullable": False},
@@ -60,9 +68,12 @@ class Api:
     def runs(self, dag_id: str) -> list[dict[str, Any]]:
         return self.call("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 100})["dag_runs"]
 
-    def task_states(self, dag_id: str, run_id: str) -> dict[str, str | None]:
+    def task_instances(self, dag_id: str, run_id: str) -> dict[str, dict[str, Any]]:
         tis = self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 100})
-        return {ti["task_id"]: ti["state"] for ti in tis["task_instances"]}
+        return {ti["task_id"]: ti for ti in tis["task_instances"]}
+
+    def task_states(self, dag_id: str, run_id: str) -> dict[str, str | None]:
+        return {task_id: ti["state"] for task_id, ti in self.task_instances(dag_id, run_id).items()}
 
     def wait(self, what: str, check: Any, timeout: float = 300) -> Any:
         deadline = time.monotonic() + timeout
@@ -85,93 +96,48 @@ class Api:
 def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     name = f"s{uuid.uuid4().hex[:8]}"
     table = f"{name}_orders"
-    writer = create_engine(WRITER_URL)
-    with writer.begin() as conn:
-        conn.execute(
-            text(
-                f"CREATE TABLE {table} (order_id bigint PRIMARY KEY, amount numeric(12,2) NOT NULL, "
-                "ordered_at timestamptz NOT NULL, updated_at timestamptz NOT NULL)"
-            )
-        )
-        conn.execute(text(f"GRANT SELECT ON {table} TO crm_reader"))
+    columns = "order_id bigint PRIMARY KEY, amount numeric(12,2) NOT NULL, ordered_at timestamptz NOT NULL, "
+    with crm_table(table, columns + "updated_at timestamptz NOT NULL") as writer:
         # 5 days of orders, one every 37 minutes (so days hold different counts), updated two days ago.
-        conn.execute(
-            text(
-                f"INSERT INTO {table} SELECT g, g * 0.5, :day0 + g * interval '37 minutes', "
-                "now() - interval '2 days' + g * interval '1 second' FROM generate_series(0, 194) g"
-            ),
-            {"day0": DAY0},
+        with writer.begin() as conn:
+            conn.execute(
+                text(
+                    f"INSERT INTO {table} SELECT g, g * 0.5, :day0 + g * interval '37 minutes', "
+                    "now() - interval '2 days' + g * interval '1 second' FROM generate_series(0, 194) g"
+                ),
+                {"day0": DAY0},
+            )
+        locator = {"kind": "sql", "schema": "public", "table": table}
+        entity = {"locator": locator, "primary_key": ["order_id"], "columns": COLUMNS}
+        config = sql_source_config(
+            name,
+            [
+                {"name": "daily", **entity, "load": {"mode": "interval", "cursor_column": "ordered_at"}},
+                {
+                    "name": "live",
+                    **entity,
+                    "load": {"mode": "incremental", "cursor_column": "updated_at", "safety_margin_seconds": 0},
+                },
+            ],
+            retries={"count": 1, "delay_seconds": RETRY_DELAY, "backoff_multiplier": 1},
+            kafka={"publish_timeout_seconds": 10},
         )
-    configs = tmp_path_factory.mktemp("configs")
-    (configs / "_defaults.json").write_text((REPO / "include" / "source_configs" / "_defaults.json").read_text())
-    locator = {"kind": "sql", "schema": "public", "table": table}
-    config = {
-        "name": name,
-        "owners": {"primary": "data-eng@example.com", "team": "data-eng"},
-        "schedule": "@daily",
-        "start_date": "2026-11-01T00:00:00Z",
-        "kind": "sql",
-        "conn_id": "crm_postgres",
-        "retries": {"count": 1, "delay_seconds": RETRY_DELAY, "backoff_multiplier": 1},
-        "kafka": {"publish_timeout_seconds": 10},
-        "entities": [
-            {
-                "name": "daily",
-                "locator": locator,
-                "primary_key": ["order_id"],
-                "columns": COLUMNS,
-                "load": {"mode": "interval", "cursor_column": "ordered_at"},
-            },
-            {
-                "name": "live",
-                "locator": locator,
-                "primary_key": ["order_id"],
-                "columns": COLUMNS,
-                "load": {"mode": "incremental", "cursor_column": "updated_at", "safety_margin_seconds": 0},
-            },
-        ],
-    }
-    (configs / f"{name}.json").write_text(json.dumps(config))
-    yield {"name": name, "table": table, "writer": writer, "configs": configs}
-    with writer.begin() as conn:
-        conn.execute(text(f"DROP TABLE {table}"))
-    writer.dispose()
+        configs = write_configs(tmp_path_factory.mktemp("configs"), config)
+        yield {"name": name, "table": table, "writer": writer, "configs": configs}
 
 
 @pytest.fixture(scope="module")
 def airflow(source: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     home = tmp_path_factory.mktemp("airflow")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")}
-    env.update(
-        INGEST_CONFIG_DIR=str(source["configs"]),
-        INGEST_ENV="dev",
-        AIRFLOW_HOME=str(home),
-        AIRFLOW__CORE__DAGS_FOLDER=str(REPO / "dags"),
-        AIRFLOW__CORE__PLUGINS_FOLDER=str(REPO / "plugins"),
-        AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AIRFLOW__CORE__PARALLELISM="4",
-        AIRFLOW__CORE__EXECUTOR="LocalExecutor",
-        AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="5",
+    env = airflow_env(
+        home,
+        source["configs"],
+        **COMPONENT_SETTINGS,
         AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL="5",
         AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"postgresql+psycopg://ingest:ingest@127.0.0.1:{PG_PORT}/airflow",
-        PYTHONPATH=str(REPO / "plugins"),
     )
-    proc = subprocess.Popen(
-        [sys.executable, "scripts/airflow_local.py", "run", "--port", str(PORT)],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    output: list[str] = []
+    proc, _ = start_airflow(env, PORT)
     try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            output.append(line)
-            if "[airflow] UI:" in line or "FAILED" in line:
-                break
-        assert any("[airflow] UI:" in line for line in output), "".join(output)
         password = json.loads((home / "simple_auth_manager_passwords.json.generated").read_text())["admin"]
         api = Api(PORT, password)
         dag_id = f"ingest_{source['name']}"
@@ -240,6 +206,8 @@ def test_backfill_lands_each_day_and_leaves_the_live_watermark_alone(
         assert run["state"] == "success", states
         assert [states[f"daily.{s}"] for s in ("extract_land", "validate", "publish", "commit")] == ["success"] * 4
         assert states["live.extract_land"] == "skipped"  # incremental: reloaded by reset/full_refresh, not backfill
+        # The days run side by side, but their publishes take turns: none was fenced by another's producer.
+        assert api.task_instances(dag_id, run["dag_run_id"])["daily.publish"]["try_number"] == 1
 
     lake = Lake.from_conn_id("lake_wasb", "landing")
     manifests = [n for n in lake.names(f"{name}/daily/") if n.endswith("_manifest.json")]

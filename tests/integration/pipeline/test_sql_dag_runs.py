@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -21,14 +20,13 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from ingestion.land.lake import Lake
 from ingestion.state.engine import control_engine
 from ingestion.state.store import ControlStore
-from tests.integration.support import REPO, read_committed
+from tests.integration.support import REPO, airflow_env, crm_table, read_committed, sql_source_config, write_configs
 
-WRITER_URL = f"postgresql+psycopg://ingest:ingest@127.0.0.1:{os.environ.get('STACK_POSTGRES_PORT', '25432')}/crm"
 COLUMNS = [
     {"name": "order_id", "type": "bigint", "nullable": False},
     {"name": "customer", "type": "string"},
@@ -41,22 +39,11 @@ LOOKBACK = timedelta(minutes=5)
 
 
 @pytest.fixture(scope="module")
-def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def airflow(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """An Airflow home on SQLite for `airflow dags test`, reading configs from a directory of this module's."""
     home = tmp_path_factory.mktemp("airflow")
-    configs = tmp_path_factory.mktemp("configs")
-    (configs / "_defaults.json").write_text((REPO / "include" / "source_configs" / "_defaults.json").read_text())
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")}
-    env.update(
-        AIRFLOW_HOME=str(home),
-        INGEST_CONFIG_DIR=str(configs),
-        INGEST_ENV="dev",
-        AIRFLOW__CORE__DAGS_FOLDER=str(REPO / "dags"),
-        AIRFLOW__CORE__PLUGINS_FOLDER=str(REPO / "plugins"),
-        AIRFLOW__CORE__LOAD_EXAMPLES="False",
-        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home}/airflow.db",
-        PYTHONPATH=str(REPO / "plugins"),
-    )
+    configs = write_configs(tmp_path_factory.mktemp("configs"))
+    env = airflow_env(home, configs, AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home}/airflow.db")
     migrate = subprocess.run(
         [str(REPO / ".venv" / "bin" / "airflow"), "db", "migrate"], env=env, capture_output=True, text=True
     )
@@ -65,55 +52,35 @@ def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def source(airflow_env: dict[str, str]) -> Iterator[dict[str, Any]]:
+def source(airflow: dict[str, str]) -> Iterator[dict[str, Any]]:
     name = f"d{uuid.uuid4().hex[:8]}"
     table = f"{name}_orders"
-    writer = create_engine(WRITER_URL)
+    columns = "order_id bigint PRIMARY KEY, customer text, amount numeric(12,2) NOT NULL, paid boolean, "
     # Rows an hour apart, ending two days ago: the lookback re-reads only the newest one.
     base = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
-    with writer.begin() as conn:
-        conn.execute(
-            text(
-                f"CREATE TABLE {table} (order_id bigint PRIMARY KEY, customer text, amount numeric(12,2) NOT NULL, "
-                "paid boolean, updated_at timestamptz NOT NULL)"
+    with crm_table(table, columns + "updated_at timestamptz NOT NULL") as writer:
+        with writer.begin() as conn:
+            conn.execute(
+                text(
+                    f"INSERT INTO {table} SELECT g, CASE WHEN g % 5 = 0 THEN NULL ELSE 'Zoë ' || g END, g * 1.25, "
+                    f"g % 2 = 0, :base - ({ROWS} - g) * interval '1 hour' FROM generate_series(1, {ROWS}) g"
+                ),
+                {"base": base},
             )
-        )
-        conn.execute(text(f"GRANT SELECT ON {table} TO crm_reader"))
-        conn.execute(
-            text(
-                f"INSERT INTO {table} SELECT g, CASE WHEN g % 5 = 0 THEN NULL ELSE 'Zoë ' || g END, g * 1.25, "
-                f"g % 2 = 0, :base - ({ROWS} - g) * interval '1 hour' FROM generate_series(1, {ROWS}) g"
-            ),
-            {"base": base},
-        )
-    config = {
-        "name": name,
-        "owners": {"primary": "data-eng@example.com", "team": "data-eng"},
-        "schedule": "@daily",
-        "start_date": "2026-01-01T00:00:00Z",
-        "kind": "sql",
-        "conn_id": "crm_postgres",
-        "retries": {"count": 0},
-        "entities": [
-            {
-                "name": "orders",
-                "locator": {"kind": "sql", "schema": "public", "table": table},
-                "primary_key": ["order_id"],
-                "columns": COLUMNS,
-                "load": {
-                    "mode": "incremental",
-                    "cursor_column": "updated_at",
-                    "lookback_minutes": int(LOOKBACK.total_seconds() // 60),
-                    "safety_margin_seconds": 0,
-                },
-            }
-        ],
-    }
-    Path(airflow_env["INGEST_CONFIG_DIR"], f"{name}.json").write_text(json.dumps(config))
-    yield {"name": name, "table": table, "writer": writer, "base": base}
-    with writer.begin() as conn:
-        conn.execute(text(f"DROP TABLE {table}"))
-    writer.dispose()
+        entity = {
+            "name": "orders",
+            "locator": {"kind": "sql", "schema": "public", "table": table},
+            "primary_key": ["order_id"],
+            "columns": COLUMNS,
+            "load": {
+                "mode": "incremental",
+                "cursor_column": "updated_at",
+                "lookback_minutes": int(LOOKBACK.total_seconds() // 60),
+                "safety_margin_seconds": 0,
+            },
+        }
+        write_configs(Path(airflow["INGEST_CONFIG_DIR"]), sql_source_config(name, [entity], retries={"count": 0}))
+        yield {"name": name, "table": table, "writer": writer, "base": base}
 
 
 def _dags_test(env: dict[str, str], dag_id: str, logical_date: str) -> str:
@@ -160,12 +127,12 @@ def _messages_of(topic: str, run_id: str) -> dict[int, dict[str, Any]]:
     return decoded
 
 
-def test_full_then_incremental_with_a_late_row(airflow_env: dict[str, str], source: dict[str, Any]) -> None:
+def test_full_then_incremental_with_a_late_row(airflow: dict[str, str], source: dict[str, Any]) -> None:
     name, table, writer = source["name"], source["table"], source["writer"]
     dag_id, topic = f"ingest_{name}", f"ingest.{name}.orders"
 
     # Run 1: the first load reads the whole table.
-    _dags_test(airflow_env, dag_id, "2026-11-20")
+    _dags_test(airflow, dag_id, "2026-11-20")
     run1 = _last_run(name)
     assert (run1["rows_landed"], run1["rows_published"], run1["moved_watermark"]) == (ROWS, ROWS, True)
     source_rows = _source_rows(writer, table)
@@ -196,7 +163,7 @@ def test_full_then_incremental_with_a_late_row(airflow_env: dict[str, str], sour
     expected = _source_rows(writer, table, "updated_at >= :low", low=high - LOOKBACK)
     assert [r["order_id"] for r in expected] == [7, 8, ROWS, 1001, 1002]
 
-    _dags_test(airflow_env, dag_id, "2026-11-21")
+    _dags_test(airflow, dag_id, "2026-11-21")
     run2 = _last_run(name)
     assert run2["run_id"] != run1["run_id"]
     assert _landed_rows(run2["files"]) == expected

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -18,16 +17,16 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from ingestion.errors import StageNotImplementedError
 from ingestion.land.lake import Lake
 from ingestion.operators import ExtractLandOperator
 from ingestion.state.engine import control_engine
 from ingestion.state.store import ControlStore
+from tests.integration.support import crm_table, sql_source_config, write_configs
 
 REPO = Path(__file__).resolve().parents[3]
-WRITER_URL = f"postgresql+psycopg://ingest:ingest@127.0.0.1:{os.environ.get('STACK_POSTGRES_PORT', '25432')}/crm"
 COLUMNS = [
     {"name": "order_id", "type": "bigint", "nullable": False},
     {"name": "customer", "type": "string"},
@@ -40,47 +39,27 @@ COLUMNS = [
 @pytest.fixture
 def source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     name = f"t{uuid.uuid4().hex[:8]}"
-    writer = create_engine(WRITER_URL)
-    with writer.begin() as conn:
-        conn.execute(
-            text(
-                f"CREATE TABLE {name}_orders (order_id bigint PRIMARY KEY, customer text, amount numeric(12,2) "
-                "NOT NULL, paid boolean, updated_at timestamptz NOT NULL)"
+    columns = "order_id bigint PRIMARY KEY, customer text, amount numeric(12,2) NOT NULL, paid boolean, "
+    with crm_table(f"{name}_orders", columns + "updated_at timestamptz NOT NULL") as writer:
+        with writer.begin() as conn:
+            conn.execute(
+                text(
+                    f"INSERT INTO {name}_orders SELECT g, CASE WHEN g % 4 = 0 THEN NULL ELSE 'Zoë ' || g END, "
+                    "g * 1.25, g % 2 = 0, timestamptz '2026-11-01 00:00+00' + g * interval '1 minute' "
+                    "FROM generate_series(1, 500) g"
+                )
             )
-        )
-        conn.execute(text(f"GRANT SELECT ON {name}_orders TO crm_reader"))
-        conn.execute(
-            text(
-                f"INSERT INTO {name}_orders SELECT g, CASE WHEN g % 4 = 0 THEN NULL ELSE 'Zoë ' || g END, "
-                "g * 1.25, g % 2 = 0, timestamptz '2026-11-01 00:00+00' + g * interval '1 minute' "
-                "FROM generate_series(1, 500) g"
-            )
-        )
-    config_dir = tmp_path / "configs"
-    config_dir.mkdir()
-    config = {
-        "name": name,
-        "owners": {"primary": "a@example.com", "team": "t"},
-        "schedule": "@daily",
-        "start_date": "2026-11-01T00:00:00Z",
-        "kind": "sql",
-        "conn_id": "crm_postgres",
-        "entities": [
-            {
-                "name": "orders",
-                "locator": {"kind": "sql", "schema": "public", "table": f"{name}_orders"},
-                "primary_key": ["order_id"],
-                "columns": COLUMNS,
-                "load": {"mode": "incremental", "cursor_column": "updated_at", "lookback_minutes": 0},
-            }
-        ],
-    }
-    (config_dir / f"{name}.json").write_text(json.dumps(config))
-    monkeypatch.setenv("INGEST_CONFIG_DIR", str(config_dir))
-    yield {"name": name, "writer": writer, "config_dir": config_dir, "config": config}
-    with writer.begin() as conn:
-        conn.execute(text(f"DROP TABLE {name}_orders"))
-    writer.dispose()
+        entity = {
+            "name": "orders",
+            "locator": {"kind": "sql", "schema": "public", "table": f"{name}_orders"},
+            "primary_key": ["order_id"],
+            "columns": [dict(c) for c in COLUMNS],  # a copy: a test may change its config
+            "load": {"mode": "incremental", "cursor_column": "updated_at", "lookback_minutes": 0},
+        }
+        config = sql_source_config(name, [entity])
+        config_dir = write_configs(tmp_path / "configs", config)
+        monkeypatch.setenv("INGEST_CONFIG_DIR", str(config_dir))
+        yield {"name": name, "writer": writer, "config_dir": config_dir, "config": config}
 
 
 def _context(run_id: str, end: datetime, conf: dict | None = None) -> dict[str, Any]:
