@@ -16,6 +16,8 @@ from stack.settings import (
     API_TOKEN,
     AZURITE_ACCOUNT,
     AZURITE_KEY,
+    PII_ENCRYPTION_KEY,
+    PII_HASH_KEY,
     SFTP_PASSWORD,
     SFTP_USER,
     Settings,
@@ -93,6 +95,9 @@ def connections(
             # The bearer token lives in the password field, which Airflow masks in logs.
             "password": API_TOKEN,
         },
+        # PII keys (see ingestion.pii.keys): the secret is the password, which Airflow masks in logs.
+        "pii_hash_key": {"conn_type": "generic", "password": PII_HASH_KEY, "extra": {"key_id": "local1"}},
+        "pii_encryption_key": {"conn_type": "generic", "password": PII_ENCRYPTION_KEY, "extra": {"key_id": "local1"}},
         # Webhook URLs carry their secret, so they sit in the password field like Slack's own convention.
         "teams_alerts": {
             "conn_type": "http",

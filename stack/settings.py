@@ -17,6 +17,10 @@ AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1
 SFTP_USER = "ingest_sftp"
 SFTP_PASSWORD = "sftp-local-only"
 API_TOKEN = "sample-api-local-token"
+# PII keys of the local stack only: an HMAC key (>= 32 bytes) and a base64 AES-256 key. Production keys come from
+# the secrets backend under the same connection ids.
+PII_HASH_KEY = "local-only-hmac-key-for-pii-hashing-0001"
+PII_ENCRYPTION_KEY = "bG9jYWwtb25seS1hZXMtMjU2LWtleS1mb3ItcGlpLTE="
 
 # Services in start order; `down` stops them in reverse.
 ALL_SERVICES = ("postgres", "mariadb", "kafka", "azurite", "sftp", "sample-api", "webhook-sink")

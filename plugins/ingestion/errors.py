@@ -31,3 +31,7 @@ class UnknownSourceError(IngestionError, KeyError):
 
 class StageNotImplementedError(IngestionError, NotImplementedError):
     """A pipeline stage that the platform does not implement yet for this kind of source."""
+
+
+class NotRetriableError(IngestionError):
+    """Retrying cannot help (a config or key problem): the stage fails at once instead of using its retries."""

@@ -7,11 +7,11 @@ runbook), so it can be tested without a scheduler and reused by the CLI. Only th
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from ingestion.config.models import Alerts, Entity, Kafka, Landing, SourceConfig
+from ingestion.config.models import Alerts, Entity, Kafka, Landing, PiiKeys, SourceConfig
 from ingestion.land.paths import path_pattern
 
 STAGES = ("extract_land", "validate", "publish", "commit")
@@ -41,6 +41,7 @@ class EntityPlan:
     landing_path_pattern: str
     depends_on_past: bool
     schedule: str | None = None  # the source's, for runs that carry no data interval of their own
+    pii_keys: PiiKeys = field(default_factory=PiiKeys)
     stages: tuple[str, ...] = STAGES
 
     @property
@@ -127,6 +128,7 @@ def plan_entity(config: SourceConfig, entity: Entity) -> EntityPlan:
         # finish in order, and a failed one must stop the next.
         depends_on_past=entity.load.mode == "incremental",
         schedule=config.schedule,
+        pii_keys=config.pii,
     )
 
 

@@ -84,6 +84,31 @@ def airflow_env(home: Path, config_dir: Path, **settings: str) -> dict[str, str]
     return env
 
 
+AIRFLOW_BIN = str(REPO / ".venv" / "bin" / "airflow")
+
+
+def sqlite_airflow_env(home: Path, config_dir: Path) -> dict[str, str]:
+    """`airflow_env` on a freshly migrated SQLite metadata DB in `home`, for `airflow dags test`."""
+    env = airflow_env(home, config_dir, AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home}/airflow.db")
+    migrate = subprocess.run([AIRFLOW_BIN, "db", "migrate"], env=env, capture_output=True, text=True)
+    assert migrate.returncode == 0, migrate.stdout[-2000:] + migrate.stderr[-2000:]
+    return env
+
+
+def dags_test(env: dict[str, str], dag_id: str, logical_date: str, *, succeed: bool = True) -> str:
+    """`airflow dags test`; asserts the run succeeded (or, with succeed=False, failed). Returns its output."""
+    result = subprocess.run(
+        [AIRFLOW_BIN, "dags", "test", dag_id, logical_date], env=env, capture_output=True, text=True, timeout=300
+    )
+    output = result.stdout + result.stderr
+    if succeed:
+        assert result.returncode == 0, output[-4000:]
+        assert "state=success" in output, output[-4000:]
+    else:
+        assert result.returncode != 0 or "state=failed" in output, output[-4000:]
+    return output
+
+
 def start_airflow(env: dict[str, str], port: int) -> tuple[subprocess.Popen[str], list[str]]:
     """Start `make airflow`'s supervisor (scripts/airflow_local.py) and return once it prints the UI address.
     The caller stops it with SIGINT. Fails with the supervisor's output if it reports a failure instead."""

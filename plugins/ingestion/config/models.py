@@ -102,6 +102,8 @@ class Column(Frozen):
                 f"column {self.name!r} is marked pii but has no pii_strategy "
                 f"(one of {', '.join(s.value for s in PiiStrategy)})"
             )
+        if self.pii_strategy is not None and not self.pii:
+            raise ValueError(f'column {self.name!r} has a pii_strategy but is not marked pii: set "pii": true')
         return self
 
 
@@ -219,6 +221,18 @@ class Kafka(Frozen):
         return value
 
 
+class PiiKeys(Frozen):
+    """Which Airflow connections hold the PII keys (the keys themselves never live in a config)."""
+
+    hash_key_conn_id: ConnId = Field(
+        default="pii_hash_key", description="connection whose password is the HMAC key for pii_strategy hash"
+    )
+    encryption_key_conn_id: ConnId = Field(
+        default="pii_encryption_key",
+        description="connection whose password is the base64 AES-256 key for pii_strategy encrypt",
+    )
+
+
 class Alerts(Frozen):
     severity: Severity = Severity.HIGH
     channels: tuple[ConnId, ...] = ()
@@ -274,7 +288,26 @@ class Entity(Frozen):
                 raise ValueError(f"primary_key {missing} not among the declared columns")
             if self.kafka and (missing := [k for k in self.kafka.key_columns if k not in names]):
                 raise ValueError(f"kafka.key_columns {missing} not among the declared columns")
+        self._pii_fits_keys_and_checks()
         return self
+
+    def _pii_fits_keys_and_checks(self) -> None:
+        strategies = {c.name: c.pii_strategy for c in self.columns if c.pii and c.pii_strategy}
+        if not strategies:
+            return
+        # Keys must stay stable and joinable: a hash is, every other strategy is not (redacted keys collide).
+        keys = set(self.primary_key) | set(self.kafka.key_columns if self.kafka else ())
+        if unstable := sorted(k for k in keys if strategies.get(k, PiiStrategy.HASH) != PiiStrategy.HASH):
+            raise ValueError(f"key column(s) {unstable} may only use pii_strategy hash, or none")
+        cursor = self.load.cursor_column
+        if cursor in strategies:
+            raise ValueError(f"the cursor column {cursor!r} cannot be masked: windows and freshness read it")
+        if PiiStrategy.SENSITIVE in strategies.values() and not self.primary_key:
+            raise ValueError("pii_strategy sensitive needs a primary_key, to join the raw values back")
+        dropped = {name for name, strategy in strategies.items() if strategy == PiiStrategy.DROP}
+        for check in self.checks:
+            if gone := sorted(dropped.intersection(check.columns)):
+                raise ValueError(f"check {check.kind} names column(s) {gone}, which pii_strategy drop removes")
 
 
 class SourceConfig(Frozen):
@@ -294,6 +327,7 @@ class SourceConfig(Frozen):
     deadline: Deadline = Deadline()
     retention: Retention = Retention()
     retries: Retries = Retries()
+    pii: PiiKeys = PiiKeys()
     entities: tuple[Entity, ...] = Field(min_length=1)
 
     @field_validator("schedule")

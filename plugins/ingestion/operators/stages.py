@@ -33,12 +33,19 @@ class EntityStageOperator(BaseOperator):
 
     def execute(self, context: Context) -> Any:
         from ingestion.arrow_memory import use_lean_arrow_pool
+        from ingestion.errors import NotRetriableError
         from ingestion.factory import load_entity_plan
 
         use_lean_arrow_pool()
 
         plan = load_entity_plan(self.source_name, self.entity_name)
-        return self.run_stage(plan, context)
+        try:
+            return self.run_stage(plan, context)
+        except NotRetriableError as error:
+            from airflow.sdk.exceptions import AirflowFailException
+
+            # A config or key problem: retries would fail the same way and only delay the alert.
+            raise AirflowFailException(str(error)) from error
 
     def run_stage(self, plan: EntityPlan, context: Context) -> Any:
         from ingestion.errors import StageNotImplementedError

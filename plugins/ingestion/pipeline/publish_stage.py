@@ -36,6 +36,7 @@ def message_headers(plan: EntityPlan, run: RunInfo, manifest: LandingManifest) -
 
 
 def publish_target(plan: EntityPlan, run: RunInfo, manifest: LandingManifest) -> PublishTarget:
+    from ingestion.pii.masking import general_schema
     from ingestion.publish.kafka_publisher import PublishTarget
 
     return PublishTarget(
@@ -43,7 +44,7 @@ def publish_target(plan: EntityPlan, run: RunInfo, manifest: LandingManifest) ->
         partitions=plan.kafka.partitions,
         replication_factor=plan.kafka.replication_factor,
         key_columns=tuple(plan.key_columns),
-        value_columns=tuple(c.name for c in plan.entity.columns),
+        value_columns=tuple(general_schema(plan.entity.columns).names),  # as landed: masked, dropped ones gone
         headers=message_headers(plan, run, manifest),
         run_key=run.run_id,
         expected_rows=manifest.rows,

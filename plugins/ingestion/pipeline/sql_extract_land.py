@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ingestion.config.models import NON_PERIODIC_SCHEDULES
-from ingestion.errors import IngestionError, StageNotImplementedError
+from ingestion.errors import NotRetriableError
 from ingestion.extract.window import (
     Window,
     full_window,
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class ConfigNotSupportedError(IngestionError):
+class ConfigNotSupportedError(NotRetriableError):
     """The config asks for something this stage cannot do safely."""
 
 
@@ -50,14 +50,6 @@ def _guard(plan: EntityPlan) -> None:
         raise ConfigNotSupportedError(
             f"{plan.source}.{entity.name}: landing format {plan.landing.format!r} is not implemented for SQL "
             "sources; use parquet"
-        )
-    pii = [c.name for c in entity.columns if c.pii]
-    if pii:
-        # Landing raw values of PII columns in the general zone would break the platform's promise; the masking
-        # stage (hash, redact, drop, encrypt, sensitive) comes with the PII work.
-        raise StageNotImplementedError(
-            f"{plan.source}.{entity.name}: PII columns {pii} need the masking stage, which is not implemented yet; "
-            "refusing to land their raw values"
         )
 
 
@@ -162,11 +154,11 @@ def extract_land(plan: EntityPlan, run: RunInfo) -> dict[str, Any]:
     from ingestion.extract.sql_engine import source_engine
     from ingestion.extract.sql_query import select_rows, source_relation, window_for_dialect
     from ingestion.extract.sql_reader import read_batches
-    from ingestion.land.parquet_lander import ParquetLander
-    from ingestion.pipeline.landed_run import landing_paths, open_lake
+    from ingestion.pipeline.masked_landing import MaskedLanding, pii_masker
     from ingestion.state.store import open_control_store
 
     _guard(plan)
+    masker = pii_masker(plan)  # loads the keys: a missing one fails here, before the source is touched
     started = time.monotonic()
     entity = plan.entity
     locator = entity.locator
@@ -181,10 +173,7 @@ def extract_land(plan: EntityPlan, run: RunInfo) -> dict[str, Any]:
                 return _committed_summary(plan, run, committed)
             window, watermark = compute_window(plan, run, engine=engine, store=store, relation=relation)
         log.info("%s.%s: %s window %s", plan.source, entity.name, entity.load.mode, window.describe())
-        lake = open_lake(plan)
-        lake.ensure_container()
-        paths = landing_paths(plan, run)
-        lander = ParquetLander(lake, paths, schema, run_id=run.run_id)
+        lander = MaskedLanding(plan, run, masker)
         rows = 0
         if not window.empty:
             statement = select_rows(

@@ -2,7 +2,8 @@
 
 Each landed file must exist with the size the manifest records, carry the row count it records (from the Parquet
 footer, fetched by byte range, not the whole file) and have exactly the schema the config declares plus the
-lineage columns. Content checks from the config (not_null, unique, ranges, ...) build on this (issue 6).
+lineage columns (masked columns as strings, dropped ones absent). Content checks from the config (not_null,
+unique, ranges, ...) build on this (issue 6).
 A failed check fails the task, so nothing is published or committed.
 """
 
@@ -37,15 +38,15 @@ class CheckResult:
 def validate_run(plan: EntityPlan, run: RunInfo) -> dict[str, Any]:
     import pyarrow.parquet as pq
 
-    from ingestion.extract.arrow_types import arrow_schema
     from ingestion.land.blob_reader import BlobRangeReader
     from ingestion.land.parquet_lander import schema_fingerprint, with_lineage
+    from ingestion.pii.masking import general_schema
     from ingestion.pipeline.landed_run import open_lake, read_run_manifest
 
     started = time.monotonic()
     lake = open_lake(plan)
     manifest = read_run_manifest(plan, run, lake)
-    expected = with_lineage(arrow_schema(plan.entity.columns))
+    expected = with_lineage(general_schema(plan.entity.columns))
     problems: list[str] = []
     if manifest.schema_fingerprint != schema_fingerprint(expected):
         problems.append(f"manifest schema fingerprint {manifest.schema_fingerprint} != config's")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -25,7 +24,14 @@ from sqlalchemy import text
 from ingestion.land.lake import Lake
 from ingestion.state.engine import control_engine
 from ingestion.state.store import ControlStore
-from tests.integration.support import REPO, airflow_env, crm_table, read_committed, sql_source_config, write_configs
+from tests.integration.support import (
+    crm_table,
+    dags_test,
+    read_committed,
+    sql_source_config,
+    sqlite_airflow_env,
+    write_configs,
+)
 
 COLUMNS = [
     {"name": "order_id", "type": "bigint", "nullable": False},
@@ -41,14 +47,7 @@ LOOKBACK = timedelta(minutes=5)
 @pytest.fixture(scope="module")
 def airflow(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """An Airflow home on SQLite for `airflow dags test`, reading configs from a directory of this module's."""
-    home = tmp_path_factory.mktemp("airflow")
-    configs = write_configs(tmp_path_factory.mktemp("configs"))
-    env = airflow_env(home, configs, AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home}/airflow.db")
-    migrate = subprocess.run(
-        [str(REPO / ".venv" / "bin" / "airflow"), "db", "migrate"], env=env, capture_output=True, text=True
-    )
-    assert migrate.returncode == 0, migrate.stdout[-2000:] + migrate.stderr[-2000:]
-    return env
+    return sqlite_airflow_env(tmp_path_factory.mktemp("airflow"), write_configs(tmp_path_factory.mktemp("configs")))
 
 
 @pytest.fixture(scope="module")
@@ -81,20 +80,6 @@ def source(airflow: dict[str, str]) -> Iterator[dict[str, Any]]:
         }
         write_configs(Path(airflow["INGEST_CONFIG_DIR"]), sql_source_config(name, [entity], retries={"count": 0}))
         yield {"name": name, "table": table, "writer": writer, "base": base}
-
-
-def _dags_test(env: dict[str, str], dag_id: str, logical_date: str) -> str:
-    result = subprocess.run(
-        [str(REPO / ".venv" / "bin" / "airflow"), "dags", "test", dag_id, logical_date],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-4000:]
-    assert "state=success" in output, output[-4000:]
-    return output
 
 
 def _last_run(name: str) -> dict[str, Any]:
@@ -132,7 +117,7 @@ def test_full_then_incremental_with_a_late_row(airflow: dict[str, str], source: 
     dag_id, topic = f"ingest_{name}", f"ingest.{name}.orders"
 
     # Run 1: the first load reads the whole table.
-    _dags_test(airflow, dag_id, "2026-11-20")
+    dags_test(airflow, dag_id, "2026-11-20")
     run1 = _last_run(name)
     assert (run1["rows_landed"], run1["rows_published"], run1["moved_watermark"]) == (ROWS, ROWS, True)
     source_rows = _source_rows(writer, table)
@@ -163,7 +148,7 @@ def test_full_then_incremental_with_a_late_row(airflow: dict[str, str], source: 
     expected = _source_rows(writer, table, "updated_at >= :low", low=high - LOOKBACK)
     assert [r["order_id"] for r in expected] == [7, 8, ROWS, 1001, 1002]
 
-    _dags_test(airflow, dag_id, "2026-11-21")
+    dags_test(airflow, dag_id, "2026-11-21")
     run2 = _last_run(name)
     assert run2["run_id"] != run1["run_id"]
     assert _landed_rows(run2["files"]) == expected

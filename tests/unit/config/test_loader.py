@@ -40,6 +40,16 @@ def _variant(name: str, mutate: Any) -> tuple[str, dict[str, Any]]:
     return name, data
 
 
+def _sensitive_without_key(entity: dict[str, Any]) -> None:
+    entity["primary_key"] = []
+    entity["columns"][1]["pii_strategy"] = "sensitive"
+
+
+def _check_on_dropped(entity: dict[str, Any]) -> None:
+    entity["columns"][1]["pii_strategy"] = "drop"
+    entity["checks"] = [{"kind": "not_null", "columns": ["email"]}]
+
+
 def _set(path: list[Any], value: Any) -> Any:
     def mutate(data: dict[str, Any]) -> None:
         target = data
@@ -60,6 +70,17 @@ BROKEN = dict(
         _variant("password_in_config", _set(["password"], "hunter22")),
         _variant("quoted_table", _set(["entities", 0, "locator", "table"], 'customers"; DROP TABLE x; --')),
         _variant("pii_without_strategy", _set(["entities", 0, "columns", 1, "pii_strategy"], None)),
+        _variant("strategy_without_pii", _set(["entities", 0, "columns", 1, "pii"], False)),
+        _variant(
+            "redacted_key",
+            _set(
+                ["entities", 0, "columns", 0],
+                {"name": "customer_id", "type": "integer", "pii": True, "pii_strategy": "redact"},
+            ),
+        ),
+        _variant("sensitive_without_key", lambda d: _sensitive_without_key(d["entities"][0])),
+        _variant("check_on_dropped", lambda d: _check_on_dropped(d["entities"][0])),
+        _variant("masked_cursor", _set(["entities", 0, "load", "cursor_column"], "email")),
     ]
 )
 EXPECTED = {
@@ -71,6 +92,11 @@ EXPECTED = {
     "password_in_config": ("$.password", "looks like a credential"),
     "quoted_table": ("$.entities[0].locator", "contains a quote"),
     "pii_without_strategy": ("$.entities[0].columns[1]", "marked pii but has no pii_strategy"),
+    "strategy_without_pii": ("$.entities[0].columns[1]", 'set "pii": true'),
+    "redacted_key": ("$.entities[0]", "key column(s) ['customer_id'] may only use pii_strategy hash"),
+    "sensitive_without_key": ("$.entities[0]", "sensitive needs a primary_key"),
+    "check_on_dropped": ("$.entities[0]", "check not_null names column(s) ['email'], which pii_strategy drop"),
+    "masked_cursor": ("$.entities[0]", "cursor column 'email' cannot be masked"),
 }
 
 

@@ -1,0 +1,86 @@
+"""Land a run's batches with the entity's PII policy applied: masked values to the general zone, raw values of
+`sensitive` columns (with the primary key and lineage) to the sensitive container.
+
+The sensitive part of a run is finished (parts and its own manifest) before the general manifest is written, so a
+run that readers can see through its manifest always has its sensitive rows in place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from ingestion.land.parquet_lander import LandingManifest, ParquetLander
+    from ingestion.pii.keys import ConnectionLookup
+    from ingestion.pii.masking import PiiMasker
+    from ingestion.pipeline.run_info import RunInfo
+    from ingestion.planner import EntityPlan
+
+
+def pii_masker(plan: EntityPlan, lookup: ConnectionLookup | None = None) -> PiiMasker:
+    """The entity's masker, with its keys loaded now (a missing key raises PiiKeyError before any extraction)."""
+    from ingestion.pii.keys import airflow_connection_lookup, load_pii_keys
+    from ingestion.pii.masking import PiiMasker
+
+    keys = load_pii_keys(
+        where=f"{plan.source}.{plan.entity.name}",
+        columns=plan.entity.columns,
+        hash_key_conn_id=plan.pii_keys.hash_key_conn_id,
+        encryption_key_conn_id=plan.pii_keys.encryption_key_conn_id,
+        lookup=lookup or airflow_connection_lookup,
+    )
+    return PiiMasker(
+        source=plan.source,
+        entity=plan.entity.name,
+        columns=plan.entity.columns,
+        primary_key=plan.entity.primary_key,
+        keys=keys,
+    )
+
+
+class MaskedLanding:
+    def __init__(self, plan: EntityPlan, run: RunInfo, masker: PiiMasker) -> None:
+        from ingestion.land.lake import Lake
+        from ingestion.land.parquet_lander import ParquetLander
+        from ingestion.pipeline.landed_run import landing_paths, open_lake
+
+        self.masker = masker
+        paths = landing_paths(plan, run)
+        lake = open_lake(plan)
+        lake.ensure_container()
+        self.general = ParquetLander(lake, paths, masker.schema, run_id=run.run_id)
+        self.sensitive: ParquetLander | None = None
+        if masker.sensitive_schema is not None:
+            container = plan.landing.sensitive_container
+            sensitive_lake = Lake.from_conn_id(plan.landing.conn_id, container)
+            sensitive_lake.ensure_container()
+            self.sensitive = ParquetLander(
+                sensitive_lake,
+                dataclasses.replace(paths, container=container),
+                masker.sensitive_schema,
+                run_id=run.run_id,
+                ingested_at=self.general.ingested_at,
+            )
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        self.general.write(self.masker.general(batch))
+        if self.sensitive is not None:
+            raw = self.masker.sensitive(batch)
+            assert raw is not None
+            self.sensitive.write(raw)
+
+    def abort(self) -> None:
+        self.general.abort()
+        if self.sensitive is not None:
+            self.sensitive.abort()
+
+    def finish(self, *, window: str, extra: dict[str, Any]) -> LandingManifest:
+        extra = {**extra, "pii_key_ids": self.masker.keys.ids()}
+        if self.sensitive is not None:
+            sensitive = self.sensitive.finish(window=window, extra=extra)
+            extra["sensitive_manifest"] = f"{sensitive.container}/{self.sensitive.paths.manifest}"
+            extra["sensitive_files"] = [f.path for f in sensitive.files]
+        return self.general.finish(window=window, extra=extra)
