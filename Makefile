@@ -5,7 +5,7 @@ PY := .venv/bin/python
 .PHONY: help bootstrap stack-up stack-down stack-status test test-unit demo airflow airflow-stop lint format constraints clean validate bench-parse
 
 help:
-	@echo "make demo          stack up, run the demo DAGs (today the smoke check) on SQLite metadata, print a summary"
+	@echo "make demo          stack up, run the smoke check and ingest_crm on SQLite metadata, print a summary"
 	@echo "make test          install everything, start the stack, lint, run the whole suite, stop the stack"
 	@echo "make stack-up      start the native local stack (Postgres, MariaDB, Kafka, Azurite, sshd, sample API, webhook sink)"
 	@echo "make stack-down    stop it (by PID)"

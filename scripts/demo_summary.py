@@ -1,15 +1,57 @@
-"""Print what the demo's last run of each DAG did: task states and the summaries tasks returned over XCom."""
+"""Print what the demo's last run of each DAG did: task states and results, and for ingestion DAGs, per entity,
+the rows each stage saw, the files it landed (general and sensitive zone) and the topic offsets it published to."""
 
 from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 from airflow.models.dagrun import DagRun
 from airflow.models.taskinstance import TaskInstance
 from airflow.models.xcom import XComModel
 from airflow.utils.session import create_session
 from sqlalchemy import select
+
+
+def _results(session: Any, dag_id: str, run_id: str) -> dict[str, Any]:
+    rows = session.execute(
+        select(XComModel.task_id, XComModel.value).where(
+            XComModel.dag_id == dag_id, XComModel.run_id == run_id, XComModel.key == "return_value"
+        )
+    ).all()
+    return {task_id: XComModel.deserialize_value(_Row(value)) for task_id, value in rows}
+
+
+def _entity_lines(results: dict[str, Any]) -> list[str]:
+    entities = sorted({task_id.split(".")[0] for task_id in results if task_id.endswith(".extract_land")})
+    if not entities:
+        return []
+    lines = ["", f"  {'entity':<16} {'landed':>8} {'validated':>10} {'published':>10}  watermark"]
+    for entity in entities:
+        landed = results.get(f"{entity}.extract_land") or {}
+        validated = results.get(f"{entity}.validate") or {}
+        published = results.get(f"{entity}.publish") or {}
+        committed = results.get(f"{entity}.commit") or {}
+        watermark = committed.get("watermark") or "(not moved)"
+        lines.append(
+            f"  {entity:<16} {landed.get('rows', '-'):>8} {validated.get('rows', '-'):>10} "
+            f"{published.get('rows_published', '-'):>10}  {watermark}"
+        )
+        for path in landed.get("files", []):
+            lines.append(f"      landed     {landed.get('container')}/{path}")
+        if landed.get("manifest"):
+            lines.append(f"      manifest   {landed.get('container')}/{landed['manifest']}")
+        sensitive_container = str(landed.get("sensitive_manifest", "")).split("/")[0]
+        for path in landed.get("sensitive_files", []):
+            lines.append(f"      sensitive  {sensitive_container}/{path}")
+        offsets = published.get("offsets") or {}
+        if offsets:
+            spans = ", ".join(f"p{p}: {a}->{b}" for p, (a, b) in sorted(offsets.items(), key=lambda kv: int(kv[0])))
+            lines.append(f"      topic      {published.get('topic')} offsets {spans}")
+        elif published.get("topic"):
+            lines.append(f"      topic      {published.get('topic')} (nothing new published)")
+    return lines
 
 
 def summarize(dag_id: str) -> bool:
@@ -26,18 +68,13 @@ def summarize(dag_id: str) -> bool:
             .where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run.run_id)
             .order_by(TaskInstance.start_date)
         ).all()
+        results = _results(session, dag_id, run.run_id)
         for ti in tis:
-            xcom = session.scalars(
-                select(XComModel.value).where(
-                    XComModel.dag_id == dag_id,
-                    XComModel.run_id == run.run_id,
-                    XComModel.task_id == ti.task_id,
-                    XComModel.key == "return_value",
-                )
-            ).first()
-            result = json.dumps(XComModel.deserialize_value(_Row(xcom)), default=str) if xcom is not None else ""
+            result = json.dumps(results[ti.task_id], default=str) if ti.task_id in results else ""
             seconds = f"{ti.duration:.1f}s" if ti.duration is not None else "-"
             print(f"  {ti.task_id:<28} {ti.state!s:<10} {seconds:>7}  {result[:110]}")
+        for line in _entity_lines(results):
+            print(line)
         return str(run.state) == "success"
 
 

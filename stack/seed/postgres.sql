@@ -69,8 +69,8 @@ SELECT 100000 + g,
        round((g * 3.17)::numeric % 5000, 2),
        (ARRAY['EUR','USD','GBP'])[1 + g % 3],
        CASE WHEN g % 5 = 0 THEN NULL WHEN g % 13 = 0 THEN 'Überweisung – « rush »' ELSE 'order ' || g END,
-       timestamptz '2026-10-01 00:00:00+00' + g * interval '17 minutes',
-       timestamptz '2026-11-01 00:00:00+00' + g * interval '3 minutes'
+       timestamptz '2026-11-01 00:00:00+00' + g * interval '17 minutes',
+       timestamptz '2026-11-01 02:00:00+00' + g * interval '17 minutes'
 FROM generate_series(1, 1000) AS g;
 
 GRANT USAGE ON SCHEMA public TO crm_reader;

@@ -28,4 +28,14 @@ def test_demo_runs_end_to_end_and_prints_its_summary(tmp_path: Path) -> None:
     ):
         line = next(line for line in output.splitlines() if line.strip().startswith(task_id))
         assert " success " in line, line
+    # ingest_crm, end to end: rows per stage, landed paths (general and sensitive zone) and topic offsets.
+    assert "ingest_crm  run manual__" in output
+    lines = output.splitlines()
+    orders = next(line.split() for line in lines if line.strip().startswith("orders ") and "landed" not in line)
+    assert orders[1:4] == ["85", "85", "85"], orders  # the seeded orders of 2026-11-02 02:00 to 11-03 02:00
+    customers = next(line.split() for line in lines if line.strip().startswith("customers "))
+    assert customers[1] == customers[2] == customers[3], customers
+    assert any(line.strip().startswith("landed     landing/crm/orders/date=") for line in lines)
+    assert any(line.strip().startswith("sensitive  sensitive/crm/customers/date=") for line in lines)
+    assert any(line.strip().startswith("topic      ingest.crm.orders offsets p0: ") for line in lines)
     assert "all demo runs succeeded" in output
