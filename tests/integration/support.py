@@ -11,7 +11,9 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
@@ -56,6 +58,20 @@ def sql_source_config(name: str, entities: list[dict[str, Any]], **fields: Any) 
         "entities": entities,
         **fields,
     }
+
+
+def stage_context(run_id: str, end: datetime, conf: dict[str, Any] | None = None, dag_id: str = "ingest_x") -> Any:
+    """The parts of an Airflow task context the stage operators read, for a scheduled run ending at `end`."""
+    dag_run = SimpleNamespace(
+        dag_id=dag_id,
+        run_id=run_id,
+        run_type="scheduled",
+        data_interval_start=end - timedelta(days=1),
+        data_interval_end=end,
+        run_after=end,
+        conf=conf or {},
+    )
+    return {"dag_run": dag_run, "ti": SimpleNamespace(try_number=1)}
 
 
 def write_configs(config_dir: Path, *configs: dict[str, Any]) -> Path:

@@ -127,6 +127,21 @@ class LoadMode(Frozen):
         return value
 
 
+# What each kind needs: how many columns (None: any number, 0: none) and which params must be present.
+_CHECK_COLUMNS: dict[str, tuple[int | None, int | None]] = {
+    "not_null": (1, None),
+    "unique": (1, None),
+    "accepted_values": (1, 1),
+    "range": (1, 1),
+    "regex": (1, 1),
+    "freshness": (0, 1),
+    "row_count": (0, 0),
+    "zero_rows": (0, 0),
+    "row_count_anomaly": (0, 0),
+    "reconciliation": (0, 0),
+}
+
+
 class Check(Frozen):
     kind: Literal[
         "not_null",
@@ -138,10 +153,46 @@ class Check(Frozen):
         "row_count",
         "zero_rows",
         "row_count_anomaly",
-    ]
+        "reconciliation",
+    ] = Field(
+        description="not_null/unique(columns); accepted_values(column, params.values); range(column, params.min "
+        "and/or max); regex(column, params.pattern); freshness(column or the cursor, params.max_age_minutes); "
+        "row_count(params.min and/or max); zero_rows(params.policy allow|warn|fail); row_count_anomaly("
+        "params.lookback_runs=10, tolerance=0.5); reconciliation (source count vs landed; always runs, this sets "
+        "its severity)"
+    )
     columns: tuple[str, ...] = ()
     severity: Literal["error", "warn"] = "error"
     params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _fits_kind(self) -> Check:
+        least, most = _CHECK_COLUMNS[self.kind]
+        count = len(self.columns)
+        if (least is not None and count < least) or (most is not None and count > most):
+            wanted = f"{least}" if least == most else f"{least} to {most if most is not None else 'any'}"
+            raise ValueError(f"check {self.kind} takes {wanted} column(s), got {count}")
+        params = self.params
+        if self.kind == "accepted_values" and not isinstance(params.get("values"), list | tuple):
+            raise ValueError("check accepted_values needs params.values, a list")
+        if self.kind in ("range", "row_count") and params.get("min") is None and params.get("max") is None:
+            raise ValueError(f"check {self.kind} needs params.min and/or params.max")
+        if self.kind == "regex":
+            try:
+                re.compile(str(params.get("pattern", "")))
+            except re.error as exc:
+                raise ValueError(f"check regex: params.pattern does not compile: {exc}") from None
+            if not params.get("pattern"):
+                raise ValueError("check regex needs params.pattern")
+        if self.kind == "freshness" and not _positive_number(params.get("max_age_minutes")):
+            raise ValueError("check freshness needs params.max_age_minutes, a positive number")
+        if self.kind == "zero_rows" and params.get("policy", "fail") not in ("allow", "warn", "fail"):
+            raise ValueError("check zero_rows: params.policy is one of allow, warn, fail")
+        return self
+
+
+def _positive_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
 
 
 class SqlLocator(Frozen):
@@ -270,6 +321,12 @@ class Entity(Frozen):
     columns: tuple[Column, ...] = ()
     load: LoadMode = LoadMode()
     checks: tuple[Check, ...] = ()
+    schema_drift: Literal["fail", "warn", "evolve"] = Field(
+        default="fail",
+        description="when the source's columns differ from the declared ones (new, missing, retyped): fail the "
+        "run; warn and land the declared columns (missing ones as NULL); or evolve: land the source's columns as "
+        "they are now (new columns unmasked) and warn",
+    )
     landing: Landing | None = None
     kafka: Kafka | None = None
     alerts: Alerts | None = None
@@ -289,6 +346,10 @@ class Entity(Frozen):
             if self.kafka and (missing := [k for k in self.kafka.key_columns if k not in names]):
                 raise ValueError(f"kafka.key_columns {missing} not among the declared columns")
         self._pii_fits_keys_and_checks()
+        if self.columns:
+            for check in self.checks:
+                if unknown := [c for c in check.columns if c not in names]:
+                    raise ValueError(f"check {check.kind} names column(s) {unknown} not among the declared columns")
         return self
 
     def _pii_fits_keys_and_checks(self) -> None:
@@ -308,6 +369,11 @@ class Entity(Frozen):
         for check in self.checks:
             if gone := sorted(dropped.intersection(check.columns)):
                 raise ValueError(f"check {check.kind} names column(s) {gone}, which pii_strategy drop removes")
+            # Values are checked as landed; a masked value says nothing about ranges, sets or patterns.
+            if check.kind in ("accepted_values", "range", "regex", "freshness") and (
+                masked := sorted(set(strategies).intersection(check.columns))
+            ):
+                raise ValueError(f"check {check.kind} cannot check masked column(s) {masked}: it sees masked values")
 
 
 class SourceConfig(Frozen):

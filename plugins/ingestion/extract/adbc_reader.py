@@ -13,7 +13,7 @@ text cursor takes the bound-parameter reader instead (`usable_for`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -63,7 +63,7 @@ def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
-def read_batches_adbc(url: URL, statement: Select[Any], schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+def read_batches_adbc(url: URL, statement: Select[Any], schema: pa.Schema) -> Generator[pa.RecordBatch, None, None]:
     import adbc_driver_postgresql.dbapi as pg
     from sqlalchemy.dialects import postgresql
 

@@ -7,7 +7,7 @@ path per dialect can replace it where measured to matter (bench/).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 
 import pyarrow as pa
@@ -34,7 +34,7 @@ def _to_array(values: Any, field: pa.Field) -> pa.Array:
 
 def read_batches(
     engine: Engine, statement: Select[Any], schema: pa.Schema, *, batch_rows: int = DEFAULT_BATCH_ROWS
-) -> Iterator[pa.RecordBatch]:
+) -> Generator[pa.RecordBatch, None, None]:
     with engine.connect() as conn:
         result = conn.execution_options(stream_results=True, max_row_buffer=batch_rows).execute(statement)
         try:

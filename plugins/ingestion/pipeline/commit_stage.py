@@ -27,6 +27,20 @@ def moves_watermark(plan: EntityPlan, run: RunInfo) -> bool:
     return plan.entity.load.mode == "incremental" and not run.is_backfill
 
 
+def _kafka_reconciliation(landed: dict[str, Any], published: dict[str, Any]) -> dict[str, Any]:
+    """The last leg of reconciliation, as a check result on the run record: committed to Kafka == landed."""
+    rows = published["rows_published"]
+    how = "published before" if published.get("already_published") else "committed in the run's transaction"
+    return {
+        "name": "reconciliation_kafka",
+        "kind": "reconciliation",
+        "passed": True,  # a mismatch never gets here: publish aborts, and commit refuses above
+        "severity": "error",
+        "detail": f"landed {landed['rows']} = {rows} message(s) {how}",
+        "observed": {"landed": landed["rows"], "kafka": rows},
+    }
+
+
 def commit_run(
     plan: EntityPlan,
     run: RunInfo,
@@ -67,7 +81,7 @@ def commit_run(
         seconds_validate=validated.get("seconds"),
         seconds_publish=published.get("seconds"),
         files=list(landed["files"]),
-        check_results=list(validated.get("checks", [])),
+        check_results=[*validated.get("checks", []), _kafka_reconciliation(landed, published)],
     )
     move = moves_watermark(plan, run)
     with open_control_store() as store:

@@ -3,12 +3,17 @@ re-run finds the same manifest extract_land wrote."""
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from ingestion.errors import IngestionError
 from ingestion.land.paths import LandingPaths, run_stamp
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from ingestion.config.models import Column
     from ingestion.land.lake import Lake
     from ingestion.land.parquet_lander import LandingManifest
     from ingestion.pipeline.run_info import RunInfo
@@ -55,3 +60,28 @@ def read_run_manifest(plan: EntityPlan, run: RunInfo, lake: Lake) -> LandingMani
             "re-run extract_land for this run"
         )
     return manifest
+
+
+# Rows per Arrow batch read back from Parquet: big enough for vectorised work, small enough for flat memory.
+READ_BATCH_ROWS = 50_000
+
+
+def landed_columns(plan: EntityPlan, manifest: LandingManifest) -> tuple[Column, ...]:
+    """The columns the run landed: the declared ones, or as schema evolution left them (kept in the manifest)."""
+    from ingestion.config.models import Column
+
+    evolved = manifest.extra.get("columns")
+    return tuple(Column.model_validate(c) for c in evolved) if evolved else tuple(plan.entity.columns)
+
+
+def landed_batches(lake: Lake, manifest: LandingManifest, columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
+    """The manifest's files, one at a time through a local temp file, in batches of READ_BATCH_ROWS: memory stays
+    flat however big the run. Only `columns` are decoded."""
+    import pyarrow.parquet as pq
+
+    for landed in manifest.files:
+        with tempfile.TemporaryFile(prefix="ingest-landed-") as tmp:
+            lake.download_to(landed.path, tmp)
+            tmp.seek(0)
+            parquet = pq.ParquetFile(tmp)
+            yield from parquet.iter_batches(batch_size=READ_BATCH_ROWS, columns=list(columns))

@@ -8,36 +8,39 @@ run that readers can see through its manifest always has its sensitive rows in p
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from ingestion.config.models import Column
     from ingestion.land.parquet_lander import LandingManifest, ParquetLander
-    from ingestion.pii.keys import ConnectionLookup
+    from ingestion.pii.keys import ConnectionLookup, PiiKeys
     from ingestion.pii.masking import PiiMasker
     from ingestion.pipeline.run_info import RunInfo
     from ingestion.planner import EntityPlan
 
 
-def pii_masker(plan: EntityPlan, lookup: ConnectionLookup | None = None) -> PiiMasker:
-    """The entity's masker, with its keys loaded now (a missing key raises PiiKeyError before any extraction)."""
+def load_plan_keys(plan: EntityPlan, lookup: ConnectionLookup | None = None) -> PiiKeys:
+    """The keys the entity's PII columns need, loaded now: a missing one raises PiiKeyError before extraction."""
     from ingestion.pii.keys import airflow_connection_lookup, load_pii_keys
-    from ingestion.pii.masking import PiiMasker
 
-    keys = load_pii_keys(
+    return load_pii_keys(
         where=f"{plan.source}.{plan.entity.name}",
         columns=plan.entity.columns,
         hash_key_conn_id=plan.pii_keys.hash_key_conn_id,
         encryption_key_conn_id=plan.pii_keys.encryption_key_conn_id,
         lookup=lookup or airflow_connection_lookup,
     )
+
+
+def pii_masker(plan: EntityPlan, keys: PiiKeys, columns: Sequence[Column]) -> PiiMasker:
+    """The masker for the columns a run lands (the declared ones, or as schema evolution left them)."""
+    from ingestion.pii.masking import PiiMasker
+
     return PiiMasker(
-        source=plan.source,
-        entity=plan.entity.name,
-        columns=plan.entity.columns,
-        primary_key=plan.entity.primary_key,
-        keys=keys,
+        source=plan.source, entity=plan.entity.name, columns=columns, primary_key=plan.entity.primary_key, keys=keys
     )
 
 

@@ -7,23 +7,16 @@ log (see ingestion.publish.kafka_publisher); either way the stage succeeds with 
 from __future__ import annotations
 
 import logging
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    import pyarrow as pa
-
-    from ingestion.land.lake import Lake
     from ingestion.land.parquet_lander import LandingManifest
     from ingestion.pipeline.run_info import RunInfo
     from ingestion.planner import EntityPlan
     from ingestion.publish.kafka_publisher import PublishTarget
 
 log = logging.getLogger(__name__)
-
-# Rows per Arrow batch read back from Parquet: big enough for the vectorised encoder, small enough for flat memory.
-READ_BATCH_ROWS = 50_000
 
 
 def message_headers(plan: EntityPlan, run: RunInfo, manifest: LandingManifest) -> tuple[tuple[str, str], ...]:
@@ -37,6 +30,7 @@ def message_headers(plan: EntityPlan, run: RunInfo, manifest: LandingManifest) -
 
 def publish_target(plan: EntityPlan, run: RunInfo, manifest: LandingManifest) -> PublishTarget:
     from ingestion.pii.masking import general_schema
+    from ingestion.pipeline.landed_run import landed_columns
     from ingestion.publish.kafka_publisher import PublishTarget
 
     return PublishTarget(
@@ -44,24 +38,13 @@ def publish_target(plan: EntityPlan, run: RunInfo, manifest: LandingManifest) ->
         partitions=plan.kafka.partitions,
         replication_factor=plan.kafka.replication_factor,
         key_columns=tuple(plan.key_columns),
-        value_columns=tuple(general_schema(plan.entity.columns).names),  # as landed: masked, dropped ones gone
+        # As landed: masked, dropped ones gone, evolved ones as the manifest says.
+        value_columns=tuple(general_schema(landed_columns(plan, manifest)).names),
         headers=message_headers(plan, run, manifest),
         run_key=run.run_id,
         expected_rows=manifest.rows,
         timeout_seconds=float(plan.kafka.publish_timeout_seconds),
     )
-
-
-def landed_batches(lake: Lake, manifest: LandingManifest, columns: list[str]) -> Iterator[pa.RecordBatch]:
-    """The manifest's files, one at a time through a local temp file, in batches of READ_BATCH_ROWS."""
-    import pyarrow.parquet as pq
-
-    for landed in manifest.files:
-        with tempfile.TemporaryFile(prefix="ingest-publish-") as tmp:
-            lake.download_to(landed.path, tmp)
-            tmp.seek(0)
-            parquet = pq.ParquetFile(tmp)
-            yield from parquet.iter_batches(batch_size=READ_BATCH_ROWS, columns=columns)
 
 
 def publish_run(
@@ -71,7 +54,7 @@ def publish_run(
     producer_config: dict[str, Any] | None = None,
     on_batch: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
-    from ingestion.pipeline.landed_run import open_lake, read_run_manifest
+    from ingestion.pipeline.landed_run import landed_batches, open_lake, read_run_manifest
     from ingestion.publish.kafka_hooks import TransactionalKafkaProducerHook
     from ingestion.publish.kafka_publisher import PublishResult, publish
     from ingestion.state.store import open_control_store

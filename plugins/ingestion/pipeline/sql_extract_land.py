@@ -24,13 +24,16 @@ from ingestion.extract.window import (
 from ingestion.pipeline import watermark_values
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     from sqlalchemy import Engine
     from sqlalchemy.sql.expression import FromClause
 
+    from ingestion.config.models import Column
     from ingestion.land.parquet_lander import LandingManifest
     from ingestion.pipeline.run_info import RunInfo
     from ingestion.planner import EntityPlan
     from ingestion.state.store import ControlStore
+    from ingestion.validate.drift import Drift
 
 log = logging.getLogger(__name__)
 
@@ -148,22 +151,82 @@ def _committed_summary(plan: EntityPlan, run: RunInfo, committed: dict[str, Any]
     )
 
 
+def window_bounds(window: Window) -> dict[str, Any]:
+    """The window in the manifest, so validate can count the same rows at the source (reconciliation)."""
+    bound = window.low if window.low is not None else window.high
+    return {
+        "mode": window.mode,
+        "low": watermark_values.encode(window.low),
+        "high": watermark_values.encode(window.high),
+        "low_inclusive": window.low_inclusive,
+        "high_inclusive": window.high_inclusive,
+        "empty": window.empty,
+        "value_type": watermark_values.cursor_type(bound if bound is not None else ""),
+    }
+
+
+def window_from_bounds(bounds: dict[str, Any]) -> Window:
+    kind = bounds["value_type"]
+    return Window(
+        mode=bounds["mode"],
+        low=watermark_values.decode(bounds["low"], kind),
+        high=watermark_values.decode(bounds["high"], kind),
+        low_inclusive=bounds["low_inclusive"],
+        high_inclusive=bounds["high_inclusive"],
+        empty=bounds["empty"],
+    )
+
+
+def _columns_to_land(
+    plan: EntityPlan, run: RunInfo, engine: Engine, store: ControlStore
+) -> tuple[tuple[Column, ...], Drift | None]:
+    """The declared columns, or what the drift policy makes of them. Only tables are reflected; a query's columns
+    are what it selects. A `fail` outcome is recorded as a failed check before the error is raised."""
+    from ingestion.extract.source_schema import reflect_columns
+    from ingestion.validate.checks import CheckResult
+    from ingestion.validate.drift import SchemaDriftError, compare, landed_columns
+
+    entity = plan.entity
+    locator = entity.locator
+    assert locator.kind == "sql"
+    if locator.table is None:
+        return tuple(entity.columns), None
+    drift = compare(entity.columns, reflect_columns(engine, locator.table, locator.schema_name))
+    if drift.any:
+        log.warning("%s.%s: schema drift (%s): %s", plan.source, entity.name, entity.schema_drift, drift.describe())
+    try:
+        return landed_columns(entity.columns, drift, entity.schema_drift, f"{plan.source}.{entity.name}"), drift
+    except SchemaDriftError as error:
+        result = CheckResult("schema_drift", "schema_drift", False, "error", str(error), drift.as_dict())
+        store.record_checks(plan.source, entity.name, run.run_id, run.try_number, [result.as_dict()])
+        raise
+
+
+def _with_null_columns(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """The batch with the columns the source no longer has, as NULLs, in landing order."""
+    import pyarrow as pa
+
+    arrays = [
+        batch.column(f.name) if f.name in batch.schema.names else pa.nulls(batch.num_rows, f.type) for f in schema
+    ]
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
 def extract_land(plan: EntityPlan, run: RunInfo) -> dict[str, Any]:
     from ingestion.extract.adbc_reader import read_batches_adbc, usable_for
     from ingestion.extract.arrow_types import arrow_schema
     from ingestion.extract.sql_engine import source_engine
     from ingestion.extract.sql_query import select_rows, source_relation, window_for_dialect
     from ingestion.extract.sql_reader import read_batches
-    from ingestion.pipeline.masked_landing import MaskedLanding, pii_masker
+    from ingestion.pipeline.masked_landing import MaskedLanding, load_plan_keys, pii_masker
     from ingestion.state.store import open_control_store
 
     _guard(plan)
-    masker = pii_masker(plan)  # loads the keys: a missing one fails here, before the source is touched
+    keys = load_plan_keys(plan)  # a missing key fails here, before the source is touched
     started = time.monotonic()
     entity = plan.entity
     locator = entity.locator
     assert locator.kind == "sql"
-    schema = arrow_schema(entity.columns)
     relation = source_relation(table_name=locator.table, schema=locator.schema_name, query=locator.query)
     engine = source_engine(plan.conn_id)  # create_engine does not connect; the first statement does
     try:
@@ -171,21 +234,27 @@ def extract_land(plan: EntityPlan, run: RunInfo) -> dict[str, Any]:
             committed = store.committed_run(plan.source, entity.name, run.run_id)
             if committed is not None:
                 return _committed_summary(plan, run, committed)
+            columns, drift = _columns_to_land(plan, run, engine, store)
             window, watermark = compute_window(plan, run, engine=engine, store=store, relation=relation)
         log.info("%s.%s: %s window %s", plan.source, entity.name, entity.load.mode, window.describe())
-        lander = MaskedLanding(plan, run, masker)
+        absent = set(drift.missing) if drift else set()
+        schema = arrow_schema(columns)
+        read_schema = arrow_schema([c for c in columns if c.name not in absent])
+        lander = MaskedLanding(plan, run, pii_masker(plan, keys, columns))
         rows = 0
         if not window.empty:
             statement = select_rows(
-                relation, schema.names, entity.load.cursor_column, window_for_dialect(window, engine.dialect.name)
+                relation, read_schema.names, entity.load.cursor_column, window_for_dialect(window, engine.dialect.name)
             )
             if usable_for(engine.dialect.name, window):
                 log.info("reading through ADBC (Arrow-native COPY)")
-                batches = read_batches_adbc(engine.url, statement, schema)
+                batches = read_batches_adbc(engine.url, statement, read_schema)
             else:
-                batches = read_batches(engine, statement, schema)
+                batches = read_batches(engine, statement, read_schema)
             try:
                 for batch in batches:
+                    if absent:
+                        batch = _with_null_columns(batch, schema)
                     lander.write(batch)
                     rows += batch.num_rows
                     if rows and rows % 1_000_000 < batch.num_rows:
@@ -193,15 +262,22 @@ def extract_land(plan: EntityPlan, run: RunInfo) -> dict[str, Any]:
             except BaseException:
                 lander.abort()
                 raise
+            finally:
+                # Closes the source cursor now: a failure must not leave a transaction (and its table locks) open
+                # until the generator happens to be collected.
+                batches.close()
         new_watermark = next_watermark(window, watermark)
-        manifest = lander.finish(
-            window=window.describe(),
-            extra={
-                "watermark_from": watermark_values.encode(watermark),
-                "watermark_to": watermark_values.encode(new_watermark),
-                "watermark_type": watermark_values.cursor_type(new_watermark if new_watermark is not None else ""),
-            },
-        )
+        extra: dict[str, Any] = {
+            "watermark_from": watermark_values.encode(watermark),
+            "watermark_to": watermark_values.encode(new_watermark),
+            "watermark_type": watermark_values.cursor_type(new_watermark if new_watermark is not None else ""),
+            "window_bounds": window_bounds(window),
+        }
+        if drift is not None and drift.any:
+            extra["schema_drift"] = {"policy": entity.schema_drift, "detail": drift.describe(), **drift.as_dict()}
+        if tuple(columns) != tuple(entity.columns):
+            extra["columns"] = [c.model_dump(mode="json", exclude_defaults=True) for c in columns]
+        manifest = lander.finish(window=window.describe(), extra=extra)
     finally:
         engine.dispose()
     seconds = round(time.monotonic() - started, 3)

@@ -1,55 +1,56 @@
-"""validate: structure checks of what a run landed, read through its manifest.
+"""validate: what a run landed, checked before anything is published.
 
-Each landed file must exist with the size the manifest records, carry the row count it records (from the Parquet
-footer, fetched by byte range, not the whole file) and have exactly the schema the config declares plus the
-lineage columns (masked columns as strings, dropped ones absent). Content checks from the config (not_null,
-unique, ranges, ...) build on this (issue 6).
-A failed check fails the task, so nothing is published or committed.
+1. Structure: each file the manifest lists exists with its size and row count (Parquet footer, by byte range) and
+   the schema the run should have landed (declared or evolved columns, masked as strings, dropped ones absent,
+   plus lineage). Schema drift that extract_land let through (`warn`, `evolve`) is reported as a `warn` result.
+2. Content: the entity's checks (not_null, unique, accepted_values, range, regex, freshness, row_count, zero_rows,
+   row_count_anomaly), in one streaming pass over only the columns they name.
+3. Reconciliation: the source's count for the run's window against the landed rows (publish and commit then hold
+   Kafka's count to the landed one).
+
+Every result is stored in the control database (passed or not) and logged; an `error` result fails the task, so
+nothing is published or committed; `warn` results go on with the run and to alerting. A run committed before is
+not validated again: its recorded results are returned.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from ingestion.errors import IngestionError
+from ingestion.errors import NotRetriableError
 
 if TYPE_CHECKING:
+    from ingestion.land.lake import Lake
+    from ingestion.land.parquet_lander import LandingManifest
     from ingestion.pipeline.run_info import RunInfo
     from ingestion.planner import EntityPlan
+    from ingestion.state.store import ControlStore
+    from ingestion.validate.checks import CheckResult
 
 log = logging.getLogger(__name__)
 
 
-class ValidationFailedError(IngestionError):
-    """At least one error-severity check failed."""
+class ValidationFailedError(NotRetriableError):
+    """At least one error-severity check failed. Retrying validate over the same files gives the same answer, so
+    the task fails at once; the fix is in the source, the config, or a re-run from extract_land."""
 
 
-@dataclass(frozen=True)
-class CheckResult:
-    name: str
-    passed: bool
-    severity: str
-    detail: str
-
-
-def validate_run(plan: EntityPlan, run: RunInfo) -> dict[str, Any]:
+def structure_result(plan: EntityPlan, lake: Lake, manifest: LandingManifest) -> CheckResult:
     import pyarrow.parquet as pq
 
     from ingestion.land.blob_reader import BlobRangeReader
     from ingestion.land.parquet_lander import schema_fingerprint, with_lineage
     from ingestion.pii.masking import general_schema
-    from ingestion.pipeline.landed_run import open_lake, read_run_manifest
+    from ingestion.pipeline.landed_run import landed_columns
+    from ingestion.validate.checks import CheckResult
 
-    started = time.monotonic()
-    lake = open_lake(plan)
-    manifest = read_run_manifest(plan, run, lake)
-    expected = with_lineage(general_schema(plan.entity.columns))
+    expected = with_lineage(general_schema(landed_columns(plan, manifest)))
     problems: list[str] = []
     if manifest.schema_fingerprint != schema_fingerprint(expected):
-        problems.append(f"manifest schema fingerprint {manifest.schema_fingerprint} != config's")
+        problems.append(f"manifest schema fingerprint {manifest.schema_fingerprint} != the expected one")
     for landed in manifest.files:
         reader = BlobRangeReader(lake.blob(landed.path))
         if reader.size != landed.bytes:
@@ -60,27 +61,158 @@ def validate_run(plan: EntityPlan, run: RunInfo) -> dict[str, Any]:
             problems.append(f"{landed.path}: {metadata.num_rows} rows, manifest says {landed.rows}")
         schema = metadata.schema.to_arrow_schema()
         if not schema.equals(expected):
-            problems.append(f"{landed.path}: schema differs from the config's: {schema} != {expected}")
+            problems.append(f"{landed.path}: schema differs from the expected one: {schema} != {expected}")
     total = sum(f.rows for f in manifest.files)
     if total != manifest.rows:
         problems.append(f"files hold {total} rows, manifest says {manifest.rows}")
-    results = [
-        CheckResult(
-            "landed_structure",
-            not problems,
-            "error",
-            "; ".join(problems) or f"{len(manifest.files)} file(s), {manifest.rows} rows, schema as configured",
+    detail = "; ".join(problems) or f"{len(manifest.files)} file(s), {manifest.rows} rows, schema as expected"
+    return CheckResult("landed_structure", "landed_structure", not problems, "error", detail)
+
+
+def drift_result(plan: EntityPlan, manifest: LandingManifest) -> CheckResult | None:
+    from ingestion.validate.checks import CheckResult
+
+    drift = manifest.extra.get("schema_drift")
+    if drift is None:
+        return None
+    outcome = "landed the declared columns" if drift["policy"] == "warn" else "landed the source's columns"
+    return CheckResult(
+        "schema_drift",
+        "schema_drift",
+        False,
+        "warn",
+        f"the source's columns differ from the config ({drift['detail']}); schema_drift '{drift['policy']}': {outcome}",
+        {k: drift[k] for k in ("added", "missing", "retyped", "nullable")},
+    )
+
+
+def source_count(plan: EntityPlan, manifest: LandingManifest) -> int | None:
+    """Rows in the run's window at the source now, or None when the run read nothing (empty window)."""
+    from ingestion.extract.sql_engine import source_engine
+    from ingestion.extract.sql_query import select_count, source_relation, window_for_dialect
+    from ingestion.pipeline.sql_extract_land import window_from_bounds
+
+    window = window_from_bounds(manifest.extra["window_bounds"])
+    if window.empty:
+        return None
+    locator = plan.entity.locator
+    assert locator.kind == "sql"
+    relation = source_relation(table_name=locator.table, schema=locator.schema_name, query=locator.query)
+    engine = source_engine(plan.conn_id)
+    try:
+        statement = select_count(
+            relation, plan.entity.load.cursor_column, window_for_dialect(window, engine.dialect.name)
         )
-    ]
+        with engine.connect() as conn:
+            return int(conn.execute(statement).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def reconciliation_result(plan: EntityPlan, manifest: LandingManifest) -> CheckResult | None:
+    from ingestion.validate.checks import CheckResult
+
+    if plan.entity.locator.kind != "sql" or "window_bounds" not in manifest.extra:
+        return None
+    declared = [c for c in plan.entity.checks if c.kind == "reconciliation"]
+    severity = declared[0].severity if declared else "error"
+    counted = source_count(plan, manifest)
+    if counted is None:
+        return CheckResult("reconciliation", "reconciliation", True, severity, "nothing new at the source", {})
+    observed = {"source": counted, "landed": manifest.rows}
+    if counted == manifest.rows:
+        return CheckResult(
+            "reconciliation", "reconciliation", True, severity, f"source {counted} = landed {manifest.rows}", observed
+        )
+    return CheckResult(
+        "reconciliation",
+        "reconciliation",
+        False,
+        severity,
+        f"the source holds {counted} row(s) in the run's window, {manifest.rows} were landed: rows changed at the "
+        "source during the run, or were lost; re-run extract_land to read the window again",
+        observed,
+    )
+
+
+def content_results(
+    plan: EntityPlan, run: RunInfo, lake: Lake, manifest: LandingManifest, store: ControlStore
+) -> list[CheckResult]:
+    from ingestion.pipeline import watermark_values
+    from ingestion.pipeline.landed_run import landed_batches
+    from ingestion.validate.checks import ContentChecks, RunFacts
+
+    checks = ContentChecks(plan.entity.checks, plan.entity.load.cursor_column)
+    if not checks.accumulators:
+        return []
+    if checks.columns and manifest.rows:
+        read = 0
+        for batch in landed_batches(lake, manifest, checks.columns):
+            checks.update(batch)
+            read += batch.num_rows
+            if read % 1_000_000 < batch.num_rows:
+                log.info("%s.%s: checked %d of %d rows", plan.source, plan.entity.name, read, manifest.rows)
+    previous = manifest.extra.get("watermark_from")
+    facts = RunFacts(
+        rows=manifest.rows,
+        now=datetime.now(UTC),
+        cursor_column=plan.entity.load.cursor_column,
+        previous_high=watermark_values.decode(previous, manifest.extra.get("watermark_type") or "string"),
+        recent_rows=store.recent_row_counts(plan.source, plan.entity.name, before_run=run.run_id),
+    )
+    return checks.results(facts)
+
+
+def _committed_results(plan: EntityPlan, run: RunInfo, committed: dict[str, Any]) -> dict[str, Any]:
+    log.info(
+        "%s.%s run %s was committed before: returning its recorded checks", plan.source, plan.entity.name, run.run_id
+    )
+    return {"rows": committed["rows_landed"], "checks": committed["check_results"], "seconds": 0.0, "warnings": 0}
+
+
+def validate_run(plan: EntityPlan, run: RunInfo) -> dict[str, Any]:
+    from ingestion.pipeline.landed_run import open_lake, read_run_manifest
+    from ingestion.state.store import open_control_store
+
+    started = time.monotonic()
+    with open_control_store() as store:
+        committed = store.committed_run(plan.source, plan.entity.name, run.run_id)
+        if committed is not None:
+            return _committed_results(plan, run, committed)
+        lake = open_lake(plan)
+        manifest = read_run_manifest(plan, run, lake)
+        results = [structure_result(plan, lake, manifest)]
+        if results[0].passed:  # content and counts mean nothing over files that are not what they claim
+            results += [r for r in (drift_result(plan, manifest), reconciliation_result(plan, manifest)) if r]
+            results += content_results(plan, run, lake, manifest, store)
+        store.record_checks(plan.source, plan.entity.name, run.run_id, run.try_number, [r.as_dict() for r in results])
     for result in results:
-        log.info("check %s: %s (%s)", result.name, "pass" if result.passed else "FAIL", result.detail)
+        level = logging.INFO if result.passed else (logging.ERROR if result.severity == "error" else logging.WARNING)
+        log.log(
+            level,
+            "check %s [%s]: %s: %s",
+            result.name,
+            result.severity,
+            "pass" if result.passed else "FAIL",
+            result.detail,
+        )
     failed = [r for r in results if not r.passed and r.severity == "error"]
+    warnings = [r for r in results if not r.passed and r.severity == "warn"]
+    log.info(
+        "%s.%s: %d check(s), %d failed, %d warning(s)",
+        plan.source,
+        plan.entity.name,
+        len(results),
+        len(failed),
+        len(warnings),
+    )
     if failed:
         raise ValidationFailedError(
             f"{plan.source}.{plan.entity.name}: failed check(s): " + "; ".join(f"{r.name}: {r.detail}" for r in failed)
         )
     return {
         "rows": manifest.rows,
-        "checks": [asdict(r) for r in results],
+        "checks": [r.as_dict() for r in results],
+        "warnings": len(warnings),
         "seconds": round(time.monotonic() - started, 3),
     }

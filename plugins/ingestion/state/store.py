@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Engine, insert, select, update
 
 from ingestion.errors import IngestionError
-from ingestion.state.tables import entity_runs, metadata, watermark_history, watermarks
+from ingestion.state.tables import check_results, entity_runs, metadata, watermark_history, watermarks
 
 log = logging.getLogger(__name__)
 
@@ -266,6 +266,63 @@ class ControlStore:
         query = query.order_by(entity_runs.c.id.desc()).limit(limit)
         with self.engine.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
+
+    def recent_row_counts(
+        self, source: str, entity: str, limit: int = 10, *, before_run: str | None = None
+    ) -> list[int]:
+        """Rows landed by the entity's last committed runs, newest first (for row-count anomaly checks)."""
+        query = select(entity_runs.c.rows_landed).where(entity_runs.c.source == source, entity_runs.c.entity == entity)
+        if before_run is not None:
+            query = query.where(entity_runs.c.run_id != before_run)
+        query = query.order_by(entity_runs.c.id.desc()).limit(limit)
+        with self.engine.connect() as conn:
+            return [int(v) for (v,) in conn.execute(query)]
+
+    # -- check results --------------------------------------------------------------------------------------
+
+    def record_checks(
+        self, source: str, entity: str, run_id: str, try_number: int, results: list[dict[str, Any]]
+    ) -> None:
+        """Store one attempt's check results (a result is CheckResult.as_dict()); earlier attempts stay."""
+        if not results:
+            return
+        now = datetime.now(UTC)
+        rows = [
+            {
+                "source": source,
+                "entity": entity,
+                "run_id": run_id,
+                "try_number": try_number,
+                "check_name": r["name"],
+                "kind": r["kind"],
+                "severity": r["severity"],
+                "passed": bool(r["passed"]),
+                "detail": r["detail"],
+                "observed": r.get("observed") or {},
+                "checked_at": now,
+            }
+            for r in results
+        ]
+        with self.engine.begin() as conn:
+            conn.execute(insert(check_results), rows)
+
+    def check_results(self, source: str, entity: str, run_id: str | None = None) -> list[dict[str, Any]]:
+        """Check results of one run (or of the entity's latest checked run), of its latest attempt."""
+        where = [check_results.c.source == source, check_results.c.entity == entity]
+        with self.engine.connect() as conn:
+            if run_id is None:
+                latest = conn.execute(
+                    select(check_results.c.run_id).where(*where).order_by(check_results.c.id.desc()).limit(1)
+                ).scalar()
+                if latest is None:
+                    return []
+                run_id = latest
+            rows = [
+                dict(r._mapping)
+                for r in conn.execute(select(check_results).where(*where, check_results.c.run_id == run_id))
+            ]
+        last_try = max(r["try_number"] for r in rows) if rows else 0
+        return [r for r in rows if r["try_number"] == last_try]
 
 
 @contextmanager

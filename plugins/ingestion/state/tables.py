@@ -9,6 +9,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Float,
+    Index,
     Integer,
     MetaData,
     String,
@@ -73,4 +74,23 @@ entity_runs = Table(
     Column("moved_watermark", Boolean, nullable=False, default=False),
     Column("committed_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("source", "entity", "run_id", name="uq_ingest_entity_run"),
+)
+
+# One row per check per validate attempt, passed or not, so failed runs (which never commit) keep their results.
+check_results = Table(
+    "ingest_check_result",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(63), nullable=False),
+    Column("entity", String(63), nullable=False),
+    Column("run_id", String(250), nullable=False),
+    Column("try_number", Integer, nullable=False, default=1),
+    Column("check_name", String(250), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("severity", String(8), nullable=False),
+    Column("passed", Boolean, nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("observed", JSON, nullable=False, default=dict),
+    Column("checked_at", DateTime(timezone=True), nullable=False),
+    Index("ix_ingest_check_result_run", "source", "entity", "run_id"),
 )

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pyarrow as pa
@@ -19,12 +19,11 @@ import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import text
 
-from ingestion.errors import StageNotImplementedError
 from ingestion.land.lake import Lake
 from ingestion.operators import ExtractLandOperator
 from ingestion.state.engine import control_engine
 from ingestion.state.store import ControlStore
-from tests.integration.support import crm_table, sql_source_config, write_configs
+from tests.integration.support import crm_table, sql_source_config, stage_context, write_configs
 
 REPO = Path(__file__).resolve().parents[3]
 COLUMNS = [
@@ -62,22 +61,9 @@ def source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str
         yield {"name": name, "writer": writer, "config_dir": config_dir, "config": config}
 
 
-def _context(run_id: str, end: datetime, conf: dict | None = None) -> dict[str, Any]:
-    dag_run = SimpleNamespace(
-        dag_id="ingest_x",
-        run_id=run_id,
-        run_type="scheduled",
-        data_interval_start=end - timedelta(days=1),
-        data_interval_end=end,
-        run_after=end,
-        conf=conf or {},
-    )
-    return {"dag_run": dag_run, "ti": SimpleNamespace(try_number=1)}
-
-
 def _run(name: str, run_id: str, end: datetime, conf: dict | None = None) -> dict[str, Any]:
     op = ExtractLandOperator(task_id="extract_land", source_name=name, entity_name="orders")
-    return op.execute(_context(run_id, end, conf))  # type: ignore[arg-type]
+    return op.execute(stage_context(run_id, end, conf))  # type: ignore[arg-type]
 
 
 def _landed(summary: dict[str, Any]) -> pa.Table:
@@ -148,10 +134,79 @@ def test_full_refresh_conf_reads_everything_again(source: dict[str, Any]) -> Non
     assert refresh["rows"] == 500
 
 
-def test_pii_columns_are_refused_until_masking_exists(source: dict[str, Any]) -> None:
-    config, name = source["config"], source["name"]
-    config["entities"][0]["columns"][1].update(pii=True, pii_strategy="hash")
-    (source["config_dir"] / f"{name}.json").write_text(json.dumps(config))
-    with pytest.raises(StageNotImplementedError, match=r"PII columns \['customer'\] need the masking stage"):
-        _run(name, "scheduled__2026-11-02", datetime(2026, 11, 2, tzinfo=UTC))
-    assert Lake.from_conn_id("lake_wasb", "landing").names(f"{name}/") == []
+def _drift(source: dict[str, Any], policy: str, sql: str, **column_changes: Any) -> None:
+    """Change the source table, and the entity's schema_drift policy (and declared columns) in its config."""
+    with source["writer"].begin() as conn:
+        conn.execute(text(sql.format(table=f"{source['name']}_orders")))
+    config = source["config"]
+    entity = config["entities"][0]
+    entity["schema_drift"] = policy
+    for name, changes in column_changes.items():
+        next(c for c in entity["columns"] if c["name"] == name).update(changes)
+    (source["config_dir"] / f"{source['name']}.json").write_text(json.dumps(config))
+
+
+def _recorded_drift(name: str) -> dict[str, Any]:
+    store = ControlStore(control_engine())
+    try:
+        (result,) = store.check_results(name, "orders")
+    finally:
+        store.engine.dispose()
+    return result
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("ALTER TABLE {table} ADD COLUMN region text", "new: region (TEXT)"),
+        ("ALTER TABLE {table} DROP COLUMN paid", "missing: paid"),
+        ("ALTER TABLE {table} ALTER COLUMN customer TYPE integer USING NULL", "retyped: customer string -> integer"),
+    ],
+)
+def test_drift_fails_the_run_under_fail_and_lands_nothing(source: dict[str, Any], sql: str, message: str) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    _drift(source, "fail", sql)
+    with pytest.raises(AirflowFailException, match=re.escape(message)):
+        _run(source["name"], "scheduled__2026-11-02", datetime(2026, 11, 2, tzinfo=UTC))
+    assert Lake.from_conn_id("lake_wasb", "landing").names(f"{source['name']}/") == []
+    recorded = _recorded_drift(source["name"])
+    assert (recorded["kind"], recorded["passed"], recorded["severity"]) == ("schema_drift", False, "error")
+    assert message in recorded["detail"]
+
+
+def test_drift_under_warn_lands_the_declared_columns(source: dict[str, Any]) -> None:
+    _drift(
+        source, "warn", "ALTER TABLE {table} ADD COLUMN region text DEFAULT 'eu'; ALTER TABLE {table} DROP COLUMN paid"
+    )
+    summary = _run(source["name"], "scheduled__2026-11-02", datetime(2026, 11, 2, tzinfo=UTC))
+    table = _landed(summary)
+    assert table.column_names[:5] == [c["name"] for c in COLUMNS]  # region not landed, paid landed as NULL
+    assert table.column("paid").null_count == 500
+    assert summary["schema_drift"]["added"][0]["name"] == "region"
+    assert summary["schema_drift"]["missing"] == ["paid"]
+    assert "columns" not in summary  # the declared ones
+
+
+def test_drift_under_evolve_lands_the_source_columns(source: dict[str, Any]) -> None:
+    _drift(
+        source,
+        "evolve",
+        "ALTER TABLE {table} ADD COLUMN region text DEFAULT 'eu'; ALTER TABLE {table} DROP COLUMN paid; "
+        "ALTER TABLE {table} ALTER COLUMN amount TYPE numeric(14,3)",
+    )
+    summary = _run(source["name"], "scheduled__2026-11-02", datetime(2026, 11, 2, tzinfo=UTC))
+    table = _landed(summary)
+    assert table.schema.field("amount").type == pa.decimal128(14, 3)
+    assert table.column("region").to_pylist() == ["eu"] * 500
+    assert table.column("paid").null_count == 500
+    assert [c["name"] for c in summary["columns"]] == ["order_id", "customer", "amount", "paid", "updated_at", "region"]
+    assert summary["schema_drift"]["retyped"][0]["name"] == "amount"
+
+
+def test_a_declared_not_null_column_gone_cannot_land_under_warn(source: dict[str, Any]) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    _drift(source, "warn", "ALTER TABLE {table} DROP COLUMN amount")
+    with pytest.raises(AirflowFailException, match=r"NOT NULL column\(s\) \['amount'\] are gone"):
+        _run(source["name"], "scheduled__2026-11-02", datetime(2026, 11, 2, tzinfo=UTC))
