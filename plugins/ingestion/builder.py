@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, TaskGroup, chain
 
 from ingestion.config.models import NON_PERIODIC_SCHEDULES
+from ingestion.notify.notifiers import EntityFailureNotifier
 from ingestion.operators import STAGE_OPERATORS
 
 if TYPE_CHECKING:
@@ -75,6 +76,8 @@ def build_dag(plan: DagPlan) -> DAG:
     ) as dag:
         task_args = _task_args(plan)
         for entity in plan.entities:
+            # One notifier per entity, shared by its stages: it holds names only and reads the config when it fires.
+            on_failure = [EntityFailureNotifier(source_name=entity.source, entity_name=entity.entity.name)]
             with TaskGroup(group_id=entity.group_id, tooltip=entity.entity.description):
                 stages = []
                 for stage in entity.stages:
@@ -84,6 +87,7 @@ def build_dag(plan: DagPlan) -> DAG:
                             source_name=entity.source,
                             entity_name=entity.entity.name,
                             depends_on_past=entity.depends_on_past,
+                            on_failure_callback=on_failure,
                             **task_args,
                             **_stage_args(stage, entity),
                         )

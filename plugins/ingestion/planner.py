@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from ingestion.config.models import Alerts, Entity, Kafka, Landing, PiiKeys, SourceConfig
+from ingestion.config.models import Alerts, Entity, Kafka, Landing, Owners, PiiKeys, SourceConfig
 from ingestion.land.paths import path_pattern
 
 STAGES = ("extract_land", "validate", "publish", "commit")
@@ -42,6 +42,7 @@ class EntityPlan:
     depends_on_past: bool
     schedule: str | None = None  # the source's, for runs that carry no data interval of their own
     pii_keys: PiiKeys = field(default_factory=PiiKeys)
+    owners: Owners | None = None  # the source's, for alerts
     stages: tuple[str, ...] = STAGES
 
     @property
@@ -129,6 +130,7 @@ def plan_entity(config: SourceConfig, entity: Entity) -> EntityPlan:
         depends_on_past=entity.load.mode == "incremental",
         schedule=config.schedule,
         pii_keys=config.pii,
+        owners=config.owners,
     )
 
 

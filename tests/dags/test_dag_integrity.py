@@ -61,6 +61,10 @@ def test_task_groups_run_the_four_stages_in_order(dagbag: DagBag, dag_id: str) -
         # One publisher per entity at a time: its transactional id would fence a concurrent run's publish.
         assert dag.get_task(f"{entity}.publish").max_active_tis_per_dag == 1
         assert dag.get_task(f"{entity}.extract_land").max_active_tis_per_dag is None
+        # Every stage alerts the owning team when it fails after its retries.
+        for stage in STAGES:
+            (notifier,) = dag.get_task(f"{entity}.{stage}").on_failure_callback
+            assert (notifier.source_name, notifier.entity_name) == (dag_id.removeprefix("ingest_"), entity)
 
 
 @pytest.mark.parametrize("dag_id", sorted(SAMPLE_DAGS))

@@ -1,0 +1,1 @@
+"""Alerts to Microsoft Teams (Adaptive Card to a Workflows webhook) and Slack (the provider's webhook notifier)."""
