@@ -32,5 +32,7 @@ for entry in "${DEMO_DAGS[@]}"; do
   fi
 done
 "$PY" scripts/demo_summary.py "${dag_ids[@]}" || failed=1
+say "scripts/ingest status (control DB: freshness, rows, watermarks, failing checks)"
+scripts/ingest status || true  # exits 1 when something is late or failing: information here, not a demo failure
 say "stack is still running: make stack-status | make airflow (web UI) | make stack-down"
 exit $failed

@@ -1,5 +1,5 @@
 """`python -m ingestion` (or `scripts/ingest`): validate, list, show, schema and docs for the source configs, and
-watermark show / history / set / reset against the control database.
+watermark show / history / set / reset and status against the control database.
 
 The config commands are pure (no Airflow import), so they run in CI and pre-commit in well under a second; the
 watermark commands import Airflow only to resolve the control DB connection.
@@ -291,6 +291,25 @@ def cmd_watermark(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    from ingestion.status import entity_statuses, render_table
+
+    result = _load(args)
+    configs = [c for name, c in result.configs.items() if not args.source or name == args.source]
+    if args.source and not configs:
+        print(f"no valid config for source {args.source!r}", file=sys.stderr)
+        return 2
+    statuses = entity_statuses(configs, _store(args))
+    if args.json:
+        print(json.dumps([s.as_dict() for s in statuses], indent=2))
+    else:
+        print(render_table(statuses))
+    for error in result.errors:
+        print(f"invalid, left out: {error}", file=sys.stderr)
+    # Non-zero when something needs attention, so the command can gate a script or a check.
+    return 1 if any(s.state == "late" or s.failing_checks for s in statuses) else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ingest", description=__doc__)
     parser.add_argument("--config-dir", default=str(default_config_dir()), help="folder of source configs")
@@ -337,6 +356,15 @@ def build_parser() -> argparse.ArgumentParser:
     for action in (set_mark, reset):
         action.add_argument("--reason", required=True, help="why: kept in the watermark history")
     watermark.set_defaults(func=cmd_watermark)
+
+    status = commands.add_parser(
+        "status",
+        help="per entity: last success, freshness against schedule and deadline, rows, watermark, failing checks",
+    )
+    status.add_argument("source", nargs="?")
+    status.add_argument("--json", action="store_true")
+    status.add_argument("--db-url", help="control DB URL (default: $INGEST_CONTROL_DB_URL, connection control_db)")
+    status.set_defaults(func=cmd_status)
     return parser
 
 

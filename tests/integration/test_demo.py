@@ -39,3 +39,12 @@ def test_demo_runs_end_to_end_and_prints_its_summary(tmp_path: Path) -> None:
     assert any(line.strip().startswith("sensitive  sensitive/crm/customers/date=") for line in lines)
     assert any(line.strip().startswith("topic      ingest.crm.orders offsets p0: ") for line in lines)
     assert "all demo runs succeeded" in output
+    # ...and ends with `ingest status` over the control DB.
+    status = {
+        line.split()[0] + "." + line.split()[1]: line.split()
+        for line in lines
+        if line.startswith(("crm ", "orders_api "))
+    }
+    assert status["crm.orders"][2] == "ok"
+    assert "85" in status["crm.orders"][5:]  # rows landed
+    assert status["orders_api.orders"][2] == "NEVER"

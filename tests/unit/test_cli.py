@@ -138,3 +138,48 @@ def test_watermark_change_needs_a_known_entity_and_a_reason(tmp_path: Path) -> N
     no_reason = ingest(*db, "reset", "crm", "customers")
     assert no_reason.returncode == 2
     assert "--reason" in no_reason.stderr
+
+
+def test_status_shows_last_success_freshness_rows_watermark_and_failing_checks(tmp_path: Path) -> None:
+    import sys
+    from datetime import UTC, datetime, timedelta
+
+    sys.path.insert(0, str(REPO / "plugins"))
+    from sqlalchemy import create_engine, update
+
+    from ingestion.state.store import ControlStore, RunRecord
+    from ingestion.state.tables import entity_runs
+
+    url = f"sqlite:///{tmp_path / 'control.db'}"
+    store = ControlStore(create_engine(url)).ensure_schema()
+    for entity, rows in (("customers", 200), ("orders", 85)):
+        record = RunRecord(source="crm", entity=entity, run_id=f"r_{entity}", dag_id="ingest_crm", load_mode="full")
+        store.commit_run(
+            RunRecord(**{**record.__dict__, "rows_landed": rows}),
+            new_watermark="2026-11-03T03:20:00+00:00" if entity == "customers" else None,
+            move_watermark=entity == "customers",
+        )
+    # orders last succeeded three days ago: later than its daily schedule plus its 45-minute expected duration.
+    with store.engine.begin() as conn:
+        conn.execute(
+            update(entity_runs)
+            .where(entity_runs.c.entity == "orders")
+            .values(committed_at=datetime.now(UTC) - timedelta(days=3))
+        )
+    warn = {"name": "regex(country_code)", "kind": "regex", "passed": False, "severity": "warn", "detail": "x"}
+    store.record_checks("crm", "customers", "r_customers", 1, [warn])
+    store.engine.dispose()
+
+    done = ingest("status", "crm", "--db-url", url)
+    assert done.returncode == 1, done.stderr  # something needs attention
+    lines = {line.split()[1]: line for line in done.stdout.splitlines()[1:]}
+    assert lines["customers"].split()[2] == "ok"
+    assert "200" in lines["customers"]
+    assert "2026-11-03T03:20:00+00:00" in lines["customers"]
+    assert lines["customers"].endswith("regex(country_code) [warn]")
+    assert lines["orders"].split()[2] == "LATE"
+    assert " 3d 0h" in lines["orders"]
+    assert "1d 0h45m" in lines["orders"]  # due within: a day plus the expected duration
+    as_json = json.loads(ingest("status", "crm", "--db-url", url, "--json").stdout)
+    assert [s["state"] for s in as_json] == ["ok", "late"]
+    assert ingest("status", "nope", "--db-url", url).returncode == 2
