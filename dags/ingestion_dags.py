@@ -1,4 +1,5 @@
-"""Entry point of the Airflow DAG folder: one ingest_<source> DAG per valid source config, plus the smoke check.
+"""Entry point of the Airflow DAG folder: one ingest_<source> DAG per valid source config, plus the smoke check and
+the alert digest / escalation DAG.
 
 Kept thin on purpose: it reads the config files and nothing else (no connections, Variables or network).
 A worker about to run one task sets Airflow's parsing context, and then only that task's DAG is built.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from airflow.sdk import get_parsing_context
 
+from ingestion.alerts_dag import ALERTS_DAG_ID, build_alerts_dag
 from ingestion.factory import build_dags
 from ingestion.smoke import SMOKE_DAG_ID, build_smoke_dag
 
@@ -19,3 +21,6 @@ globals().update(build_dags(dag_id=_requested_dag_id).dags)
 
 if _requested_dag_id in (None, SMOKE_DAG_ID):
     smoke_dag = build_smoke_dag()
+
+if _requested_dag_id in (None, ALERTS_DAG_ID):
+    alerts_dag = build_alerts_dag()

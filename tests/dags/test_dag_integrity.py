@@ -41,7 +41,7 @@ def test_no_import_errors(dagbag: DagBag) -> None:
 def test_every_sample_config_builds_its_dag(dagbag: DagBag) -> None:
     configs = sorted(p.stem for p in CONFIGS.glob("*.json") if not p.name.startswith("_"))
     assert configs == ["crm", "orders_api", "partner_files"]
-    assert set(dagbag.dags) == {f"ingest_{name}" for name in configs} | {"platform_smoke_check"}
+    assert set(dagbag.dags) == {f"ingest_{name}" for name in configs} | {"platform_smoke_check", "ingest_alerts"}
 
 
 @pytest.mark.parametrize("dag_id", sorted(SAMPLE_DAGS))
@@ -155,7 +155,7 @@ def test_broken_configs_are_one_loud_import_error_while_valid_dags_load(
 
     bag = DagBag(dag_folder=str(REPO / "dags"))
 
-    assert set(bag.dags) == set(SAMPLE_DAGS) | {"platform_smoke_check"}
+    assert set(bag.dags) == set(SAMPLE_DAGS) | {"platform_smoke_check", "ingest_alerts"}
     assert len(bag.import_errors) == 1
     (error_file, message) = next(iter(bag.import_errors.items()))
     assert error_file.endswith("ingestion_config_errors.py")
@@ -187,3 +187,11 @@ def test_plugin_manager_skips_the_library_package() -> None:
     scanned = [Path(p) for p in find_path_from_directory(str(REPO / "plugins"), ".airflowignore", "glob")]
     assert (REPO / "plugins" / "ingestion" / "__main__.py").exists()
     assert [p for p in scanned if "ingestion" in p.relative_to(REPO / "plugins").parts] == []
+
+
+def test_alerts_dag_runs_digest_and_escalation_every_five_minutes_one_at_a_time(dagbag: DagBag) -> None:
+    dag = dagbag.dags["ingest_alerts"]
+    assert dag.task_ids == ["digest_and_escalate"]
+    assert dag.max_active_runs == 1
+    assert dag.timetable.expression == "*/5 * * * *"
+    assert not dag.catchup

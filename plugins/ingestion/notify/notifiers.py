@@ -10,10 +10,13 @@ that fails is logged and never fails the pipeline (BaseNotifier catches it; each
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from airflow.sdk import BaseNotifier
+
+from ingestion.notify.alert import short_error
 
 if TYPE_CHECKING:
     from ingestion.notify.alert import Alert
@@ -37,31 +40,34 @@ def post_teams(conn_id: str, message: dict[str, Any]) -> None:
     )
 
 
-def post_slack(conn_id: str, text: str, blocks: list[dict[str, Any]], context: Any) -> None:
+def post_slack(conn_id: str, text: str, blocks: list[dict[str, Any]]) -> None:
     from airflow.providers.slack.notifications.slack_webhook import SlackWebhookNotifier
 
-    SlackWebhookNotifier(slack_webhook_conn_id=conn_id, text=text, blocks=blocks).notify(context)
+    SlackWebhookNotifier(slack_webhook_conn_id=conn_id, text=text, blocks=blocks).notify({})
 
 
-def send(alert: Alert, channels: tuple[str, ...], context: Any) -> dict[str, str]:
-    """Post the alert to every channel; returns channel -> "sent" or the error (scrubbed), never raises."""
+def post_alert(conn_id: str, alert: Alert) -> None:
+    """Post one alert to one channel, by the connection's type; raises when the post fails."""
     from airflow.sdk import BaseHook
 
-    from ingestion.notify.alert import short_error
     from ingestion.notify.payloads import slack_message, teams_message
 
-    outcome: dict[str, str] = {}
-    for conn_id in channels:
-        try:
-            if BaseHook.get_connection(conn_id).conn_type in SLACK_CONN_TYPES:
-                text, blocks = slack_message(alert)
-                post_slack(conn_id, text, blocks, context)
-            else:
-                post_teams(conn_id, teams_message(alert))
-            outcome[conn_id] = "sent"
-        except Exception as error:  # noqa: BLE001 - an alert that cannot be posted must not fail the pipeline
-            outcome[conn_id] = short_error(error)
-            log.error("alert %s to %s not sent: %s", alert.kind, conn_id, outcome[conn_id])
+    if BaseHook.get_connection(conn_id).conn_type in SLACK_CONN_TYPES:
+        text, blocks = slack_message(alert)
+        post_slack(conn_id, text, blocks)
+    else:
+        post_teams(conn_id, teams_message(alert))
+
+
+def send(alert: Alert, channels: tuple[str, ...]) -> dict[str, str]:
+    """Route, de-duplicate and throttle the alert through the control DB (notify.dispatch), posting what passes.
+    Returns channel -> outcome; never raises."""
+    from ingestion.notify.dispatch import dispatch
+    from ingestion.state.store import open_control_store
+
+    with open_control_store() as store:
+        outcome = dispatch(alert, channels, store, post_alert)
+    log.info("alert %s for %s.%s: %s", alert.kind, alert.source, alert.entity, outcome)
     return outcome
 
 
@@ -94,4 +100,26 @@ class EntityFailureNotifier(BaseNotifier):
             severity=plan.alerts.severity.value,
             title=f"{plan.source}.{plan.entity.name}: {stage} {verb}",
         )
-        send(alert, plan.alerts.channels, context)
+        send(alert, plan.alerts.channels)
+
+
+def alert_warnings(plan: Any, context: Any, validated: dict[str, Any]) -> dict[str, str]:
+    """After a validate that passed with `warn` results: one alert naming them (kind zero_rows when the only
+    warning is the zero-row policy, else check_failed). Returns the dispatch outcome ({} when nothing to say)."""
+    from ingestion.notify.alert import alert_from_context
+
+    failed = [c for c in validated.get("checks", []) if not c["passed"] and c["severity"] == "warn"]
+    if not failed or not plan.alerts.channels:
+        return {}
+    kind = "zero_rows" if {c["kind"] for c in failed} == {"zero_rows"} else "check_failed"
+    names = ", ".join(c["name"] for c in failed)
+    alert = alert_from_context(
+        context,
+        plan,
+        kind=kind,
+        severity=plan.alerts.severity.value,
+        title=f"{plan.source}.{plan.entity.name}: {len(failed)} warning check(s) failed: {names}",
+        counts={"rows_landed": validated.get("rows", 0)},
+    )
+    detail = "; ".join(f"{c['name']}: {c['detail']}" for c in failed)
+    return send(replace(alert, error=short_error(detail)), plan.alerts.channels)

@@ -93,10 +93,14 @@ class ValidateOperator(EntityStageOperator):
     ui_color = "#fdebd0"
 
     def run_stage(self, plan: EntityPlan, context: Context) -> Any:
+        from ingestion.notify.notifiers import alert_warnings
         from ingestion.pipeline.run_info import RunInfo
         from ingestion.pipeline.validate_stage import validate_run
 
-        return validate_run(plan, RunInfo.from_context(context))
+        validated = validate_run(plan, RunInfo.from_context(context))
+        # An error result fails the task (the failure callback alerts); warnings let the run go on, but are told.
+        alert_warnings(plan, context, validated)
+        return validated
 
 
 class PublishOperator(EntityStageOperator):

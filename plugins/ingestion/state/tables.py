@@ -94,3 +94,24 @@ check_results = Table(
     Column("checked_at", DateTime(timezone=True), nullable=False),
     Index("ix_ingest_check_result_run", "source", "entity", "run_id"),
 )
+
+# Every alert the platform meant to send, per channel, and what became of it: sent, held (de-duplicated, throttled
+# or routed to the digest), failed, or digested (summarised in a later digest post). De-duplication, throttling,
+# digests and escalation all read it, so they hold across task processes.
+alerts = Table(
+    "ingest_alert",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dedup_key", String(500), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("source", String(63), nullable=False),
+    Column("entity", String(63), nullable=True),
+    Column("channel", String(250), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reason", String(32), nullable=True),
+    Column("alert", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_ingest_alert_channel_time", "channel", "created_at"),
+    Index("ix_ingest_alert_source", "source", "entity", "kind"),
+)

@@ -1,0 +1,253 @@
+"""Which alerts are posted now, which are held, and the digest and escalation that follow. State lives in the
+control database (`ingest_alert`), so the rules hold across task processes and restarts.
+
+- Routing: `low` severity never posts at once; it waits for the digest. Other severities post to the entity's
+  channels.
+- De-duplication: an alert with the same key (kind, source, entity, task) posted to a channel in the last
+  DEDUP_MINUTES is held.
+- Throttling: a channel gets at most MAX_POSTS_PER_MINUTE posts a minute (Teams takes about 4 a second, a person
+  far fewer); the rest are held. Concurrent task processes may overshoot by their number, no more.
+- Digest: `send_digest` posts one summary per channel of everything held and not yet summarised, then marks it.
+- Escalation: `escalate` finds entities whose first failure alert is older than their `escalate_after_minutes` with
+  no committed run since, and posts once per such episode at one severity higher, naming the secondary owner.
+The `ingest_alerts` DAG runs digest and escalation every few minutes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import asdict, replace
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, insert, select, update
+
+from ingestion.notify.alert import Alert
+from ingestion.state.tables import alerts, entity_runs
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ingestion.state.store import ControlStore
+
+log = logging.getLogger(__name__)
+
+DEDUP_MINUTES = 10
+MAX_POSTS_PER_MINUTE = 10
+HIGHER = {"low": "medium", "medium": "high", "high": "critical", "critical": "critical"}
+
+# The transport is handed in as `post(channel, alert)` (notifiers.post_alert in production), so these rules are
+# tested against the real control database without posting.
+
+
+def dedup_key(alert: Alert) -> str:
+    return "|".join((alert.kind, alert.source, alert.entity or "", alert.task_id or ""))
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _record(store: ControlStore, alert: Alert, channel: str, status: str, reason: str | None, now: datetime) -> None:
+    with store.engine.begin() as conn:
+        conn.execute(
+            insert(alerts).values(
+                dedup_key=dedup_key(alert),
+                kind=alert.kind,
+                severity=alert.severity,
+                source=alert.source,
+                entity=alert.entity,
+                channel=channel,
+                status=status,
+                reason=reason,
+                alert=asdict(alert),
+                created_at=now,
+            )
+        )
+
+
+def _hold_reason(store: ControlStore, alert: Alert, channel: str, now: datetime) -> str | None:
+    if alert.severity == "low":
+        return "digest"
+    with store.engine.connect() as conn:
+        recent_same = conn.execute(
+            select(func.count()).where(
+                alerts.c.channel == channel,
+                alerts.c.dedup_key == dedup_key(alert),
+                alerts.c.status == "sent",
+                alerts.c.created_at >= now - timedelta(minutes=DEDUP_MINUTES),
+            )
+        ).scalar_one()
+        if recent_same:
+            return "duplicate"
+        last_minute = conn.execute(
+            select(func.count()).where(
+                alerts.c.channel == channel,
+                alerts.c.status == "sent",
+                alerts.c.created_at >= now - timedelta(minutes=1),
+            )
+        ).scalar_one()
+    return "throttled" if last_minute >= MAX_POSTS_PER_MINUTE else None
+
+
+def dispatch(
+    alert: Alert,
+    channels: tuple[str, ...],
+    store: ControlStore,
+    post: Callable[[str, Alert], None],
+    now: datetime | None = None,
+) -> dict[str, str]:
+    """Post or hold the alert on each channel; returns channel -> sent / held:<reason> / failed. Never raises."""
+    from ingestion.notify.alert import short_error
+
+    now = now or datetime.now(UTC)
+    outcome: dict[str, str] = {}
+    for channel in channels:
+        reason = _hold_reason(store, alert, channel, now)
+        if reason is not None:
+            _record(store, alert, channel, "held", reason, now)
+            outcome[channel] = f"held:{reason}"
+            log.info("alert %s for %s.%s to %s held (%s)", alert.kind, alert.source, alert.entity, channel, reason)
+            continue
+        try:
+            post(channel, alert)
+        except Exception as error:  # noqa: BLE001 - an alert that cannot be posted must not fail the pipeline
+            _record(store, alert, channel, "failed", None, now)
+            outcome[channel] = "failed"
+            log.error("alert %s to %s not sent: %s", alert.kind, channel, short_error(error))
+            continue
+        _record(store, alert, channel, "sent", None, now)
+        outcome[channel] = "sent"
+    return outcome
+
+
+def send_digest(store: ControlStore, post: Callable[[str, Alert], None], now: datetime | None = None) -> int:
+    """One summary post per channel of the alerts held since the last digest; returns the posts made."""
+    now = now or datetime.now(UTC)
+    with store.engine.connect() as conn:
+        held = conn.execute(select(alerts).where(alerts.c.status == "held").order_by(alerts.c.id)).mappings().all()
+    by_channel: dict[str, list[Any]] = {}
+    for row in held:
+        by_channel.setdefault(row["channel"], []).append(row)
+    posts = 0
+    for channel, rows in by_channel.items():
+        reasons = Counter(r["reason"] for r in rows)
+        sources = Counter(f"{r['source']}.{r['entity'] or '*'} {r['kind']}" for r in rows)
+        first = _utc(rows[0]["created_at"])
+        worst = max((r["severity"] for r in rows), key=list(HIGHER).index)
+        summary = Alert(
+            kind="summary",
+            severity=worst,
+            title=f"{len(rows)} alert(s) held back since {first:%Y-%m-%d %H:%M} UTC",
+            source="platform",
+            entity=None,
+            dag_id="ingest_alerts",
+            task_id=None,
+            run_id=None,
+            try_number=None,
+            error="; ".join(f"{n}x {what}" for what, n in sources.most_common(10)),
+            owner="-",
+            secondary_owner=None,
+            team="-",
+            run_url=None,
+            runbook_url=None,
+            counts={f"held_{reason}": n for reason, n in sorted(reasons.items())},
+        )
+        try:
+            post(channel, summary)
+        except Exception as error:  # noqa: BLE001 - try again at the next digest
+            log.error("digest to %s not sent: %s", channel, error)
+            continue
+        posts += 1
+        with store.engine.begin() as conn:
+            conn.execute(update(alerts).where(alerts.c.id.in_([r["id"] for r in rows])).values(status="digested"))
+            conn.execute(
+                insert(alerts).values(
+                    dedup_key=dedup_key(summary),
+                    kind="summary",
+                    severity=worst,
+                    source="platform",
+                    entity=None,
+                    channel=channel,
+                    status="sent",
+                    reason=None,
+                    alert=asdict(summary),
+                    created_at=now,
+                )
+            )
+    return posts
+
+
+def escalate(
+    store: ControlStore,
+    post: Callable[[str, Alert], None],
+    escalate_after: Callable[[str, str | None], timedelta | None],
+    now: datetime | None = None,
+) -> int:
+    """Escalate every failing episode past its delay once; returns the escalations posted.
+
+    `escalate_after(source, entity)` gives the entity's delay from its config (None: the entity is gone)."""
+    now = now or datetime.now(UTC)
+    with store.engine.connect() as conn:
+        failures = (
+            conn.execute(select(alerts).where(alerts.c.kind == "failure").order_by(alerts.c.created_at))
+            .mappings()
+            .all()
+        )
+        episodes: dict[tuple[str, str | None], Any] = {}
+        for row in failures:
+            key = (row["source"], row["entity"])
+            last_success = conn.execute(
+                select(func.max(entity_runs.c.committed_at)).where(
+                    entity_runs.c.source == row["source"], entity_runs.c.entity == row["entity"]
+                )
+            ).scalar()
+            if last_success is not None and _utc(last_success) >= _utc(row["created_at"]):
+                continue  # a run succeeded after this alert: that episode is over
+            episodes.setdefault(key, row)  # the first failure alert of the open episode
+        escalated = 0
+        for (source, entity), first in episodes.items():
+            delay = escalate_after(source, entity)
+            started = _utc(first["created_at"])
+            if delay is None or now - started < delay:
+                continue
+            episode = f"escalation|{source}|{entity or ''}|{started.isoformat()}"
+            done = conn.execute(select(func.count()).where(alerts.c.dedup_key == episode)).scalar_one()
+            if done:
+                continue
+            original = Alert(**first["alert"])
+            secondary = original.secondary_owner or original.owner
+            minutes = int((now - started).total_seconds() // 60)
+            alert = replace(
+                original,
+                kind="escalation",
+                severity=HIGHER[original.severity],
+                title=f"ESCALATED to {secondary}: {source}.{entity} still failing {minutes} min after the first "
+                "alert, no success since",
+            )
+            channels = sorted({r["channel"] for r in failures if (r["source"], r["entity"]) == (source, entity)})
+            for channel in channels:
+                try:
+                    post(channel, alert)
+                    status = "sent"
+                except Exception as error:  # noqa: BLE001
+                    log.error("escalation to %s not sent: %s", channel, error)
+                    status = "failed"
+                with store.engine.begin() as write:
+                    write.execute(
+                        insert(alerts).values(
+                            dedup_key=episode,
+                            kind="escalation",
+                            severity=alert.severity,
+                            source=source,
+                            entity=entity,
+                            channel=channel,
+                            status=status,
+                            reason=None,
+                            alert=asdict(alert),
+                            created_at=now,
+                        )
+                    )
+            escalated += 1
+    return escalated
