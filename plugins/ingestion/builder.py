@@ -5,6 +5,8 @@ Every decision (ids, edges, retries, tags, runbook) was made by the pure planner
 
 from __future__ import annotations
 
+import os
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, TaskGroup, chain
@@ -62,6 +64,24 @@ def _task_args(plan: DagPlan) -> dict[str, Any]:
     }
 
 
+def _deadline(plan: DagPlan) -> Any:
+    """A DeadlineAlert from the run's queued time when the config sets expected_duration_minutes, else None."""
+    minutes = plan.config.deadline.expected_duration_minutes
+    # INGEST_DEADLINES=off leaves deadlines out, for `airflow dags test` only: in 3.3.2 it evaluates none, and a
+    # DAG with one makes it crash after the run and roll the run's metadata back (the demo reads that metadata).
+    if not minutes or os.environ.get("INGEST_DEADLINES", "on") == "off":
+        return None
+    from airflow.sdk import DeadlineAlert, DeadlineReference, SyncCallback  # type: ignore[attr-defined]
+
+    from ingestion.notify.deadline import CALLBACK_PATH
+
+    return DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_QUEUED_AT,
+        interval=timedelta(minutes=minutes),
+        callback=SyncCallback(CALLBACK_PATH, kwargs={"source": plan.config.name, "minutes": minutes}),
+    )
+
+
 def build_dag(plan: DagPlan) -> DAG:
     with DAG(
         dag_id=plan.dag_id,
@@ -73,6 +93,7 @@ def build_dag(plan: DagPlan) -> DAG:
         owner_links=plan.owner_links,
         max_active_runs=plan.max_active_runs,
         doc_md=plan.doc_md,
+        deadline=_deadline(plan),
     ) as dag:
         task_args = _task_args(plan)
         for entity in plan.entities:

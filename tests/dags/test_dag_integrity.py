@@ -195,3 +195,17 @@ def test_alerts_dag_runs_digest_and_escalation_every_five_minutes_one_at_a_time(
     assert dag.max_active_runs == 1
     assert dag.timetable.expression == "*/5 * * * *"
     assert not dag.catchup
+
+
+def test_a_configured_deadline_becomes_a_deadline_alert(dagbag: DagBag, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ingestion.factory import build_dags
+
+    deadline = dagbag.dags["ingest_crm"].deadline
+    alerts = deadline if isinstance(deadline, list) else [deadline]
+    (alert,) = alerts
+    assert alert.interval.total_seconds() == 45 * 60  # crm.json: expected_duration_minutes 45
+    assert alert.callback.path == "ingestion.notify.deadline.deadline_missed"
+    assert alert.callback.kwargs == {"source": "crm", "minutes": 45}
+    assert not dagbag.dags["ingest_partner_files"].deadline  # finish_by only: not turned into an alert yet
+    monkeypatch.setenv("INGEST_DEADLINES", "off")  # for `airflow dags test` (see scripts/demo.sh)
+    assert build_dags(dag_id="ingest_crm").dags["ingest_crm"].deadline is None

@@ -122,7 +122,30 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
             retries={"count": 1, "delay_seconds": RETRY_DELAY, "backoff_multiplier": 1},
             kafka={"publish_timeout_seconds": 10},
         )
-        configs = write_configs(tmp_path_factory.mktemp("configs"), config)
+        # A source whose only entity takes longer than its deadline: the query sleeps 80 s, the deadline is 1 min.
+        slow = sql_source_config(
+            f"{name}slow",
+            [
+                {
+                    "name": "slow",
+                    "locator": {
+                        "kind": "sql",
+                        "query": "SELECT g::bigint AS id, now() AS updated_at "
+                        "FROM generate_series(1, 3) g, pg_sleep(80)",
+                    },
+                    "columns": [
+                        {"name": "id", "type": "bigint", "nullable": False},
+                        {"name": "updated_at", "type": "timestamp"},
+                    ],
+                }
+            ],
+            owners={"primary": "ana.lima@example.com", "secondary": "bo.chen@example.com", "team": "crm-data"},
+            deadline={"expected_duration_minutes": 1},
+            alerts={"severity": "high", "channels": ["teams_alerts"]},
+            schedule=None,
+            retries={"count": 0},
+        )
+        configs = write_configs(tmp_path_factory.mktemp("configs"), config, slow)
         yield {"name": name, "table": table, "writer": writer, "configs": configs}
 
 
@@ -291,3 +314,29 @@ def test_clearing_a_finished_run_adds_no_files_no_messages_and_keeps_the_waterma
     assert _watermark(name) == watermark
     assert len(store.runs(name, limit=100)) == records
     store.engine.dispose()
+
+
+def test_a_missed_deadline_posts_an_alert_under_the_scheduler(
+    airflow: dict[str, Any], source: dict[str, Any], webhook_sink_url: str
+) -> None:
+    api, name = airflow["api"], f"{source['name']}slow"
+    dag_id = f"ingest_{name}"
+    api.wait(f"{dag_id} parsed", lambda: dag_id in {d["dag_id"] for d in api.call("GET", "/dags")["dags"]})
+    api.call("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+    run = api.call("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None})
+
+    def deadline_posts() -> list[dict[str, Any]]:
+        posts = requests.get(f"{webhook_sink_url}/_posts", params={"channel": "teams"}, timeout=10).json()
+        return [p for p in posts if f"{name}: deadline missed" in json.dumps(p["body"])]
+
+    (post,) = api.wait("the deadline alert", deadline_posts, timeout=240)
+    card = post["body"]["attachments"][0]["content"]
+    assert (
+        card["body"][0]["text"] == f"[HIGH] {name}: deadline missed, the run is still going 1 min after it was queued"
+    )
+    facts = {f["title"]: f["value"] for f in card["body"][1]["facts"]}
+    assert facts["Run"] == run["dag_run_id"]
+    assert facts["Owner"] == "ana.lima@example.com"
+    assert facts["Secondary owner"] == "bo.chen@example.com"
+    # The run itself still finishes: a deadline alerts, it does not stop anything.
+    api.wait_run(dag_id, run["dag_run_id"], timeout=400)
