@@ -191,7 +191,12 @@ def escalate(
     now = now or datetime.now(UTC)
     with store.engine.connect() as conn:
         failures = (
-            conn.execute(select(alerts).where(alerts.c.kind == "failure").order_by(alerts.c.created_at))
+            # A week back is plenty: an episode older than that has long been escalated or resolved.
+            conn.execute(
+                select(alerts)
+                .where(alerts.c.kind == "failure", alerts.c.created_at >= now - timedelta(days=7))
+                .order_by(alerts.c.created_at)
+            )
             .mappings()
             .all()
         )
