@@ -99,6 +99,11 @@ def build_dag(plan: DagPlan) -> DAG:
         for entity in plan.entities:
             # One notifier per entity, shared by its stages: it holds names only and reads the config when it fires.
             on_failure = [EntityFailureNotifier(source_name=entity.source, entity_name=entity.entity.name)]
+            on_retry = (
+                [EntityFailureNotifier(source_name=entity.source, entity_name=entity.entity.name, kind="retry")]
+                if entity.alerts.on_retry
+                else None
+            )
             with TaskGroup(group_id=entity.group_id, tooltip=entity.entity.description):
                 stages = []
                 for stage in entity.stages:
@@ -109,6 +114,7 @@ def build_dag(plan: DagPlan) -> DAG:
                             entity_name=entity.entity.name,
                             depends_on_past=entity.depends_on_past,
                             on_failure_callback=on_failure,
+                            on_retry_callback=on_retry,
                             **task_args,
                             **_stage_args(stage, entity),
                         )

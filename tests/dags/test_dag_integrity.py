@@ -65,6 +65,7 @@ def test_task_groups_run_the_four_stages_in_order(dagbag: DagBag, dag_id: str) -
         for stage in STAGES:
             (notifier,) = dag.get_task(f"{entity}.{stage}").on_failure_callback
             assert (notifier.source_name, notifier.entity_name) == (dag_id.removeprefix("ingest_"), entity)
+            assert not dag.get_task(f"{entity}.{stage}").on_retry_callback  # alerts.on_retry is off by default
 
 
 @pytest.mark.parametrize("dag_id", sorted(SAMPLE_DAGS))

@@ -288,6 +288,12 @@ class Alerts(Frozen):
     severity: Severity = Severity.HIGH
     channels: tuple[ConnId, ...] = ()
     escalate_after_minutes: int = Field(default=30, ge=1)
+    on_retry: bool = Field(default=False, description="also alert each time a task fails and will be retried")
+    long_run_factor: float = Field(
+        default=3.0,
+        ge=1.5,
+        description="alert when a run's stages take this many times the median of the entity's last 10 runs",
+    )
 
 
 class Deadline(Frozen):

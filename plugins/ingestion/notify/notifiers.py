@@ -123,3 +123,36 @@ def alert_warnings(plan: Any, context: Any, validated: dict[str, Any]) -> dict[s
     )
     detail = "; ".join(f"{c['name']}: {c['detail']}" for c in failed)
     return send(replace(alert, error=short_error(detail)), plan.alerts.channels)
+
+
+MIN_LONG_RUN_HISTORY = 3
+MIN_LONG_RUN_SECONDS = 60.0  # a 5 s run taking 20 s is noise, not news
+
+
+def far_longer(seconds: float, history: list[float], factor: float) -> float | None:
+    """The median of `history` when `seconds` is more than `factor` times it (and over a minute), else None."""
+    import statistics
+
+    if len(history) < MIN_LONG_RUN_HISTORY:
+        return None
+    median = statistics.median(history)
+    return median if seconds > max(median * factor, MIN_LONG_RUN_SECONDS) else None
+
+
+def alert_long_run(plan: Any, context: Any, seconds: float, history: list[float]) -> dict[str, str]:
+    """After a commit: one alert when the run took far longer than the entity's recent runs."""
+    from ingestion.notify.alert import alert_from_context
+
+    median = far_longer(seconds, history, plan.alerts.long_run_factor)
+    if median is None or not plan.alerts.channels:
+        return {}
+    alert = alert_from_context(
+        context,
+        plan,
+        kind="long_run",
+        severity="medium" if plan.alerts.severity.value != "low" else "low",
+        title=f"{plan.source}.{plan.entity.name}: the run took {seconds / 60:.1f} min, "
+        f"{seconds / median:.1f}x the median of its last {len(history)} runs",
+        counts={"seconds": round(seconds, 1), "median_seconds": round(median, 1)},
+    )
+    return send(alert, plan.alerts.channels)

@@ -141,4 +141,16 @@ class CommitOperator(EntityStageOperator):
         )
         # The Asset event carries the run's counts, so downstream DAGs can see what arrived without a lookup.
         context["outlet_events"][entity_asset(plan)].extra = summary
+        _alert_if_long(plan, context, [result_of(s) for s in ("extract_land", "validate", "publish")])
         return summary
+
+
+def _alert_if_long(plan: EntityPlan, context: Context, results: list[Any]) -> None:
+    """A run far longer than the entity's recent history is worth a look even when it succeeded."""
+    from ingestion.notify.notifiers import alert_long_run
+    from ingestion.state.store import open_control_store
+
+    seconds = sum(float((r or {}).get("seconds") or 0) for r in results)
+    with open_control_store() as store:
+        history = store.recent_durations(plan.source, plan.entity.name, before_run=context["dag_run"].run_id)
+    alert_long_run(plan, context, seconds, history)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, func, insert, select, update
 
 from ingestion.errors import IngestionError
 from ingestion.state.tables import check_results, entity_runs, metadata, watermark_history, watermarks
@@ -277,6 +277,23 @@ class ControlStore:
         query = query.order_by(entity_runs.c.id.desc()).limit(limit)
         with self.engine.connect() as conn:
             return [int(v) for (v,) in conn.execute(query)]
+
+    def recent_durations(self, source: str, entity: str, limit: int = 10, *, before_run: str) -> list[float]:
+        """Seconds the entity's last committed runs spent in extract_land, validate and publish, newest first."""
+        c = entity_runs.c
+        total = (
+            func.coalesce(c.seconds_extract_land, 0)
+            + func.coalesce(c.seconds_validate, 0)
+            + func.coalesce(c.seconds_publish, 0)
+        )
+        query = (
+            select(total)
+            .where(c.source == source, c.entity == entity, c.run_id != before_run)
+            .order_by(c.id.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [float(v) for (v,) in conn.execute(query)]
 
     # -- check results --------------------------------------------------------------------------------------
 

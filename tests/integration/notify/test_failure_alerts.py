@@ -19,7 +19,7 @@ from tests.integration.support import dags_test, sql_source_config, sqlite_airfl
 COLUMNS = [{"name": "id", "type": "bigint", "nullable": False}, {"name": "updated_at", "type": "timestamp"}]
 
 
-def _config(name: str) -> dict[str, Any]:
+def _config(name: str, **alerts: Any) -> dict[str, Any]:
     entity = {
         "name": "orders",
         "locator": {"kind": "sql", "schema": "public", "table": f"{name}_missing"},
@@ -31,8 +31,8 @@ def _config(name: str) -> dict[str, Any]:
         name,
         [entity],
         owners={"primary": "ana.lima@example.com", "secondary": "bo.chen@example.com", "team": "crm-data"},
-        alerts={"severity": "critical", "channels": ["teams_alerts", "slack_alerts"]},
-        retries={"count": 0},
+        alerts={"severity": "critical", "channels": ["teams_alerts", "slack_alerts"], **alerts},
+        retries={"count": 1 if alerts.get("on_retry") else 0, "delay_seconds": 1},
     )
 
 
@@ -105,3 +105,51 @@ def test_a_webhook_that_fails_does_not_change_the_outcome(airflow: dict[str, str
     assert "not sent" in output  # the Teams post failed, logged
     assert len(_posts(webhook_sink_url, "slack", name)) == 1  # the other channel still got it
     assert _posts(webhook_sink_url, "teams", name) == []
+
+
+def test_on_retry_alerts_each_retry_and_then_the_failure(airflow: dict[str, str], webhook_sink_url: str) -> None:
+    name = f"a{uuid.uuid4().hex[:8]}"
+    write_configs(Path(airflow["INGEST_CONFIG_DIR"]), _config(name, on_retry=True))
+    dags_test(airflow, f"ingest_{name}", "2026-11-02", succeed=False)
+    titles = [
+        p["body"]["attachments"][0]["content"]["body"][0]["text"] for p in _posts(webhook_sink_url, "teams", name)
+    ]
+    assert titles == [
+        f"[CRITICAL] {name}.orders: extract_land is being retried",
+        f"[CRITICAL] {name}.orders: extract_land failed",
+    ]
+
+
+def test_a_run_far_longer_than_its_history_alerts(webhook_sink_url: str) -> None:
+    from types import SimpleNamespace
+
+    from ingestion.config.models import SourceConfig
+    from ingestion.notify.notifiers import alert_long_run
+    from ingestion.planner import plan_entity
+    from ingestion.state.engine import control_engine
+    from ingestion.state.store import ControlStore, RunRecord
+
+    name = f"a{uuid.uuid4().hex[:8]}"
+    config = SourceConfig.model_validate(_config(name))
+    plan = plan_entity(config, config.entities[0])
+    store = ControlStore(control_engine()).ensure_schema()
+    try:
+        for i, seconds in enumerate((30.0, 40.0, 35.0)):
+            record = RunRecord(
+                source=name, entity="orders", run_id=f"r{i}", dag_id=f"ingest_{name}", load_mode="full",
+                seconds_extract_land=seconds, seconds_validate=5.0, seconds_publish=5.0,
+            )  # fmt: skip
+            store.commit_run(record, move_watermark=False)
+        history = store.recent_durations(name, "orders", before_run="r9")
+    finally:
+        store.engine.dispose()
+    assert history == [45.0, 50.0, 40.0]
+    context = {
+        "ti": SimpleNamespace(task_id="orders.commit", try_number=1),
+        "dag_run": SimpleNamespace(dag_id=f"ingest_{name}", run_id="r9"),
+    }
+    assert alert_long_run(plan, context, 100.0, history) == {}  # 2.2x: within the factor of 3
+    assert alert_long_run(plan, context, 200.0, history) == {"teams_alerts": "sent", "slack_alerts": "sent"}
+    (teams,) = _posts(webhook_sink_url, "teams", name)
+    title = teams["body"]["attachments"][0]["content"]["body"][0]["text"]
+    assert title == f"[MEDIUM] {name}.orders: the run took 3.3 min, 4.4x the median of its last 3 runs"

@@ -81,3 +81,12 @@ def test_slack_message_keeps_sections_within_ten_fields() -> None:
 def test_run_urls_are_quoted() -> None:
     url = run_url("http://af", "ingest_crm", "manual__2026-11-22T07:10:10+00:00", "orders.publish")
     assert url == "http://af/dags/ingest_crm/runs/manual__2026-11-22T07%3A10%3A10%2B00%3A00/tasks/orders.publish"
+
+
+def test_far_longer_needs_history_a_factor_and_a_minute() -> None:
+    from ingestion.notify.notifiers import far_longer
+
+    assert far_longer(400, [100, 110], 3) is None  # too little history
+    assert far_longer(400, [100, 110, 90], 3) == 100
+    assert far_longer(290, [100, 110, 90], 3) is None  # under 3x
+    assert far_longer(50, [5, 6, 4], 3) is None  # under a minute: noise
