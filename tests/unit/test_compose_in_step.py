@@ -21,6 +21,8 @@ AIRFLOW_COMPONENTS = {
     "airflow-dag-processor",
     "airflow-triggerer",
 }
+# Monitoring runs in compose only (Grafana reads the control DB; Prometheus scrapes Airflow's StatsD metrics).
+MONITORING = {"statsd-exporter", "prometheus", "grafana"}
 # Connections only the native stack defines: key-based SFTP auth needs the key the native stack generates.
 NATIVE_ONLY = {"partner_sftp_key"}
 
@@ -36,7 +38,7 @@ def _native_connections() -> dict[str, dict[str, Any]]:
 
 
 def test_services_are_the_native_stack_plus_airflow(compose: dict[str, Any]) -> None:
-    assert set(compose["services"]) == set(ALL_SERVICES) | AIRFLOW_COMPONENTS
+    assert set(compose["services"]) == set(ALL_SERVICES) | AIRFLOW_COMPONENTS | MONITORING
 
 
 def test_host_ports_match_the_native_stack(compose: dict[str, Any]) -> None:
@@ -84,3 +86,25 @@ def test_dockerfile_builds_on_the_official_image_with_pinned_requirements() -> N
     assert "-c /opt/airflow/requirements/constraints.txt" in dockerfile
     requirements = (REPO / "requirements.txt").read_text()
     assert "apache-airflow==3.3.2" in requirements
+
+
+def test_airflow_metrics_go_to_statsd_exporter_which_prometheus_scrapes(compose: dict[str, Any]) -> None:
+    env = compose["x-airflow-common"]["environment"]
+    assert env["AIRFLOW__METRICS__STATSD_ON"] == "True"
+    assert env["AIRFLOW__METRICS__STATSD_HOST"] == "statsd-exporter"
+    prometheus = yaml.safe_load((REPO / "stack" / "prometheus" / "prometheus.yml").read_text())
+    targets = [t for job in prometheus["scrape_configs"] for c in job["static_configs"] for t in c["targets"]]
+    assert targets == ["statsd-exporter:9102"]
+
+
+def test_grafana_is_provisioned_with_the_control_db_and_the_dashboard(compose: dict[str, Any]) -> None:
+    grafana = compose["services"]["grafana"]
+    mounts = {v.split(":")[1]: REPO / v.split(":")[0] for v in grafana["volumes"]}
+    sources = yaml.safe_load((mounts["/etc/grafana/provisioning"] / "datasources" / "datasources.yaml").read_text())
+    control = next(d for d in sources["datasources"] if d["uid"] == "control-db")
+    assert control["url"] == "postgres:5432"
+    assert control["jsonData"]["database"] == "control"
+    dashboards = list(mounts["/var/lib/grafana/dashboards"].glob("*.json"))
+    assert [d.name for d in dashboards] == ["ingestion.json"]
+    uids = {p["datasource"]["uid"] for p in json.loads(dashboards[0].read_text())["panels"]}
+    assert uids == {d["uid"] for d in sources["datasources"]}
