@@ -173,7 +173,13 @@ def read_committed(topic: str) -> list[tuple[bytes | None, bytes | None, dict[st
     )
     try:
         partitions = consumer.list_topics(topic, timeout=30).topics[topic].partitions
-        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1] for p in partitions}
+
+        def end_offsets() -> dict[int, int]:
+            # For a read_committed consumer these are last stable offsets: a transaction's commit markers are written
+            # just after its commit returns, so right after a publish a partition's end may still be moving.
+            return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1] for p in partitions}
+
+        ends = end_offsets()
         consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
         out = []
         deadline = time.monotonic() + 60
@@ -182,7 +188,11 @@ def read_committed(topic: str) -> list[tuple[bytes | None, bytes | None, dict[st
             # end offset means everything visible at read_committed has been read.
             positions = consumer.position([TopicPartition(topic, p) for p in partitions])
             if all(ends[tp.partition] == 0 or tp.offset >= ends[tp.partition] for tp in positions):
-                break
+                time.sleep(1)
+                settled = end_offsets()
+                if settled == ends:
+                    break
+                ends = settled  # markers landed meanwhile: read on to the new ends
             if time.monotonic() > deadline:
                 raise AssertionError(f"did not reach the end offsets {ends} of {topic} in 60 s")
             for msg in consumer.consume(num_messages=1000, timeout=0.5):
