@@ -99,15 +99,23 @@ def _aes_key(text: str, conn_id: str, what: str) -> bytes:
     return key
 
 
-def load_hash_key(conn_id: str, lookup: ConnectionLookup, needed_by: str) -> HashKey:
+def _password_and_extra(
+    conn_id: str, lookup: ConnectionLookup, needed_by: str, key: str, form: str
+) -> tuple[str, dict[str, Any]]:
+    """The connection's password (the key) and extra, or PiiKeyError saying who needs which key where."""
     found = lookup(conn_id)
     if found is None or not found[0]:
         problem = "there is no such connection" if found is None else "it has no password"
         raise PiiKeyError(
-            f"{needed_by} need(s) the HMAC key in Airflow connection {conn_id!r} (its password, at least "
-            f"{MIN_HASH_KEY_BYTES} bytes), but {problem}; nothing was extracted"
+            f"{needed_by} need(s) the {key} in Airflow connection {conn_id!r} ({form}), but {problem}; "
+            "nothing was extracted"
         )
-    password, extra = found[0], found[1]
+    return found[0], found[1]
+
+
+def load_hash_key(conn_id: str, lookup: ConnectionLookup, needed_by: str) -> HashKey:
+    form = f"its password, at least {MIN_HASH_KEY_BYTES} bytes"
+    password, extra = _password_and_extra(conn_id, lookup, needed_by, "HMAC key", form)
     secret = password.encode()
     if len(secret) < MIN_HASH_KEY_BYTES:
         raise PiiKeyError(
@@ -118,14 +126,8 @@ def load_hash_key(conn_id: str, lookup: ConnectionLookup, needed_by: str) -> Has
 
 
 def load_keyring(conn_id: str, lookup: ConnectionLookup, needed_by: str) -> EncryptionKeyring:
-    found = lookup(conn_id)
-    if found is None or not found[0]:
-        problem = "there is no such connection" if found is None else "it has no password"
-        raise PiiKeyError(
-            f"{needed_by} need(s) the encryption key in Airflow connection {conn_id!r} (its password, a base64 "
-            f"AES-256 key), but {problem}; nothing was extracted"
-        )
-    password, extra = found[0], found[1]
+    form = "its password, a base64 AES-256 key"
+    password, extra = _password_and_extra(conn_id, lookup, needed_by, "encryption key", form)
     active_id = _key_id(extra.get("key_id"), DEFAULT_ENCRYPTION_KEY_ID, conn_id)
     keys = {active_id: _aes_key(password, conn_id, "the password")}
     previous = extra.get("previous_keys") or {}
