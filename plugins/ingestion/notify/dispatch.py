@@ -49,22 +49,27 @@ def _utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+def _alert_row(
+    alert: Alert, channel: str, status: str, reason: str | None, now: datetime, key: str | None = None
+) -> dict[str, Any]:
+    """An `ingest_alert` row for the alert on one channel; `key` overrides the de-duplication key."""
+    return {
+        "dedup_key": key or dedup_key(alert),
+        "kind": alert.kind,
+        "severity": alert.severity,
+        "source": alert.source,
+        "entity": alert.entity,
+        "channel": channel,
+        "status": status,
+        "reason": reason,
+        "alert": asdict(alert),
+        "created_at": now,
+    }
+
+
 def _record(store: ControlStore, alert: Alert, channel: str, status: str, reason: str | None, now: datetime) -> None:
     with store.engine.begin() as conn:
-        conn.execute(
-            insert(alerts).values(
-                dedup_key=dedup_key(alert),
-                kind=alert.kind,
-                severity=alert.severity,
-                source=alert.source,
-                entity=alert.entity,
-                channel=channel,
-                status=status,
-                reason=reason,
-                alert=asdict(alert),
-                created_at=now,
-            )
-        )
+        conn.execute(insert(alerts).values(_alert_row(alert, channel, status, reason, now)))
 
 
 def _hold_reason(store: ControlStore, alert: Alert, channel: str, now: datetime) -> str | None:
@@ -162,20 +167,7 @@ def send_digest(store: ControlStore, post: Callable[[str, Alert], None], now: da
         posts += 1
         with store.engine.begin() as conn:
             conn.execute(update(alerts).where(alerts.c.id.in_([r["id"] for r in rows])).values(status="digested"))
-            conn.execute(
-                insert(alerts).values(
-                    dedup_key=dedup_key(summary),
-                    kind="summary",
-                    severity=worst,
-                    source="platform",
-                    entity=None,
-                    channel=channel,
-                    status="sent",
-                    reason=None,
-                    alert=asdict(summary),
-                    created_at=now,
-                )
-            )
+            conn.execute(insert(alerts).values(_alert_row(summary, channel, "sent", None, now)))
     return posts
 
 
@@ -201,14 +193,18 @@ def escalate(
             .all()
         )
         episodes: dict[tuple[str, str | None], Any] = {}
+        last_success: dict[tuple[str, str | None], datetime | None] = {}
         for row in failures:
             key = (row["source"], row["entity"])
-            last_success = conn.execute(
-                select(func.max(entity_runs.c.committed_at)).where(
-                    entity_runs.c.source == row["source"], entity_runs.c.entity == row["entity"]
-                )
-            ).scalar()
-            if last_success is not None and _utc(last_success) >= _utc(row["created_at"]):
+            if key not in last_success:  # one lookup per entity, however many alerts it has
+                found = conn.execute(
+                    select(func.max(entity_runs.c.committed_at)).where(
+                        entity_runs.c.source == key[0], entity_runs.c.entity == key[1]
+                    )
+                ).scalar()
+                last_success[key] = _utc(found) if found is not None else None
+            succeeded = last_success[key]
+            if succeeded is not None and succeeded >= _utc(row["created_at"]):
                 continue  # a run succeeded after this alert: that episode is over
             episodes.setdefault(key, row)  # the first failure alert of the open episode
         escalated = 0
@@ -240,19 +236,6 @@ def escalate(
                     log.error("escalation to %s not sent: %s", channel, error)
                     status = "failed"
                 with store.engine.begin() as write:
-                    write.execute(
-                        insert(alerts).values(
-                            dedup_key=episode,
-                            kind="escalation",
-                            severity=alert.severity,
-                            source=source,
-                            entity=entity,
-                            channel=channel,
-                            status=status,
-                            reason=None,
-                            alert=asdict(alert),
-                            created_at=now,
-                        )
-                    )
+                    write.execute(insert(alerts).values(_alert_row(alert, channel, status, None, now, key=episode)))
             escalated += 1
     return escalated
