@@ -26,12 +26,11 @@ log = logging.getLogger(__name__)
 SLACK_CONN_TYPES = frozenset({"slackwebhook", "slack_incoming_webhook"})
 
 
-def post_teams(conn_id: str, message: dict[str, Any]) -> None:
+def post_teams(conn_id: str, webhook_url: str | None, message: dict[str, Any]) -> None:
+    """POST the message through HttpHook on `conn_id`, to the path and query of the webhook URL (its password)."""
     from airflow.providers.http.hooks.http import HttpHook
-    from airflow.sdk import BaseHook
 
-    conn = BaseHook.get_connection(conn_id)
-    url = urlsplit(conn.password or "")
+    url = urlsplit(webhook_url or "")
     endpoint = url.path + (f"?{url.query}" if url.query else "")
     if not endpoint:
         raise ValueError(f"connection {conn_id!r}: put the Workflows webhook URL in its password")
@@ -52,11 +51,12 @@ def post_alert(conn_id: str, alert: Alert) -> None:
 
     from ingestion.notify.payloads import slack_message, teams_message
 
-    if BaseHook.get_connection(conn_id).conn_type in SLACK_CONN_TYPES:
+    conn = BaseHook.get_connection(conn_id)  # once: its type picks the transport, its password is Teams' URL
+    if conn.conn_type in SLACK_CONN_TYPES:
         text, blocks = slack_message(alert)
         post_slack(conn_id, text, blocks)
     else:
-        post_teams(conn_id, teams_message(alert))
+        post_teams(conn_id, conn.password, teams_message(alert))
 
 
 def send(alert: Alert, channels: tuple[str, ...]) -> dict[str, str]:
