@@ -30,6 +30,20 @@ COMPONENT_SETTINGS = {
 }
 
 
+# An orders table with the awkward types (decimal, boolean, NULLs, time zones), as SQL and as the config declares it.
+ORDERS_TABLE_SQL = (
+    "order_id bigint PRIMARY KEY, customer text, amount numeric(12,2) NOT NULL, paid boolean, "
+    "updated_at timestamptz NOT NULL"
+)
+ORDERS_COLUMNS: list[dict[str, Any]] = [
+    {"name": "order_id", "type": "bigint", "nullable": False},
+    {"name": "customer", "type": "string"},
+    {"name": "amount", "type": "decimal(12,2)", "nullable": False},
+    {"name": "paid", "type": "boolean"},
+    {"name": "updated_at", "type": "timestamp", "nullable": False},
+]
+
+
 @contextmanager
 def crm_table(table: str, columns_sql: str) -> Iterator[Engine]:
     """A table of the test's own in the CRM database, readable by the source connection; dropped afterwards.

@@ -25,6 +25,8 @@ from ingestion.land.lake import Lake
 from ingestion.state.engine import control_engine
 from ingestion.state.store import ControlStore
 from tests.integration.support import (
+    ORDERS_COLUMNS,
+    ORDERS_TABLE_SQL,
     crm_table,
     dags_test,
     read_committed,
@@ -33,13 +35,7 @@ from tests.integration.support import (
     write_configs,
 )
 
-COLUMNS = [
-    {"name": "order_id", "type": "bigint", "nullable": False},
-    {"name": "customer", "type": "string"},
-    {"name": "amount", "type": "decimal(12,2)", "nullable": False},
-    {"name": "paid", "type": "boolean"},
-    {"name": "updated_at", "type": "timestamp", "nullable": False},
-]
+COLUMNS = ORDERS_COLUMNS
 ROWS = 300
 LOOKBACK = timedelta(minutes=5)
 
@@ -54,10 +50,9 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 def source(airflow: dict[str, str]) -> Iterator[dict[str, Any]]:
     name = f"d{uuid.uuid4().hex[:8]}"
     table = f"{name}_orders"
-    columns = "order_id bigint PRIMARY KEY, customer text, amount numeric(12,2) NOT NULL, paid boolean, "
     # Rows an hour apart, ending two days ago: the lookback re-reads only the newest one.
     base = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
-    with crm_table(table, columns + "updated_at timestamptz NOT NULL") as writer:
+    with crm_table(table, ORDERS_TABLE_SQL) as writer:
         with writer.begin() as conn:
             conn.execute(
                 text(

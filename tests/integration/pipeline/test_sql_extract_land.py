@@ -23,23 +23,23 @@ from ingestion.land.lake import Lake
 from ingestion.operators import ExtractLandOperator
 from ingestion.state.engine import control_engine
 from ingestion.state.store import ControlStore
-from tests.integration.support import crm_table, sql_source_config, stage_context, write_configs
+from tests.integration.support import (
+    ORDERS_COLUMNS,
+    ORDERS_TABLE_SQL,
+    crm_table,
+    sql_source_config,
+    stage_context,
+    write_configs,
+)
 
 REPO = Path(__file__).resolve().parents[3]
-COLUMNS = [
-    {"name": "order_id", "type": "bigint", "nullable": False},
-    {"name": "customer", "type": "string"},
-    {"name": "amount", "type": "decimal(12,2)", "nullable": False},
-    {"name": "paid", "type": "boolean"},
-    {"name": "updated_at", "type": "timestamp", "nullable": False},
-]
+COLUMNS = ORDERS_COLUMNS
 
 
 @pytest.fixture
 def source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     name = f"t{uuid.uuid4().hex[:8]}"
-    columns = "order_id bigint PRIMARY KEY, customer text, amount numeric(12,2) NOT NULL, paid boolean, "
-    with crm_table(f"{name}_orders", columns + "updated_at timestamptz NOT NULL") as writer:
+    with crm_table(f"{name}_orders", ORDERS_TABLE_SQL) as writer:
         with writer.begin() as conn:
             conn.execute(
                 text(
