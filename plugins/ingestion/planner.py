@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from ingestion.config.models import Alerts, Entity, Kafka, Landing, Owners, PiiKeys, SourceConfig
+from ingestion.config.models import Alerts, Entity, HttpOptions, Kafka, Landing, Owners, PiiKeys, SourceConfig
 from ingestion.land.paths import path_pattern
 
 STAGES = ("extract_land", "validate", "publish", "commit")
@@ -43,6 +43,7 @@ class EntityPlan:
     schedule: str | None = None  # the source's, for runs that carry no data interval of their own
     pii_keys: PiiKeys = field(default_factory=PiiKeys)
     owners: Owners | None = None  # the source's, for alerts
+    http: HttpOptions = field(default_factory=HttpOptions)  # the source's, for http entities
     stages: tuple[str, ...] = STAGES
 
     @property
@@ -131,6 +132,7 @@ def plan_entity(config: SourceConfig, entity: Entity) -> EntityPlan:
         schedule=config.schedule,
         pii_keys=config.pii,
         owners=config.owners,
+        http=config.http,
     )
 
 

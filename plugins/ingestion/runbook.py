@@ -33,7 +33,7 @@ def _locator(plan: EntityPlan) -> str:
             return f"table `{locator.schema_name + '.' if locator.schema_name else ''}{locator.table}`"
         return "a custom query (see the config)"
     if locator.kind == "http":
-        style = locator.pagination.get("style", "page_number")
+        style = locator.pagination.style
         return f"endpoint `{locator.endpoint}`, records at `{locator.record_path}`, {style} pagination"
     compression = "" if locator.compression == "none" else f", compression {locator.compression}"
     return f"files `{locator.remote_path}/{locator.file_pattern}` ({locator.file_format}{compression})"

@@ -1,23 +1,30 @@
 """Sample REST API standing in for a real source system in tests and the demo.
 
-Serves paginated order records with an ``updated_at`` cursor behind bearer-token auth. Tests steer it through
+Serves paginated order records with an ``updated_at`` cursor behind token auth (bearer, API key, basic or
+OAuth2 client credentials; every secret is the one local token). Tests steer it through
 ``/_control/*``: inject 429 (with Retry-After) or 5xx answers, and upsert records to simulate source changes.
 State is in memory: restarting the process resets it, and so does ``POST /_control/reset``.
 """
 
 from __future__ import annotations
 
+import base64
 import os
+import secrets
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, Form, Header, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 API_TOKEN = os.environ.get("SAMPLE_API_TOKEN", "sample-token")
 SEED_RECORDS = int(os.environ.get("SAMPLE_API_RECORDS", "250"))
 MAX_PAGE_SIZE = 100
+BASIC_USER = "sample-user"
+OAUTH_CLIENT_ID = "sample-client"
 
 app = FastAPI(title="Sample orders API", version="1.0")
 _lock = threading.Lock()
@@ -52,6 +59,10 @@ class _State:
         # Each fault is {"status": int, "remaining": int, "retry_after": int | None}.
         self.faults: list[dict[str, Any]] = []
         self.requests_served = 0
+        self.oauth_tokens: dict[str, float] = {}
+        self.oauth_ttl = 3600
+        self.tokens_issued = 0
+        self.page_size_seen = 0
 
 
 state = _State()
@@ -69,9 +80,48 @@ def _take_fault() -> dict[str, Any] | None:
         return fault
 
 
-def require_token(authorization: str | None = Header(default=None)) -> None:
-    if authorization != f"Bearer {API_TOKEN}":
-        raise HTTPException(status_code=401, detail="invalid or missing bearer token")
+def require_token(
+    authorization: str | None = Header(default=None),
+    x_api_key: str | None = Header(default=None),
+    api_key: str | None = Query(default=None),
+) -> None:
+    """Any of the ways real APIs take credentials: a bearer token (the static one or an OAuth2 token from
+    /oauth/token), an API key in X-API-Key or the api_key parameter, or basic auth as sample-user."""
+    if authorization and authorization.startswith("Bearer "):
+        token = authorization.removeprefix("Bearer ")
+        if token == API_TOKEN:
+            return
+        with _lock:
+            expires = state.oauth_tokens.get(token)
+        if expires is not None and expires > time.monotonic():
+            return
+        raise HTTPException(status_code=401, detail="invalid or expired bearer token")
+    if authorization and authorization.startswith("Basic "):
+        try:
+            user, _, password = base64.b64decode(authorization.removeprefix("Basic ")).decode().partition(":")
+        except ValueError:
+            user, password = "", ""
+        if user == BASIC_USER and password == API_TOKEN:
+            return
+    if API_TOKEN in (x_api_key, api_key):
+        return
+    raise HTTPException(status_code=401, detail="invalid or missing credentials")
+
+
+@app.post("/oauth/token")
+def oauth_token(
+    grant_type: str = Form(...), client_id: str = Form(""), client_secret: str = Form("")
+) -> dict[str, Any]:
+    """OAuth2 client credentials; tokens live `state.oauth_ttl` seconds (tests shorten it to force refreshes)."""
+    if grant_type != "client_credentials":
+        raise HTTPException(status_code=400, detail="unsupported_grant_type")
+    if client_id != OAUTH_CLIENT_ID or client_secret != API_TOKEN:
+        raise HTTPException(status_code=401, detail="invalid_client")
+    token = secrets.token_urlsafe(24)
+    with _lock:
+        state.oauth_tokens[token] = time.monotonic() + state.oauth_ttl
+        state.tokens_issued += 1
+        return {"access_token": token, "token_type": "Bearer", "expires_in": state.oauth_ttl}
 
 
 @app.middleware("http")
@@ -105,22 +155,60 @@ def _parse_since(value: str | None) -> datetime | None:
 
 @app.get("/v1/orders", dependencies=[Depends(require_token)])
 def list_orders(
-    page: int = Query(1, ge=1),
+    request: Request,
+    response: Response,
+    page: int | None = Query(None, ge=1),
     page_size: int = Query(50, ge=1, le=MAX_PAGE_SIZE),
+    offset: int | None = Query(None, ge=0),
+    limit: int | None = Query(None, ge=1, le=MAX_PAGE_SIZE),
+    cursor: str | None = None,
     updated_since: str | None = None,
 ) -> dict[str, Any]:
+    """One list, every paging style at once: page/page_size, offset/limit, an opaque cursor (meta.next_cursor),
+    a next link in the body (links.next) and in the Link header. Clients follow the one they are configured for."""
     since = _parse_since(updated_since)
     with _lock:
-        rows = sorted(state.orders.values(), key=lambda r: (r["updated_at"], r["id"]))
+        rows = sorted(state.orders.values(), key=lambda r: (str(r.get("updated_at")), str(r.get("id"))))
+        state.page_size_seen = max(state.page_size_seen, limit or page_size)
     if since is not None:
-        rows = [r for r in rows if datetime.fromisoformat(r["updated_at"].replace("Z", "+00:00")) > since]
-    start = (page - 1) * page_size
-    chunk = rows[start : start + page_size]
-    has_more = start + page_size < len(rows)
+        rows = [r for r in rows if _after(r, since)]
+    size = limit or page_size
+    if cursor is not None:
+        try:
+            start = int(base64.urlsafe_b64decode(cursor.encode()).decode())
+        except ValueError:
+            raise HTTPException(status_code=400, detail="invalid cursor") from None
+    elif offset is not None:
+        start = offset
+    else:
+        start = ((page or 1) - 1) * size
+    chunk = rows[start : start + size]
+    has_more = start + size < len(rows)
+    next_start = start + size
+    next_link = None
+    if has_more:
+        query = {k: v for k, v in request.query_params.items() if k not in ("page", "offset", "cursor")}
+        query["cursor"] = base64.urlsafe_b64encode(str(next_start).encode()).decode()
+        next_link = str(request.url.replace(query=urlencode(query)))
+        response.headers["Link"] = f'<{next_link}>; rel="next"'
     return {
         "data": chunk,
-        "meta": {"page": page, "page_size": page_size, "total": len(rows), "next_page": page + 1 if has_more else None},
+        "meta": {
+            "page": page or 1 + start // size,
+            "page_size": size,
+            "total": len(rows),
+            "next_page": (page or 1) + 1 if has_more else None,
+            "next_cursor": base64.urlsafe_b64encode(str(next_start).encode()).decode() if has_more else None,
+        },
+        "links": {"next": next_link},
     }
+
+
+def _after(record: dict[str, Any], since: datetime) -> bool:
+    try:
+        return datetime.fromisoformat(str(record["updated_at"]).replace("Z", "+00:00")) > since
+    except (KeyError, ValueError):
+        return True  # a malformed record is served as it is: clients must cope
 
 
 @app.post("/_control/faults")
@@ -130,6 +218,14 @@ def add_fault(body: dict[str, Any]) -> dict[str, Any]:
     with _lock:
         state.faults.append({"status": status, "remaining": count, "retry_after": body.get("retry_after")})
         return {"faults": state.faults}
+
+
+@app.post("/_control/oauth")
+def set_oauth(body: dict[str, Any]) -> dict[str, int]:
+    """Shorten (or restore) the lifetime of the OAuth2 tokens issued from now on."""
+    with _lock:
+        state.oauth_ttl = int(body.get("ttl", 3600))
+        return {"ttl": state.oauth_ttl}
 
 
 @app.post("/_control/upsert")
@@ -150,4 +246,9 @@ def reset() -> dict[str, str]:
 @app.get("/_control/stats")
 def stats() -> dict[str, int]:
     with _lock:
-        return {"records": len(state.orders), "requests_served": state.requests_served, "faults": len(state.faults)}
+        return {
+            "records": len(state.orders),
+            "requests_served": state.requests_served,
+            "faults": len(state.faults),
+            "tokens_issued": state.tokens_issued,
+        }

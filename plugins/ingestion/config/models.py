@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from ingestion.config.column_types import check_column_type
 
+# Lineage of file sources: the name of the file a row came from.
+SOURCE_FILE_COLUMN = "_source_file"
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 SCHEDULE_PRESETS = frozenset({"@once", "@hourly", "@daily", "@weekly", "@monthly", "@yearly", "@continuous"})
 # Presets with no period: their runs have no data interval, so interval entities cannot use them.
@@ -211,26 +213,104 @@ class SqlLocator(Frozen):
         return self
 
 
+class Pagination(Frozen):
+    """How an endpoint pages. Paging stops at an empty page (page_number, offset), when the body has no next cursor
+    or URL (cursor, next_url), or when the response has no `Link: rel="next"` (link_header)."""
+
+    style: Literal["none", "page_number", "offset", "cursor", "next_url", "link_header"] = "page_number"
+    page_param: str = Field(default="page", description="page_number: the page-number parameter")
+    start_page: int = Field(default=1, ge=0, description="page_number: the first page's number")
+    offset_param: str = Field(default="offset", description="offset: the offset parameter")
+    size_param: str | None = Field(
+        default="page_size", description="the page-size parameter (e.g. limit for offset paging); null: none sent"
+    )
+    page_size: int = Field(default=100, ge=1, le=100_000)
+    cursor_param: str = Field(default="cursor", description="cursor: the parameter that carries the token")
+    cursor_path: str = Field(default="next_cursor", description="cursor: dotted path of the next token in the body")
+    next_url_path: str = Field(default="next", description="next_url: dotted path of the next page's URL in the body")
+    max_pages: int = Field(
+        default=10_000, ge=1, description="guard against endless paging: more pages than this fails the run"
+    )
+
+
 class HttpLocator(Frozen):
     kind: Literal["http"] = "http"
-    endpoint: str = Field(min_length=1)
-    record_path: str = "data"
-    pagination: dict[str, Any] = Field(default_factory=lambda: {"style": "page_number"})
-    incremental_param: str | None = None
+    endpoint: str = Field(min_length=1, description="path under the connection's base URL, e.g. /v1/orders")
+    record_path: str = Field(default="data", description='dotted path of the record list in the body; "" = the body')
+    pagination: Pagination = Pagination()
+    params: dict[str, str] = Field(default_factory=dict, description="fixed query parameters (never credentials)")
+    incremental_param: str | None = Field(
+        default=None,
+        description="query parameter that takes the window's low end (the watermark, or the data interval start)",
+    )
+    interval_end_param: str | None = Field(
+        default=None, description="query parameter that takes the window's high end (interval loads), if any"
+    )
+    extra_column: str | None = Field(
+        default="_extra",
+        description="column that keeps, as JSON, the fields of a record no declared column takes; null drops them",
+    )
+
+    @field_validator("endpoint")
+    @classmethod
+    def _relative_endpoint(cls, value: str) -> str:
+        # The host comes from the connection: an absolute URL here would send the connection's credentials elsewhere.
+        if "://" in value or value.startswith("//"):
+            raise ValueError(f"endpoint {value!r} must be a path; the host comes from the connection")
+        return value
+
+
+class CsvOptions(Frozen):
+    delimiter: str = Field(default=",", min_length=1, max_length=1)
+    quote_char: str = Field(default='"', min_length=1, max_length=1)
+    header: bool = Field(default=True, description="first line names the columns; false: columns in config order")
+    encoding: str = Field(default="utf-8", description="text encoding of the file, e.g. utf-8, latin-1, cp1252")
+    null_values: tuple[str, ...] = Field(default=("",), description="cell texts that mean NULL")
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        import codecs
+
+        try:
+            codecs.lookup(value)
+        except LookupError:
+            raise ValueError(f"unknown encoding {value!r}") from None
+        return value
 
 
 class SftpLocator(Frozen):
     kind: Literal["sftp"] = "sftp"
     remote_path: str = Field(min_length=1)
-    file_pattern: str = "*"
+    file_pattern: str = Field(default="*", description="glob on file names, or re:<regex> for a regular expression")
     file_format: Literal["csv", "jsonl", "parquet"] = "csv"
-    compression: Literal["none", "gzip", "auto"] = "auto"
+    compression: Literal["none", "gzip", "auto"] = Field(default="auto", description="auto: gzip for .gz names")
+    csv: CsvOptions = CsvOptions()
+    archive_path: str | None = Field(
+        default=None, description="after commit, move loaded files to this folder on the server (null: leave them)"
+    )
+    settle_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=600,
+        description="look at the files twice this far apart; a file whose size or mtime changed waits for the next run",
+    )
 
-    @field_validator("remote_path")
+    @field_validator("remote_path", "archive_path")
     @classmethod
-    def _no_parent_segments(cls, value: str) -> str:
-        if ".." in value.replace("\\", "/").split("/"):
-            raise ValueError(f"remote_path {value!r} contains '..'")
+    def _no_parent_segments(cls, value: str | None) -> str | None:
+        if value is not None and ".." in value.replace("\\", "/").split("/"):
+            raise ValueError(f"path {value!r} contains '..'")
+        return value
+
+    @field_validator("file_pattern")
+    @classmethod
+    def _pattern_compiles(cls, value: str) -> str:
+        if value.startswith("re:"):
+            try:
+                re.compile(value[3:])
+            except re.error as exc:
+                raise ValueError(f"file_pattern regex does not compile: {exc}") from None
         return value
 
 
@@ -281,6 +361,19 @@ class PiiKeys(Frozen):
     encryption_key_conn_id: ConnId = Field(
         default="pii_encryption_key",
         description="connection whose password is the base64 AES-256 key for pii_strategy encrypt",
+    )
+
+
+class HttpOptions(Frozen):
+    """How an http source is called: the same for every entity of the source."""
+
+    requests_per_second: float = Field(
+        default=10.0, gt=0, le=1000, description="request rate limit of each entity task of the source"
+    )
+    timeout_seconds: float = Field(default=30.0, gt=0, le=600, description="per request")
+    max_attempts: int = Field(default=6, ge=1, le=20, description="tries per request on 429, 5xx and connection errors")
+    max_retry_wait_seconds: float = Field(
+        default=120.0, gt=0, le=3600, description="longest wait between tries (also caps a 429's Retry-After)"
     )
 
 
@@ -343,6 +436,8 @@ class Entity(Frozen):
         if self.load.mode != "full" and not self.load.cursor_column and self.locator.kind != "sftp":
             raise ValueError(f"load mode {self.load.mode!r} needs load.cursor_column for a {self.locator.kind} entity")
         names = [c.name for c in self.columns]
+        if reserved := sorted(set(names) & set(self.added_columns)):
+            raise ValueError(f"column(s) {reserved} are added by the platform for a {self.locator.kind} entity")
         if duplicates := _duplicates(names):
             raise ValueError(f"duplicate column names: {duplicates}")
         if self.columns:
@@ -357,6 +452,15 @@ class Entity(Frozen):
                 if unknown := [c for c in check.columns if c not in names]:
                     raise ValueError(f"check {check.kind} names column(s) {unknown} not among the declared columns")
         return self
+
+    @property
+    def added_columns(self) -> tuple[str, ...]:
+        """Columns the platform lands beside the declared ones: the rest of a REST record, the source file's name."""
+        if self.locator.kind == "http" and self.locator.extra_column:
+            return (self.locator.extra_column,)
+        if self.locator.kind == "sftp":
+            return (SOURCE_FILE_COLUMN,)
+        return ()
 
     def _pii_fits_keys_and_checks(self) -> None:
         strategies = {c.name: c.pii_strategy for c in self.columns if c.pii and c.pii_strategy}
@@ -400,6 +504,7 @@ class SourceConfig(Frozen):
     retention: Retention = Retention()
     retries: Retries = Retries()
     pii: PiiKeys = PiiKeys()
+    http: HttpOptions = HttpOptions()
     entities: tuple[Entity, ...] = Field(min_length=1)
 
     @field_validator("schedule")

@@ -70,11 +70,14 @@ class ExtractLandOperator(EntityStageOperator):
             from airflow.sdk.exceptions import AirflowSkipException
 
             raise AirflowSkipException(reason)  # skips the entity's later stages too (all_success)
-        if plan.entity.locator.kind != "sql":
-            return super().run_stage(plan, context)
-        from ingestion.pipeline.sql_extract_land import extract_land
-
-        return extract_land(plan, run)
+        kind = plan.entity.locator.kind
+        if kind == "http":
+            from ingestion.pipeline import http_extract_land as stage
+        elif kind == "sftp":
+            from ingestion.pipeline import sftp_extract_land as stage  # type: ignore[no-redef]
+        else:
+            from ingestion.pipeline import sql_extract_land as stage  # type: ignore[no-redef]
+        return stage.extract_land(plan, run)
 
 
 def backfill_skip_reason(plan: EntityPlan, run: RunInfo) -> str | None:

@@ -1,7 +1,8 @@
 """commit: in one control-database transaction, record the run and move the watermark (see ControlStore.commit_run).
 
 Runs only after extract_land, validate and publish succeeded (the DAG's edges). Backfill runs are recorded but never
-move the live watermark. The counts returned here also go on the entity's Asset event.
+move the live watermark. For file sources the loaded files join the processed-file list in the same transaction, and
+are then archived on the server when the config says so. The counts returned here also go on the entity's Asset event.
 """
 
 from __future__ import annotations
@@ -91,7 +92,13 @@ def commit_run(
             value_type=landed.get("watermark_type") or "timestamp",
             expected_watermark=landed.get("watermark_from"),
             move_watermark=move,
+            files_loaded=landed.get("files_loaded"),
         )
+    archived: list[str] = []
+    if landed.get("files_loaded") and not landed.get("already_committed"):
+        from ingestion.pipeline.sftp_extract_land import archive_loaded_files
+
+        archived = archive_loaded_files(plan, landed["files_loaded"])
     log.info(
         "%s.%s run %s: %s; watermark %s",
         plan.source,
@@ -109,4 +116,5 @@ def commit_run(
         "watermark": landed.get("watermark_to") if move else None,
         "moved_watermark": move,
         "run_id": run.run_id,
+        **({"archived": archived} if archived else {}),
     }

@@ -3,9 +3,10 @@ re-run finds the same manifest extract_land wrote."""
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ingestion.errors import IngestionError
 from ingestion.land.paths import LandingPaths, run_stamp
@@ -18,6 +19,9 @@ if TYPE_CHECKING:
     from ingestion.land.parquet_lander import LandingManifest
     from ingestion.pipeline.run_info import RunInfo
     from ingestion.planner import EntityPlan
+
+
+log = logging.getLogger(__name__)
 
 
 class ManifestMissingError(IngestionError):
@@ -85,3 +89,52 @@ def landed_batches(lake: Lake, manifest: LandingManifest, columns: Sequence[str]
             tmp.seek(0)
             parquet = pq.ParquetFile(tmp)
             yield from parquet.iter_batches(batch_size=READ_BATCH_ROWS, columns=list(columns))
+
+
+def landed_summary(
+    plan: EntityPlan,
+    run: RunInfo,
+    manifest: LandingManifest,
+    *,
+    window_start: str | None,
+    window_end: str | None,
+    seconds: float,
+    **flags: Any,
+) -> dict[str, Any]:
+    """What extract_land hands the later stages over XCom: where the files are, counts, window, watermarks."""
+    return {
+        "manifest": landing_paths(plan, run).manifest,
+        "container": plan.landing.container,
+        "files": [f.path for f in manifest.files],
+        "rows": manifest.rows,
+        "bytes": manifest.bytes,
+        "window": manifest.window,
+        "window_start": window_start,
+        "window_end": window_end,
+        "schema_fingerprint": manifest.schema_fingerprint,
+        **manifest.extra,
+        "seconds": seconds,
+        **flags,
+    }
+
+
+def committed_summary(plan: EntityPlan, run: RunInfo, committed: dict[str, Any]) -> dict[str, Any]:
+    """A re-run of a committed run keeps what it landed and published: the window would be read again from a
+    watermark that has moved on, so re-reading would overwrite its files with different rows."""
+    manifest = read_run_manifest(plan, run, open_lake(plan))
+    log.info(
+        "%s.%s run %s was committed before: keeping its %d landed rows, reading nothing",
+        plan.source,
+        plan.entity.name,
+        run.run_id,
+        manifest.rows,
+    )
+    return landed_summary(
+        plan,
+        run,
+        manifest,
+        window_start=committed["window_start"],
+        window_end=committed["window_end"],
+        seconds=0.0,
+        already_committed=True,
+    )

@@ -22,6 +22,7 @@ from ingestion.extract.window import (
     next_watermark,
 )
 from ingestion.pipeline import watermark_values
+from ingestion.pipeline.landed_run import committed_summary, landed_summary
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
     from sqlalchemy.sql.expression import FromClause
 
     from ingestion.config.models import Column
-    from ingestion.land.parquet_lander import LandingManifest
     from ingestion.pipeline.run_info import RunInfo
     from ingestion.planner import EntityPlan
     from ingestion.state.store import ControlStore
@@ -96,59 +96,6 @@ def compute_window(
         full_refresh=run.full_refresh,
     )
     return window, watermark
-
-
-def _landed_summary(
-    plan: EntityPlan,
-    run: RunInfo,
-    manifest: LandingManifest,
-    *,
-    window_start: str | None,
-    window_end: str | None,
-    seconds: float,
-    **flags: Any,
-) -> dict[str, Any]:
-    """What extract_land hands the later stages over XCom: where the files are, counts, window, watermarks."""
-    from ingestion.pipeline.landed_run import landing_paths
-
-    return {
-        "manifest": landing_paths(plan, run).manifest,
-        "container": plan.landing.container,
-        "files": [f.path for f in manifest.files],
-        "rows": manifest.rows,
-        "bytes": manifest.bytes,
-        "window": manifest.window,
-        "window_start": window_start,
-        "window_end": window_end,
-        "schema_fingerprint": manifest.schema_fingerprint,
-        **manifest.extra,
-        "seconds": seconds,
-        **flags,
-    }
-
-
-def _committed_summary(plan: EntityPlan, run: RunInfo, committed: dict[str, Any]) -> dict[str, Any]:
-    """A re-run of a committed run keeps what it landed and published: the window would be read again from a
-    watermark that has moved on, so re-reading would overwrite its files with different rows."""
-    from ingestion.pipeline.landed_run import open_lake, read_run_manifest
-
-    manifest = read_run_manifest(plan, run, open_lake(plan))
-    log.info(
-        "%s.%s run %s was committed before: keeping its %d landed rows, reading nothing",
-        plan.source,
-        plan.entity.name,
-        run.run_id,
-        manifest.rows,
-    )
-    return _landed_summary(
-        plan,
-        run,
-        manifest,
-        window_start=committed["window_start"],
-        window_end=committed["window_end"],
-        seconds=0.0,
-        already_committed=True,
-    )
 
 
 def window_bounds(window: Window) -> dict[str, Any]:
@@ -233,7 +180,7 @@ def extract_land(plan: EntityPlan, run: RunInfo) -> dict[str, Any]:
         with open_control_store() as store:
             committed = store.committed_run(plan.source, entity.name, run.run_id)
             if committed is not None:
-                return _committed_summary(plan, run, committed)
+                return committed_summary(plan, run, committed)
             columns, drift = _columns_to_land(plan, run, engine, store)
             window, watermark = compute_window(plan, run, engine=engine, store=store, relation=relation)
         log.info("%s.%s: %s window %s", plan.source, entity.name, entity.load.mode, window.describe())
@@ -290,7 +237,7 @@ def extract_land(plan: EntityPlan, run: RunInfo) -> dict[str, Any]:
         manifest.bytes,
         seconds,
     )
-    return _landed_summary(
+    return landed_summary(
         plan,
         run,
         manifest,

@@ -6,7 +6,8 @@
 2. Content: the entity's checks (not_null, unique, accepted_values, range, regex, freshness, row_count, zero_rows,
    row_count_anomaly), in one streaming pass over only the columns they name.
 3. Reconciliation: the source's count for the run's window against the landed rows (publish and commit then hold
-   Kafka's count to the landed one).
+   Kafka's count to the landed one). For SQL a COUNT over the window; for REST and files the records seen, which
+   must equal landed + quarantined + outside the window. Quarantined records are a `warn` result naming the file.
 
 Every result is stored in the control database (passed or not) and logged; an `error` result fails the task, so
 nothing is published or committed; `warn` results go on with the run and to alerting. A run committed before is
@@ -109,13 +110,57 @@ def source_count(plan: EntityPlan, manifest: LandingManifest) -> int | None:
         engine.dispose()
 
 
+def records_reconciliation(manifest: LandingManifest, severity: str) -> CheckResult:
+    """REST and file sources: every record received is landed, quarantined, or outside the run's window."""
+    from ingestion.validate.checks import CheckResult
+
+    extra = manifest.extra
+    seen, quarantined, outside = extra["records_seen"], extra.get("quarantined", 0), extra.get("outside_window", 0)
+    observed = {"source": seen, "landed": manifest.rows, "quarantined": quarantined, "outside_window": outside}
+    accounted = manifest.rows + quarantined + outside
+    if seen == accounted:
+        detail = f"records seen {seen} = landed {manifest.rows} + quarantined {quarantined} + outside window {outside}"
+        return CheckResult("reconciliation", "reconciliation", True, severity, detail, observed)
+    return CheckResult(
+        "reconciliation",
+        "reconciliation",
+        False,
+        severity,
+        f"{seen} record(s) were read from the source but {accounted} are accounted for (landed {manifest.rows}, "
+        f"quarantined {quarantined}, outside window {outside}): records were lost; re-run extract_land",
+        observed,
+    )
+
+
+def quarantine_result(manifest: LandingManifest) -> CheckResult | None:
+    """Records that did not fit the config are not lost, but someone must look at them: a warning with the file."""
+    from ingestion.validate.checks import CheckResult
+
+    count = manifest.extra.get("quarantined")
+    if count is None:
+        return None
+    if not count:
+        return CheckResult("quarantine", "quarantine", True, "warn", "no record quarantined", {"quarantined": 0})
+    path = manifest.extra["quarantine_file"]
+    return CheckResult(
+        "quarantine",
+        "quarantine",
+        False,
+        "warn",
+        f"{count} record(s) did not fit the declared columns and were quarantined to {path}",
+        {"quarantined": count, "file": path},
+    )
+
+
 def reconciliation_result(plan: EntityPlan, manifest: LandingManifest) -> CheckResult | None:
     from ingestion.validate.checks import CheckResult
 
-    if plan.entity.locator.kind != "sql" or "window_bounds" not in manifest.extra:
-        return None
     declared = [c for c in plan.entity.checks if c.kind == "reconciliation"]
     severity = declared[0].severity if declared else "error"
+    if "records_seen" in manifest.extra:
+        return records_reconciliation(manifest, severity)
+    if plan.entity.locator.kind != "sql" or "window_bounds" not in manifest.extra:
+        return None
     counted = source_count(plan, manifest)
     if counted is None:
         return CheckResult("reconciliation", "reconciliation", True, severity, "nothing new at the source", {})
@@ -183,7 +228,8 @@ def validate_run(plan: EntityPlan, run: RunInfo) -> dict[str, Any]:
         manifest = read_run_manifest(plan, run, lake)
         results = [structure_result(plan, lake, manifest)]
         if results[0].passed:  # content and counts mean nothing over files that are not what they claim
-            results += [r for r in (drift_result(plan, manifest), reconciliation_result(plan, manifest)) if r]
+            more = (drift_result(plan, manifest), reconciliation_result(plan, manifest), quarantine_result(manifest))
+            results += [r for r in more if r]
             results += content_results(plan, run, lake, manifest, store)
         store.record_checks(plan.source, plan.entity.name, run.run_id, run.try_number, [r.as_dict() for r in results])
     for result in results:

@@ -18,7 +18,14 @@ from typing import Any
 from sqlalchemy import Engine, func, insert, select, update
 
 from ingestion.errors import IngestionError
-from ingestion.state.tables import check_results, entity_runs, metadata, watermark_history, watermarks
+from ingestion.state.tables import (
+    check_results,
+    entity_runs,
+    metadata,
+    processed_files,
+    watermark_history,
+    watermarks,
+)
 
 log = logging.getLogger(__name__)
 
@@ -210,9 +217,11 @@ class ControlStore:
         value_type: str = "timestamp",
         expected_watermark: str | None = None,
         move_watermark: bool = True,
+        files_loaded: list[dict[str, Any]] | None = None,
     ) -> CommitOutcome:
         """Record the run and (unless told not to, e.g. for a backfill window) move the watermark, atomically.
 
+        `files_loaded` (file sources) go on the processed-file list in the same transaction.
         `expected_watermark` is the value the run started from; if the live one differs, nothing is written and
         WatermarkConflictError is raised. A run already committed returns ALREADY_COMMITTED and changes nothing.
         """
@@ -241,14 +250,38 @@ class ControlStore:
                     record.run_id,
                     expected_watermark,
                 )
+            now = datetime.now(UTC)
             conn.execute(
-                insert(entity_runs).values(
-                    **dict(record.__dict__),
-                    moved_watermark=move_watermark,
-                    committed_at=datetime.now(UTC),
-                )
+                insert(entity_runs).values(**dict(record.__dict__), moved_watermark=move_watermark, committed_at=now)
             )
+            if files_loaded:
+                conn.execute(
+                    insert(processed_files),
+                    [
+                        {
+                            "source": record.source,
+                            "entity": record.entity,
+                            "file_name": f["name"],
+                            "mtime": datetime.fromisoformat(f["mtime"]),
+                            "size": f["size"],
+                            "rows": f.get("rows", 0),
+                            "run_id": record.run_id,
+                            "processed_at": now,
+                        }
+                        for f in files_loaded
+                    ],
+                )
         return CommitOutcome.COMMITTED
+
+    def processed_files(self, source: str, entity: str) -> dict[str, datetime]:
+        """File name -> the latest mtime a committed run loaded it with (file sources)."""
+        query = (
+            select(processed_files.c.file_name, func.max(processed_files.c.mtime))
+            .where(processed_files.c.source == source, processed_files.c.entity == entity)
+            .group_by(processed_files.c.file_name)
+        )
+        with self.engine.connect() as conn:
+            return {name: _utc(mtime) for name, mtime in conn.execute(query)}
 
     def committed_run(self, source: str, entity: str, run_id: str) -> dict[str, Any] | None:
         """The record of a run already committed, or None."""

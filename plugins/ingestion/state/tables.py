@@ -115,3 +115,20 @@ alerts = Table(
     Index("ix_ingest_alert_channel_time", "channel", "created_at"),
     Index("ix_ingest_alert_source", "source", "entity", "kind"),
 )
+
+# Files of file sources (SFTP) that committed runs loaded: (name, mtime) per source and entity. A file is loaded
+# again only when its mtime is newer than the latest recorded for its name. Written in commit's transaction.
+processed_files = Table(
+    "ingest_processed_file",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(63), nullable=False),
+    Column("entity", String(63), nullable=False),
+    Column("file_name", String(1000), nullable=False),
+    Column("mtime", DateTime(timezone=True), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("rows", BigInteger, nullable=False, default=0),
+    Column("run_id", String(250), nullable=False),
+    Column("processed_at", DateTime(timezone=True), nullable=False),
+    Index("ix_ingest_processed_file_name", "source", "entity", "file_name"),
+)

@@ -14,7 +14,7 @@ from airflow.sdk.exceptions import AirflowSkipException
 from ingestion.errors import InvalidSourceConfigError, StageNotImplementedError, UnknownSourceError
 from ingestion.factory import load_entity_plan
 from ingestion.operators import STAGE_OPERATORS
-from ingestion.operators.stages import backfill_skip_reason
+from ingestion.operators.stages import EntityStageOperator, backfill_skip_reason
 from ingestion.pipeline.run_info import RunInfo
 
 CONFIGS = Path(__file__).resolve().parents[3] / "include" / "source_configs"
@@ -74,9 +74,12 @@ def _context(run_type: str) -> dict:
 
 
 def test_an_unimplemented_stage_fails_loudly(config_dir: Path) -> None:
-    # Guards the interim state: a stage without a body must fail its task, never succeed silently.
-    op = STAGE_OPERATORS["extract_land"](task_id="extract_land", source_name="orders_api", entity_name="orders")
-    with pytest.raises(StageNotImplementedError, match="stage 'extract_land' for http source 'orders_api'"):
+    # A stage operator without a body must fail its task, never succeed silently.
+    class BareStage(EntityStageOperator):
+        stage = "bare"
+
+    op = BareStage(task_id="bare", source_name="orders_api", entity_name="orders")
+    with pytest.raises(StageNotImplementedError, match="stage 'bare' for http source 'orders_api'"):
         op.execute(context=_context("scheduled"))  # type: ignore[arg-type]
 
 

@@ -1,0 +1,147 @@
+"""A local copy of a source file (CSV, JSON Lines or Parquet, optionally gzipped) as typed Arrow batches.
+
+Streamed: CSV through Arrow's incremental reader in blocks, JSON Lines a chunk of lines at a time, Parquet a row
+group slice at a time, so memory stays flat however big the file. Each batch comes with the records it rejected
+(a CSV row with the wrong number of cells, a line that is not JSON, a value that does not fit its column) and the
+number of records it read, for reconciliation.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ingestion.errors import NotRetriableError
+from ingestion.extract.record_typing import Rejected, numbered
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from ingestion.config.models import SftpLocator
+    from ingestion.extract.record_typing import RecordTyper
+
+CSV_BLOCK_BYTES = 8 * 1024 * 1024
+JSONL_CHUNK_LINES = 20_000
+PARQUET_BATCH_ROWS = 65_536
+
+
+class UnreadableFileError(NotRetriableError):
+    """The file cannot be read as the config's format says (not gzip, not Parquet, wrong encoding...)."""
+
+
+@dataclass(frozen=True)
+class FileChunk:
+    batch: pa.RecordBatch
+    rejected: list[Rejected]
+    seen: int
+
+
+def is_gzipped(locator: SftpLocator, name: str) -> bool:
+    return locator.compression == "gzip" or (locator.compression == "auto" and name.lower().endswith(".gz"))
+
+
+def read_file(path: Path, name: str, locator: SftpLocator, typer: RecordTyper) -> Iterator[FileChunk]:
+    """The file's records, typed; `name` is the server's file name, for the quarantine's `where`."""
+    gz = is_gzipped(locator, name)
+    try:
+        if locator.file_format == "csv":
+            yield from _read_csv(path, name, locator, typer, gz)
+        elif locator.file_format == "jsonl":
+            yield from _read_jsonl(path, name, typer, gz)
+        else:
+            yield from _read_parquet(path, name, typer, gz)
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise UnreadableFileError(
+            f"{name}: cannot be read as {locator.file_format}{' (gzip)' if gz else ''}: {exc}"
+        ) from exc
+
+
+def _read_csv(path: Path, name: str, locator: SftpLocator, typer: RecordTyper, gz: bool) -> Iterator[FileChunk]:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    options = locator.csv
+    bad: list[Rejected] = []
+
+    def on_invalid_row(row: Any) -> str:
+        where = f"{name} line {row.number}" if row.number is not None else f"{name} (a malformed row)"
+        reason = f"expected {row.expected_columns} cell(s), found {row.actual_columns}"
+        bad.append(Rejected(where, reason, row.text))
+        return "skip"
+
+    names = list(typer.names)
+    reader = pacsv.open_csv(
+        pa.input_stream(str(path), compression="gzip" if gz else None),
+        read_options=pacsv.ReadOptions(
+            encoding=options.encoding,
+            block_size=CSV_BLOCK_BYTES,
+            column_names=None if options.header else names,
+            use_threads=True,
+        ),
+        parse_options=pacsv.ParseOptions(
+            delimiter=options.delimiter, quote_char=options.quote_char, invalid_row_handler=on_invalid_row
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types={n: pa.string() for n in names},
+            include_columns=names,
+            include_missing_columns=True,
+            null_values=list(options.null_values),
+            strings_can_be_null=True,
+        ),
+    )
+    done = 0
+    with reader:
+        for batch in reader:
+            first = done
+            typed, rejected = typer.batch_to_typed(batch, numbered(f"{name} record", first))
+            done += batch.num_rows
+            malformed, bad[:] = list(bad), []
+            yield FileChunk(typed, malformed + rejected, batch.num_rows + len(malformed))
+    if bad:  # rows refused after the last batch
+        yield FileChunk(typer.records_to_batch([], str)[0], list(bad), len(bad))
+
+
+def _read_jsonl(path: Path, name: str, typer: RecordTyper, gz: bool) -> Iterator[FileChunk]:
+    opener: Any = gzip.open if gz else open
+    with opener(path, "rb") as handle:
+        records: list[Any] = []
+        lines: list[int] = []
+        bad: list[Rejected] = []
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            try:
+                records.append(json.loads(raw))
+                lines.append(number)
+            except ValueError as exc:
+                text = raw.decode("utf-8", "replace").rstrip("\n")
+                bad.append(Rejected(f"{name} line {number}", f"not valid JSON: {exc}", text[:10_000]))
+            if len(records) + len(bad) >= JSONL_CHUNK_LINES:
+                yield _jsonl_chunk(typer, name, records, lines, bad)
+                records, lines, bad = [], [], []
+        if records or bad:
+            yield _jsonl_chunk(typer, name, records, lines, bad)
+
+
+def _jsonl_chunk(typer: RecordTyper, name: str, records: list[Any], lines: list[int], bad: list[Rejected]) -> FileChunk:
+    typed, rejected = typer.records_to_batch(records, lambda i: f"{name} line {lines[i]}")
+    return FileChunk(typed, bad + rejected, len(records) + len(bad))
+
+
+def _read_parquet(path: Path, name: str, typer: RecordTyper, gz: bool) -> Iterator[FileChunk]:
+    import pyarrow.parquet as pq
+
+    if gz:
+        raise UnreadableFileError(f"{name}: gzipped Parquet is not supported; Parquet compresses its own pages")
+    parquet = pq.ParquetFile(path)
+    present = [n for n in typer.names if n in parquet.schema_arrow.names]
+    done = 0
+    for batch in parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=present):
+        first = done
+        typed, rejected = typer.batch_to_typed(batch, numbered(f"{name} row", first))
+        done += batch.num_rows
+        yield FileChunk(typed, rejected, batch.num_rows)

@@ -1,0 +1,275 @@
+"""GET requests to a REST source through HttpHook: auth from the connection, a rate limit, retries that respect 429.
+
+The connection (never the config) says how to authenticate, in its extra `auth`:
+- `bearer` (the default when the connection has a password and no login): `Authorization: Bearer <password>`;
+- `basic` (the default when it has a login): HTTP basic auth with login and password, as HttpHook does;
+- `api_key`: the password in the header `api_key_header` (default X-API-Key), or in the query parameter
+  `api_key_param` when that is set;
+- `oauth2`: client credentials: login is the client id, password the secret, `token_url` (absolute, or a path on the
+  connection's host) issues the token; it is fetched again shortly before it expires, and once on a 401.
+These extra keys are taken out of the session's headers (HttpHook turns unknown extra keys into headers).
+
+Retries (tenacity): 429 waits for its Retry-After; 5xx, timeouts and connection errors back off exponentially; other
+4xx fail at once with the response's own message (NotRetriableError). Messages name the path, never the query string
+(an API key may sit there) or a header.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin, urlsplit
+
+from ingestion.errors import IngestionError, NotRetriableError
+
+if TYPE_CHECKING:
+    import requests
+
+    from ingestion.config.models import HttpOptions
+
+log = logging.getLogger(__name__)
+
+AUTH_EXTRA_KEYS = ("auth", "api_key_header", "api_key_param", "token_url", "scope", "audience")
+AUTH_KINDS = ("bearer", "basic", "api_key", "oauth2", "none")
+# Refresh an OAuth token this long before the server says it expires, so no request carries a stale one.
+TOKEN_EXPIRY_MARGIN_SECONDS = 30.0
+
+
+class SourceRequestError(NotRetriableError):
+    """The API refused the request (4xx other than 429): asking again would get the same answer."""
+
+
+class SourceAuthError(SourceRequestError):
+    """The API refused the credentials: fix the connection."""
+
+
+class RetryableResponseError(IngestionError):
+    """429 or 5xx: worth asking again after a wait; raised for good when the tries run out."""
+
+    def __init__(self, message: str, status: int, retry_after: float | None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class RateLimiter:
+    """At most `per_second` requests a second: each request waits for its slot (thread-safe)."""
+
+    def __init__(self, per_second: float, clock: Any = time.monotonic, sleep: Any = time.sleep) -> None:
+        self.interval = 1.0 / per_second
+        self._next = 0.0
+        self._lock = threading.Lock()
+        self._clock, self._sleep = clock, sleep
+
+    def wait(self) -> float:
+        with self._lock:
+            now = self._clock()
+            slot = max(now, self._next)
+            self._next = slot + self.interval
+        if slot > now:
+            self._sleep(slot - now)
+        return slot - now
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After as seconds: a number, or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def response_message(response: requests.Response, limit: int = 300) -> str:
+    """What the API said about the error: its JSON `detail`, `error` or `message`, else the start of the body."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        for key in ("detail", "error_description", "error", "message"):
+            if body.get(key):
+                return str(body[key])[:limit]
+    return (response.text or response.reason or "").strip()[:limit]
+
+
+@dataclass
+class _Token:
+    value: str
+    expires_at: float
+
+
+class ApiClient:
+    """One source's API: `get(path_or_url, params)` returns the parsed JSON body and the response."""
+
+    def __init__(self, conn_id: str, options: HttpOptions, *, where: str) -> None:
+        from airflow.providers.http.hooks.http import HttpHook
+
+        self.where = where
+        self.options = options
+        hook = HttpHook(method="GET", http_conn_id=conn_id)
+        connection = hook.get_connection(conn_id)
+        extra = connection.extra_dejson
+        self.session = hook.get_conn()
+        for key in AUTH_EXTRA_KEYS:
+            self.session.headers.pop(key, None)
+        self.base_url = hook.base_url.rstrip("/") + "/"
+        self._origin = urlsplit(self.base_url)[:2]
+        default_auth = "basic" if connection.login else "bearer" if connection.password else "none"
+        self.auth = str(extra.get("auth") or default_auth)
+        if self.auth not in AUTH_KINDS:
+            raise SourceAuthError(f"{where}: connection {conn_id!r} has auth {self.auth!r}; use one of {AUTH_KINDS}")
+        self._params: dict[str, str] = {}
+        self._password = connection.password or ""
+        self._login = connection.login or ""
+        self._extra = extra
+        self._token: _Token | None = None
+        self._token_lock = threading.Lock()
+        if self.auth in ("bearer", "api_key", "oauth2") and not self._password:
+            raise SourceAuthError(f"{where}: connection {conn_id!r} uses {self.auth} auth but has no password")
+        if self.auth == "oauth2" and not extra.get("token_url"):
+            raise SourceAuthError(f"{where}: connection {conn_id!r} uses oauth2 but its extra has no token_url")
+        if self.auth != "basic":
+            self.session.auth = None  # HttpHook sets basic auth whenever there is a login
+        if self.auth == "bearer":
+            self.session.headers["Authorization"] = f"Bearer {self._password}"
+        elif self.auth == "api_key":
+            if extra.get("api_key_param"):
+                self._params[str(extra["api_key_param"])] = self._password
+            else:
+                self.session.headers[str(extra.get("api_key_header") or "X-API-Key")] = self._password
+        self.limiter = RateLimiter(options.requests_per_second)
+        self.requests_made = 0
+
+    # -- OAuth2 ------------------------------------------------------------------------------------------------
+
+    def _oauth_token(self, *, force: bool = False) -> str:
+        with self._token_lock:
+            if not force and self._token is not None and time.monotonic() < self._token.expires_at:
+                return self._token.value
+            url = self.url_for(str(self._extra["token_url"]), same_origin=False)
+            form = {"grant_type": "client_credentials", "client_id": self._login, "client_secret": self._password}
+            for key in ("scope", "audience"):
+                if self._extra.get(key):
+                    form[key] = str(self._extra[key])
+            self.limiter.wait()
+            response = self.session.post(url, data=form, timeout=self.options.timeout_seconds)
+            if response.status_code != 200:
+                raise SourceAuthError(
+                    f"{self.where}: the token endpoint {urlsplit(url).path} refused the client credentials "
+                    f"({response.status_code}): {response_message(response)}"
+                )
+            body = response.json()
+            token = str(body["access_token"])
+            _mask(token)
+            lifetime = float(body.get("expires_in") or 3600)
+            margin = min(TOKEN_EXPIRY_MARGIN_SECONDS, lifetime / 2)
+            self._token = _Token(token, time.monotonic() + lifetime - margin)
+            log.info("%s: got an OAuth2 token valid for %.0f s", self.where, lifetime)
+            return token
+
+    # -- requests ------------------------------------------------------------------------------------------------
+
+    def url_for(self, path_or_url: str, *, same_origin: bool = True) -> str:
+        """An endpoint path under the base URL, or an absolute URL (next links), which must stay on the same host:
+        the session carries the connection's credentials."""
+        url = urljoin(self.base_url, path_or_url.lstrip("/") if "://" not in path_or_url else path_or_url)
+        if same_origin and urlsplit(url)[:2] != self._origin:
+            raise SourceRequestError(
+                f"{self.where}: the API pointed to {urlsplit(url).scheme}://{urlsplit(url).netloc}, another host than "
+                "the connection's; not following it with the connection's credentials"
+            )
+        return url
+
+    def _send(self, url: str, params: dict[str, Any] | None) -> requests.Response:
+        headers = {}
+        if self.auth == "oauth2":
+            headers["Authorization"] = f"Bearer {self._oauth_token()}"
+        self.limiter.wait()
+        self.requests_made += 1
+        response = self.session.get(
+            url, params={**self._params, **(params or {})}, headers=headers, timeout=self.options.timeout_seconds
+        )
+        path = urlsplit(url).path
+        status = response.status_code
+        if status == 401 and self.auth == "oauth2" and headers:
+            self._oauth_token(force=True)  # expired early or revoked: one fresh token, then the answer stands
+            headers["Authorization"] = f"Bearer {self._oauth_token()}"
+            self.limiter.wait()
+            response = self.session.get(
+                url, params={**self._params, **(params or {})}, headers=headers, timeout=self.options.timeout_seconds
+            )
+            status = response.status_code
+        if status < 400:
+            return response
+        message = f"{self.where}: GET {path} answered {status}: {response_message(response)}"
+        if status == 429 or status >= 500:
+            raise RetryableResponseError(message, status, _retry_after_seconds(response.headers.get("Retry-After")))
+        if status in (401, 403):
+            raise SourceAuthError(f"{message} (check the credentials of the source's connection)")
+        raise SourceRequestError(message)
+
+    def get(self, path_or_url: str, params: dict[str, Any] | None = None) -> tuple[Any, requests.Response]:
+        import requests
+        from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+        url = self.url_for(path_or_url)
+        backoff = wait_exponential(multiplier=0.5, min=0.5, max=self.options.max_retry_wait_seconds)
+        cap = self.options.max_retry_wait_seconds
+
+        def wait(state: Any) -> float:
+            error = state.outcome.exception() if state.outcome else None
+            if isinstance(error, RetryableResponseError) and error.retry_after is not None:
+                return min(error.retry_after, cap)
+            return float(backoff(state))
+
+        def before_sleep(state: Any) -> None:
+            error = state.outcome.exception()
+            log.warning(
+                "%s: try %d of %d failed (%s); waiting %.1f s",
+                self.where,
+                state.attempt_number,
+                self.options.max_attempts,
+                error if isinstance(error, RetryableResponseError) else type(error).__name__,
+                state.next_action.sleep if state.next_action else 0.0,
+            )
+
+        retrying = Retrying(
+            retry=retry_if_exception_type((RetryableResponseError, requests.ConnectionError, requests.Timeout)),
+            stop=stop_after_attempt(self.options.max_attempts),
+            wait=wait,
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        response = retrying(self._send, url, params)
+        try:
+            body = response.json()
+        except ValueError:
+            raise SourceRequestError(
+                f"{self.where}: GET {urlsplit(url).path} answered {response.status_code} with a body that is not JSON: "
+                f"{(response.text or '')[:200]!r}"
+            ) from None
+        return body, response
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def _mask(secret: str) -> None:
+    """Keep a token obtained at run time out of task logs, as Airflow does for connection passwords."""
+    try:
+        from airflow.sdk.log import mask_secret
+    except ImportError:  # pragma: no cover - outside a worker
+        return
+    mask_secret(secret)

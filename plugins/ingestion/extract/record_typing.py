@@ -1,0 +1,291 @@
+"""Untyped records (JSON objects from an API or a JSON Lines file, text cells from a CSV) to typed Arrow batches.
+
+The config's columns decide the types. A record that lacks a required (not nullable) field, or holds a value that
+does not fit its column without loss, is not landed and not dropped: it comes back as a `Rejected` with the reason,
+for the quarantine file. Text columns are cast in Arrow, vectorised; only a batch with a bad value is redone row by
+row, to find which rows are bad.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation, localcontext
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ingestion.config.column_types import DECIMAL
+from ingestion.config.models import Column
+from ingestion.extract.arrow_types import arrow_schema
+
+
+class ValueDoesNotFit(ValueError):
+    """A value that its column's type cannot hold without loss."""
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A record that was not landed: where it came from, why, and the record as it arrived (for the quarantine)."""
+
+    where: str
+    reason: str
+    record: Any
+
+    def as_json(self) -> str:
+        line = {"where": self.where, "reason": self.reason, "record": self.record}
+        return json.dumps(line, ensure_ascii=False, default=str)
+
+
+def numbered(label: str, first: int) -> Callable[[int], str]:
+    """Names the i-th record of a batch whose first record is number first + 1: "<label> <n>"."""
+
+    def where(index: int) -> str:
+        return f"{label} {first + index + 1}"
+
+    return where
+
+
+_INT_BOUNDS = {"smallint": 2**15, "integer": 2**31, "int": 2**31, "bigint": 2**63}
+_TRUE = frozenset({"true", "t", "yes", "y", "1"})
+_FALSE = frozenset({"false", "f", "no", "n", "0"})
+
+
+def _to_int(logical: str) -> Callable[[Any], int]:
+    bound = _INT_BOUNDS[logical]
+
+    def convert(value: Any) -> int:
+        if isinstance(value, bool):
+            raise ValueDoesNotFit(f"{value!r} is a boolean, not an integer")
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise ValueDoesNotFit(f"{value!r} is not a whole number")
+            value = int(value)
+        elif isinstance(value, str):
+            try:
+                value = int(value.strip())
+            except ValueError:
+                raise ValueDoesNotFit(f"{value!r} is not an integer") from None
+        elif not isinstance(value, int):
+            raise ValueDoesNotFit(f"{type(value).__name__} is not an integer")
+        if not -bound <= value < bound:
+            raise ValueDoesNotFit(f"{value} is out of range for {logical}")
+        return value
+
+    return convert
+
+
+def _to_float(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueDoesNotFit(f"{value!r} is not a number")
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueDoesNotFit(f"{value!r} is not a number") from None
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ValueDoesNotFit(f"{value!r} is not a boolean")
+
+
+def _to_decimal(precision: int, scale: int) -> Callable[[Any], Decimal]:
+    def convert(value: Any) -> Decimal:
+        if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+            raise ValueDoesNotFit(f"{value!r} is not a decimal number")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueDoesNotFit(f"{value!r} is not a finite number")
+        try:
+            number = Decimal(repr(value) if isinstance(value, float) else str(value).strip())
+        except InvalidOperation:
+            raise ValueDoesNotFit(f"{value!r} is not a decimal number") from None
+        if not number.is_finite():
+            raise ValueDoesNotFit(f"{value!r} is not a finite number")
+        try:
+            with localcontext() as context:
+                context.prec = 80  # room for decimal(38, s); the default 28 digits would refuse wide values
+                exact = number.quantize(Decimal(1).scaleb(-scale))
+        except InvalidOperation:
+            raise ValueDoesNotFit(f"{value!r} does not fit decimal({precision},{scale})") from None
+        if exact != number:
+            raise ValueDoesNotFit(f"{value!r} has more than {scale} decimal place(s)")
+        if len(exact.as_tuple().digits) > precision and exact != 0:
+            raise ValueDoesNotFit(f"{value!r} does not fit decimal({precision},{scale})")
+        return exact
+
+    return convert
+
+
+def _to_timestamp(aware: bool) -> Callable[[Any], datetime]:
+    def convert(value: Any) -> datetime:
+        if isinstance(value, datetime):
+            parsed = value
+        elif isinstance(value, str):
+            try:
+                parsed = datetime.fromisoformat(value.strip())
+            except ValueError:
+                raise ValueDoesNotFit(f"{value!r} is not an ISO-8601 timestamp") from None
+        else:
+            raise ValueDoesNotFit(f"{value!r} is not a timestamp")
+        if aware:  # zone-less text is taken as UTC, as zone-less database columns are
+            return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
+
+    return convert
+
+
+def _to_date(value: Any) -> date:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ValueDoesNotFit(f"{value!r} is not an ISO-8601 date")
+
+
+def _to_string(value: Any) -> str:
+    if isinstance(value, dict | list):
+        raise ValueDoesNotFit(f"an object or list is not a string: {json.dumps(value, default=str)[:80]}")
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _to_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def _to_binary(value: Any) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        try:
+            return base64.b64decode(value, validate=True)
+        except ValueError:
+            pass
+    raise ValueDoesNotFit(f"{str(value)[:40]!r} is not base64")
+
+
+def converter(logical: str) -> Callable[[Any], Any]:
+    """The function that turns one untyped value into the Python value of the column's Arrow type."""
+    name = logical.strip().lower()
+    if name in _INT_BOUNDS:
+        return _to_int(name)
+    if match := DECIMAL.match(name):
+        return _to_decimal(int(match[1]), int(match[2]))
+    simple: dict[str, Callable[[Any], Any]] = {
+        "string": _to_string,
+        "text": _to_string,
+        "json": _to_json,
+        "float": _to_float,
+        "double": _to_float,
+        "boolean": _to_bool,
+        "bool": _to_bool,
+        "date": _to_date,
+        "timestamp": _to_timestamp(True),
+        "timestamptz": _to_timestamp(True),
+        "timestamp_ntz": _to_timestamp(False),
+        "binary": _to_binary,
+    }
+    return simple[name]
+
+
+def flatten(record: Mapping[str, Any], separator: str = "_") -> dict[str, Any]:
+    """Nested objects become `parent_child` keys ({"shipping": {"city": x}} -> {"shipping_city": x}); lists stay."""
+    flat: dict[str, Any] = {}
+    for key, value in record.items():
+        if isinstance(value, Mapping) and value:
+            for child, inner in flatten(value, separator).items():
+                flat[f"{key}{separator}{child}"] = inner
+        else:
+            flat[str(key)] = value
+    return flat
+
+
+class RecordTyper:
+    """Types records by the config's columns. `extra_column` (REST) keeps the fields no column takes, as JSON."""
+
+    def __init__(self, columns: Sequence[Column], extra_column: str | None = None) -> None:
+        self.columns = tuple(columns)
+        self.extra_column = extra_column
+        self.names = [c.name for c in self.columns]
+        self._taken = frozenset(self.names)
+        self._converters = [converter(c.type) for c in self.columns]
+        landed = [*self.columns, *([Column(name=extra_column, type="json")] if extra_column else [])]
+        self.schema = arrow_schema(landed)
+
+    def _row(self, record: Any) -> list[Any]:
+        """One record's values in column order; raises ValueDoesNotFit naming the field."""
+        if not isinstance(record, Mapping):
+            raise ValueDoesNotFit(f"a record must be a JSON object, not {type(record).__name__}")
+        flat = flatten(record)
+        row: list[Any] = []
+        for column, convert in zip(self.columns, self._converters, strict=True):
+            value = flat.get(column.name)
+            if value is None:
+                if not column.nullable:
+                    raise ValueDoesNotFit(f"required field {column.name!r} is missing or null")
+                row.append(None)
+                continue
+            try:
+                row.append(convert(value))
+            except ValueDoesNotFit as exc:
+                raise ValueDoesNotFit(f"field {column.name!r} ({column.type}): {exc}") from None
+        if self.extra_column:
+            rest = {k: v for k, v in flat.items() if k not in self._taken}
+            row.append(_to_json(rest) if rest else None)
+        return row
+
+    def records_to_batch(
+        self, records: Iterable[Any], where: Callable[[int], str]
+    ) -> tuple[pa.RecordBatch, list[Rejected]]:
+        """Typed batch of the records that fit; `where(i)` names the i-th record's origin for the rejected ones."""
+        columns: list[list[Any]] = [[] for _ in self.schema]
+        rejected: list[Rejected] = []
+        for index, record in enumerate(records):
+            try:
+                row = self._row(record)
+            except ValueDoesNotFit as exc:
+                rejected.append(Rejected(where(index), str(exc), record))
+                continue
+            for values, value in zip(columns, row, strict=True):
+                values.append(value)
+        arrays = [pa.array(values, type=field.type) for values, field in zip(columns, self.schema, strict=True)]
+        return pa.RecordBatch.from_arrays(arrays, schema=self.schema), rejected
+
+    def batch_to_typed(
+        self, batch: pa.RecordBatch, where: Callable[[int], str]
+    ) -> tuple[pa.RecordBatch, list[Rejected]]:
+        """A batch whose columns are named as the config's (text from a CSV, or typed from Parquet) cast to the
+        columns' types; a declared column the batch lacks is NULL.
+
+        The fast path casts each column in Arrow. When a cast fails, or a required column holds NULLs, the batch is
+        redone row by row so that only the bad rows are rejected."""
+        names = set(batch.schema.names)
+        try:
+            arrays = []
+            for column, field in zip(self.columns, self.schema, strict=False):
+                if column.name not in names:
+                    if not column.nullable:
+                        raise ValueDoesNotFit(column.name)
+                    arrays.append(pa.nulls(batch.num_rows, field.type))
+                    continue
+                values = batch.column(column.name)
+                if not column.nullable and values.null_count:
+                    raise ValueDoesNotFit(column.name)
+                arrays.append(pc.cast(values, field.type))
+            return pa.RecordBatch.from_arrays(arrays, schema=self.schema), []
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, ValueDoesNotFit):
+            return self.records_to_batch(batch.to_pylist(), where)

@@ -1,0 +1,139 @@
+"""Records to typed Arrow: what fits lands exactly; what does not is rejected with a reason, never dropped."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pyarrow as pa
+import pytest
+
+from ingestion.config.models import Column
+from ingestion.extract.record_typing import RecordTyper, ValueDoesNotFit, converter, flatten
+
+COLUMNS = [
+    Column(name="id", type="bigint", nullable=False),
+    Column(name="amount", type="decimal(12,2)", nullable=False),
+    Column(name="shipping_city", type="string"),
+    Column(name="paid", type="boolean"),
+    Column(name="updated_at", type="timestamp", nullable=False),
+    Column(name="day", type="date"),
+]
+
+
+def where(index: int) -> str:
+    return f"record {index}"
+
+
+def test_flatten_joins_nested_keys_and_keeps_lists() -> None:
+    assert flatten({"a": 1, "shipping": {"city": "X", "geo": {"lat": 1.5}}, "items": [{"sku": "s"}], "e": {}}) == {
+        "a": 1,
+        "shipping_city": "X",
+        "shipping_geo_lat": 1.5,
+        "items": [{"sku": "s"}],
+        "e": {},
+    }
+
+
+def test_records_land_typed_and_the_rest_goes_to_the_extra_column() -> None:
+    typer = RecordTyper(COLUMNS, extra_column="_extra")
+    record = {
+        "id": 7,
+        "amount": "12.30",
+        "shipping": {"city": "Zürich", "country": "CH"},
+        "paid": True,
+        "updated_at": "2026-11-01T09:45:00+01:00",
+        "day": "2026-11-01",
+        "items": [1, 2],
+    }
+    batch, rejected = typer.records_to_batch([record], where)
+    assert rejected == []
+    row = batch.to_pylist()[0]
+    assert row["id"] == 7
+    assert row["amount"] == Decimal("12.30")
+    assert row["shipping_city"] == "Zürich"
+    assert row["updated_at"] == datetime(2026, 11, 1, 8, 45, tzinfo=UTC)
+    assert row["day"] == date(2026, 11, 1)
+    assert row["_extra"] == '{"items": [1, 2], "shipping_country": "CH"}'
+    assert batch.schema.field("amount").type == pa.decimal128(12, 2)
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"id": None}, "required field 'id' is missing"),
+        ({"id": "seven"}, "field 'id' (bigint): 'seven' is not an integer"),
+        ({"id": True}, "is a boolean"),
+        ({"amount": "12.345"}, "more than 2 decimal place(s)"),
+        ({"amount": "12345678901.00"}, "does not fit decimal(12,2)"),
+        ({"updated_at": "yesterday"}, "not an ISO-8601 timestamp"),
+        ({"paid": "maybe"}, "not a boolean"),
+        ({"shipping": {"city": ["x"]}}, "is not a string"),
+    ],
+)
+def test_a_bad_record_is_rejected_with_its_reason_and_the_rest_land(change: dict, reason: str) -> None:
+    typer = RecordTyper(COLUMNS)
+    good = {"id": 1, "amount": 1, "updated_at": "2026-11-01T00:00:00Z"}
+    bad = {**good, "id": 2, **change}
+    batch, rejected = typer.records_to_batch([good, bad, good | {"id": 3}], where)
+    assert batch.column("id").to_pylist() == [1, 3]
+    assert len(rejected) == 1
+    assert rejected[0].where == "record 1"
+    assert reason in rejected[0].reason
+    assert rejected[0].record == bad
+
+
+def test_a_record_that_is_not_an_object_is_rejected() -> None:
+    batch, rejected = RecordTyper(COLUMNS).records_to_batch([[1, 2]], where)
+    assert batch.num_rows == 0
+    assert "must be a JSON object" in rejected[0].reason
+
+
+def test_text_batch_casts_in_arrow_and_falls_back_row_by_row_only_for_bad_rows() -> None:
+    typer = RecordTyper(COLUMNS)
+    text = pa.RecordBatch.from_pydict(
+        {
+            "id": ["1", "2", "x"],
+            "amount": ["1.50", "2", "3"],
+            "shipping_city": ["a", None, "c"],
+            "paid": ["true", "0", None],
+            "updated_at": ["2026-11-02T10:00:00Z", "2026-11-02T11:00:00", "2026-11-02T12:00:00Z"],
+            "day": [None, "2026-11-02", None],
+        },
+        schema=pa.schema([pa.field(c.name, pa.string()) for c in COLUMNS]),
+    )
+    batch, rejected = typer.batch_to_typed(text, where)
+    assert batch.column("id").to_pylist() == [1, 2]
+    # the zone-less timestamp needed the row path: it is taken as UTC
+    assert batch.column("updated_at").to_pylist()[1] == datetime(2026, 11, 2, 11, tzinfo=UTC)
+    assert [r.where for r in rejected] == ["record 2"]
+    assert rejected[0].record["id"] == "x"
+
+    clean = text.slice(0, 1)
+    fast, none = typer.batch_to_typed(clean, where)
+    assert none == []
+    assert fast.column("amount").to_pylist() == [Decimal("1.50")]
+
+
+def test_converters_refuse_loss() -> None:
+    with pytest.raises(ValueDoesNotFit):
+        converter("smallint")(40000)
+    with pytest.raises(ValueDoesNotFit):
+        converter("integer")(1.5)
+    assert converter("integer")(2.0) == 2
+    assert converter("decimal(38,2)")("123456789012345678901234567890123456.78") == Decimal(
+        "123456789012345678901234567890123456.78"
+    )
+    assert converter("timestamp_ntz")("2026-11-01T10:00:00+02:00") == datetime(2026, 11, 1, 8, 0)
+    assert converter("json")({"b": 1, "a": [1]}) == '{"a": [1], "b": 1}'
+
+
+def test_a_typed_batch_missing_a_nullable_column_gets_nulls() -> None:
+    typer = RecordTyper(COLUMNS)
+    typed = pa.RecordBatch.from_pydict(
+        {"id": pa.array([1], pa.int32()), "amount": [Decimal("2.5")], "updated_at": [datetime(2026, 11, 1, tzinfo=UTC)]}
+    )
+    batch, rejected = typer.batch_to_typed(typed, where)
+    assert rejected == []
+    assert batch.to_pylist()[0]["amount"] == Decimal("2.50")
+    assert batch.column("day").null_count == 1
