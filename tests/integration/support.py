@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -86,6 +87,24 @@ def stage_context(run_id: str, end: datetime, conf: dict[str, Any] | None = None
         conf=conf or {},
     )
     return {"dag_run": dag_run, "ti": SimpleNamespace(try_number=1)}
+
+
+def run_stages(
+    source: str, entity: str, run_id: str, end: datetime, *, stages: tuple[str, ...] | None = None
+) -> dict[str, Any]:
+    """The entity's stage operators in order, in-process, as the DAG would run them: each result goes to the next
+    through a stand-in for XCom. Returns {stage: result}. `stages` picks a leading subset."""
+    from ingestion.operators import STAGE_OPERATORS
+    from ingestion.planner import STAGES
+
+    results: dict[str, Any] = {}
+    context = stage_context(run_id, end, dag_id=f"ingest_{source}")
+    context["ti"].xcom_pull = lambda task_ids: results.get(task_ids.rpartition(".")[2])
+    context["outlet_events"] = defaultdict(SimpleNamespace)
+    for stage in stages or STAGES:
+        op = STAGE_OPERATORS[stage](task_id=f"{entity}.{stage}", source_name=source, entity_name=entity)
+        results[stage] = op.execute(context)
+    return results
 
 
 def write_configs(config_dir: Path, *configs: dict[str, Any]) -> Path:

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from ingestion.config.models import SftpLocator
     from ingestion.extract.record_typing import RecordTyper
 
-CSV_BLOCK_BYTES = 8 * 1024 * 1024
+CSV_BLOCK_BYTES = 4 * 1024 * 1024
 JSONL_CHUNK_LINES = 20_000
 PARQUET_BATCH_ROWS = 65_536
 
@@ -80,7 +80,7 @@ def _read_csv(path: Path, name: str, locator: SftpLocator, typer: RecordTyper, g
             encoding=options.encoding,
             block_size=CSV_BLOCK_BYTES,
             column_names=None if options.header else names,
-            use_threads=True,
+            use_threads=False,
         ),
         parse_options=pacsv.ParseOptions(
             delimiter=options.delimiter, quote_char=options.quote_char, invalid_row_handler=on_invalid_row

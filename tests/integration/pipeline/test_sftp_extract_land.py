@@ -1,0 +1,266 @@
+"""SFTP entities through the real operators against the stack's OpenSSH server, lake, Kafka and control DB.
+
+Each test drops files into a folder of its own on the server (through SFTP, as a partner would) and reads them with
+a source of its own, so processed-file lists and watermarks never mix.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from airflow.providers.sftp.hooks.sftp import SFTPHook
+
+from ingestion.land.lake import Lake
+from ingestion.operators import ExtractLandOperator
+from tests.integration.support import REPO, read_committed, run_stages, stage_context, write_configs
+
+COLUMNS: list[dict[str, Any]] = [
+    {"name": "partner_order_id", "type": "string", "nullable": False},
+    {"name": "amount", "type": "decimal(12,2)", "nullable": False},
+    {"name": "email", "type": "string", "pii": True, "pii_strategy": "hash"},
+    {"name": "ordered_at", "type": "timestamp", "nullable": False},
+]
+HEADER = "partner_order_id,amount,email,ordered_at\n"
+END = datetime(2026, 11, 22, tzinfo=UTC)
+
+
+def csv_rows(first: int, count: int) -> str:
+    return "".join(f"PO-{i},{i}.25,p{i}@partner.example,2026-11-02T10:00:00Z\n" for i in range(first, first + count))
+
+
+@pytest.fixture
+def folder() -> Iterator[dict[str, Any]]:
+    """A remote folder of the test's own (and an archive beside it), with an open SFTP client."""
+    name = f"s{uuid.uuid4().hex[:8]}"
+    hook = SFTPHook(ssh_conn_id="partner_sftp")
+    with hook.get_managed_conn() as client:
+        for path in (f"inbound/{name}", f"inbound/{name}_archive"):
+            client.mkdir(path)
+        yield {"name": name, "path": f"inbound/{name}", "client": client}
+
+
+def put(folder: dict[str, Any], file_name: str, data: bytes, mtime: float | None = None) -> None:
+    path = f"{folder['path']}/{file_name}"
+    folder["client"].putfo(io.BytesIO(data), path)
+    if mtime is not None:
+        folder["client"].utime(path, (mtime, mtime))
+
+
+def sftp_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: dict[str, Any], **locator: Any
+) -> tuple[str, dict[str, Any]]:
+    name = folder["name"]
+    entity = {
+        "name": "orders",
+        "locator": {
+            "kind": "sftp",
+            "remote_path": folder["path"],
+            "file_pattern": "orders_*.csv*",
+            "file_format": "csv",
+            "settle_seconds": 1,
+            **locator,
+        },
+        "primary_key": ["partner_order_id"],
+        "columns": COLUMNS,
+        "load": {"mode": "incremental"},
+    }
+    config = {
+        "name": name,
+        "owners": {"primary": "data-eng@example.com", "team": "data-eng"},
+        "schedule": "@daily",
+        "start_date": "2026-11-01T00:00:00Z",
+        "kind": "sftp",
+        "conn_id": "partner_sftp",
+        "kafka": {"publish_timeout_seconds": 10},
+        "entities": [entity],
+    }
+    config_dir = write_configs(tmp_path / "configs", config)
+    monkeypatch.setenv("INGEST_CONFIG_DIR", str(config_dir))
+    return name, config
+
+
+def extract(name: str, run_id: str = "scheduled__2026-11-22") -> dict[str, Any]:
+    op = ExtractLandOperator(task_id="extract_land", source_name=name, entity_name="orders")
+    return op.execute(stage_context(run_id, END))  # type: ignore[arg-type]
+
+
+def landed(summary: dict[str, Any]) -> pa.Table:
+    lake = Lake.from_conn_id("lake_wasb", summary["container"])
+    return pa.concat_tables([pq.read_table(io.BytesIO(lake.get(path))) for path in summary["files"]])
+
+
+def day(n: int) -> str:
+    return f"scheduled__2026-11-{n:02d}"
+
+
+def test_new_files_only_then_a_new_and_a_re_uploaded_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: dict[str, Any]
+) -> None:
+    name, _ = sftp_source(tmp_path, monkeypatch, folder)
+    old = time.time() - 3600
+    put(folder, "orders_1.csv", (HEADER + csv_rows(1, 3)).encode(), old)
+    put(folder, "orders_2.csv.gz", gzip.compress((HEADER + csv_rows(10, 2)).encode()), old)
+    put(folder, "customers_1.csv", b"not,an,orders,file\n", old)  # does not match the pattern
+
+    first = run_stages(name, "orders", day(20), END)
+    land = first["extract_land"]
+    assert sorted(f["name"] for f in land["files_loaded"]) == ["orders_1.csv", "orders_2.csv.gz"]
+    table = landed(land)
+    assert sorted(table.column("partner_order_id").to_pylist()) == ["PO-1", "PO-10", "PO-11", "PO-2", "PO-3"]
+    assert sorted(set(table.column("_source_file").to_pylist())) == ["orders_1.csv", "orders_2.csv.gz"]
+    assert table.column("amount").to_pylist()[0] == Decimal("1.25")
+    assert "@" not in "".join(table.column("email").to_pylist())  # hashed
+    assert first["commit"]["rows_published"] == 5
+
+    # Nothing new: the next run lands nothing.
+    second = run_stages(name, "orders", day(21), END)
+    assert second["extract_land"]["files_loaded"] == []
+    assert second["extract_land"]["rows"] == 0
+
+    # A new file, and orders_1.csv uploaded again with changes (a newer mtime); orders_2 untouched.
+    put(folder, "orders_3.csv", (HEADER + csv_rows(20, 1)).encode())
+    put(folder, "orders_1.csv", (HEADER + csv_rows(1, 4)).encode())
+    third = run_stages(name, "orders", day(22), END)
+    assert sorted(f["name"] for f in third["extract_land"]["files_loaded"]) == ["orders_1.csv", "orders_3.csv"]
+    assert sorted(landed(third["extract_land"]).column("partner_order_id").to_pylist()) == [
+        "PO-1",
+        "PO-2",
+        "PO-20",
+        "PO-3",
+        "PO-4",
+    ]
+    messages = read_committed(f"ingest.{name}.orders")
+    assert len(messages) == 5 + 5  # run 1 and run 3, each row once
+
+
+def test_a_malformed_row_is_quarantined_and_counted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: dict[str, Any]
+) -> None:
+    name, _ = sftp_source(tmp_path, monkeypatch, folder)
+    body = HEADER + csv_rows(1, 2) + "PO-X,1.00\n" + "PO-Y,not-a-number,y@partner.example,2026-11-02T10:00:00Z\n"
+    put(folder, "orders_bad.csv", (body + csv_rows(3, 1)).encode())
+    summary = extract(name)
+    assert (summary["rows"], summary["quarantined"], summary["records_seen"]) == (3, 2, 5)
+    container, _, path = summary["quarantine_file"].partition("/")
+    lines = [json.loads(x) for x in Lake.from_conn_id("lake_wasb", container).get(path).decode().splitlines()]
+    # Arrow's CSV reader does not number the rows it refuses; the row's text is kept instead.
+    where = {line["where"]: line["record"] for line in lines}
+    assert where == {
+        "orders_bad.csv (a malformed row)": "PO-X,1.00",
+        "orders_bad.csv record 3": where["orders_bad.csv record 3"],
+    }
+    assert where["orders_bad.csv record 3"]["partner_order_id"] == "PO-Y"
+    assert any("expected 4 cell(s), found 2" in line["reason"] for line in lines)
+    assert any("'not-a-number' is not a decimal number" in line["reason"] for line in lines)
+
+
+def test_a_file_still_being_written_waits_for_the_next_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: dict[str, Any]
+) -> None:
+    name, _ = sftp_source(tmp_path, monkeypatch, folder)
+    put(folder, "orders_done.csv", (HEADER + csv_rows(1, 2)).encode(), time.time() - 60)
+    stop = threading.Event()
+
+    def keep_writing() -> None:
+        hook = SFTPHook(ssh_conn_id="partner_sftp")
+        with hook.get_managed_conn() as client, client.open(f"{folder['path']}/orders_growing.csv", "w") as handle:
+            handle.write(HEADER)
+            i = 100
+            while not stop.is_set():
+                handle.write(csv_rows(i, 50))
+                handle.flush()
+                i += 50
+                time.sleep(0.2)
+
+    writer = threading.Thread(target=keep_writing)
+    writer.start()
+    try:
+        time.sleep(0.5)
+        summary = extract(name)
+    finally:
+        stop.set()
+        writer.join()
+    assert [f["name"] for f in summary["files_loaded"]] == ["orders_done.csv"]
+    assert summary["files_waiting"] == ["orders_growing.csv"]
+
+
+def test_odd_names_land_under_the_run_path_and_unsafe_ones_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: dict[str, Any]
+) -> None:
+    name, _ = sftp_source(tmp_path, monkeypatch, folder, file_pattern="*")
+    odd = "orders ü 'quoted' $(x) ;.csv"
+    put(folder, odd, (HEADER + csv_rows(1, 1)).encode())
+    put(folder, "orders\nforged.csv", (HEADER + csv_rows(2, 1)).encode())
+    summary = extract(name)
+    assert [f["name"] for f in summary["files_loaded"]] == [odd]
+    assert summary["files_refused"] == ["'orders\\nforged.csv' contains a control or invisible formatting character"]
+    assert landed(summary).column("_source_file").to_pylist() == [odd]
+    assert all(path.startswith(f"{name}/orders/date=2026-11-22/{name}_orders_") for path in summary["files"])
+
+
+def test_loaded_files_move_to_the_archive_after_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: dict[str, Any]
+) -> None:
+    name, _ = sftp_source(tmp_path, monkeypatch, folder, archive_path=f"{folder['path']}_archive")
+    put(folder, "orders_a.csv", (HEADER + csv_rows(1, 2)).encode())
+    results = run_stages(name, "orders", day(20), END)
+    assert results["commit"]["archived"] == ["orders_a.csv"]
+    client = folder["client"]
+    assert client.listdir(folder["path"]) == []
+    assert client.listdir(f"{folder['path']}_archive") == ["orders_a.csv"]
+
+
+def test_a_200_mb_csv_lands_with_flat_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: dict[str, Any]
+) -> None:
+    name, _ = sftp_source(tmp_path, monkeypatch, folder)
+    local = tmp_path / "big.csv"
+    rows_per_chunk, chunks = 50_000, 58  # 2.9M rows of ~75 bytes: just over 200 MiB
+    with local.open("w") as handle:
+        handle.write(HEADER)
+        for chunk in range(chunks):
+            start = chunk * rows_per_chunk
+            handle.write(
+                "".join(
+                    f"PO-{i:09d},{i % 100000}.{i % 100:02d},someone.{i}@partner.example,2026-11-02T10:{i % 60:02d}:00Z\n"
+                    for i in range(start, start + rows_per_chunk)
+                )
+            )
+    size = local.stat().st_size
+    assert size > 200 * 1024 * 1024
+    folder["client"].put(str(local), f"{folder['path']}/orders_big.csv")
+    local.unlink()
+    # In a process of its own, so its peak RSS is the stage's alone.
+    script = (
+        "import json, resource, sys\n"
+        "from datetime import UTC, datetime\n"
+        "from tests.integration.support import stage_context\n"
+        "from ingestion.operators import ExtractLandOperator\n"
+        f"op = ExtractLandOperator(task_id='x', source_name={name!r}, entity_name='orders')\n"
+        "summary = op.execute(stage_context('scheduled__2026-11-22', datetime(2026, 11, 22, tzinfo=UTC)))\n"
+        "print(json.dumps({'rows': summary['rows'], 'peak_kb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": f"{REPO / 'plugins'}:{REPO}"}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["rows"] == rows_per_chunk * chunks
+    peak_mb = result["peak_kb"] / 1024
+    print(f"200 MB CSV ({size / 2**20:.0f} MiB, {result['rows']} rows): extract_land peak RSS {peak_mb:.0f} MB")
+    assert peak_mb < 500
