@@ -80,6 +80,8 @@ def _read_csv(path: Path, name: str, locator: SftpLocator, typer: RecordTyper, g
             encoding=options.encoding,
             block_size=CSV_BLOCK_BYTES,
             column_names=None if options.header else names,
+            # One thread: blocks are parsed as they are read (no read-ahead of several blocks), and Arrow then
+            # numbers the rows it refuses, for the quarantine.
             use_threads=False,
         ),
         parse_options=pacsv.ParseOptions(
