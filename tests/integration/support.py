@@ -90,14 +90,21 @@ def stage_context(run_id: str, end: datetime, conf: dict[str, Any] | None = None
 
 
 def run_stages(
-    source: str, entity: str, run_id: str, end: datetime, *, stages: tuple[str, ...] | None = None
+    source: str,
+    entity: str,
+    run_id: str,
+    end: datetime,
+    *,
+    stages: tuple[str, ...] | None = None,
+    results: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The entity's stage operators in order, in-process, as the DAG would run them: each result goes to the next
-    through a stand-in for XCom. Returns {stage: result}. `stages` picks a leading subset."""
+    through a stand-in for XCom. Returns {stage: result}. `stages` picks some; `results` carries on from an earlier
+    call (e.g. publish again after a failure)."""
     from ingestion.operators import STAGE_OPERATORS
     from ingestion.planner import STAGES
 
-    results: dict[str, Any] = {}
+    results = {} if results is None else results
     context = stage_context(run_id, end, dag_id=f"ingest_{source}")
     context["ti"].xcom_pull = lambda task_ids: results.get(task_ids.rpartition(".")[2])
     context["outlet_events"] = defaultdict(SimpleNamespace)
