@@ -2,12 +2,13 @@
 # `make demo`: bring the local stack up, run the sample DAGs with Airflow on SQLite metadata, print a summary.
 # The stack stays up afterwards so you can look around (`make airflow` for the UI); `make stack-down` stops it.
 # DEMO_DAGS lists `dag_id` or `dag_id@logical_date`: ingest_crm runs the day of the seeded orders (2026-11-02),
-# so its interval entity has rows to load.
+# so its interval entity has rows to load; ingest_orders_api reads the sample API, ingest_partner_files the files
+# seeded on the SFTP server. Run again, the incremental entities find nothing new (their watermarks have moved).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { printf '[demo] %s\n' "$*"; }
 PY=.venv/bin/python
-DEMO_DAGS=(${DEMO_DAGS:-platform_smoke_check ingest_crm@2026-11-03T02:00:00+00:00})
+DEMO_DAGS=(${DEMO_DAGS:-platform_smoke_check ingest_crm@2026-11-03T02:00:00+00:00 ingest_orders_api@2026-11-21T00:00:00+00:00 ingest_partner_files@2026-11-21T06:00:00+00:00})
 
 "$PY" -m stack up || { say "FAILED: the local stack did not come up (the service is named above)"; exit 1; }
 set -a; source .stack/env; set +a

@@ -38,6 +38,12 @@ def _entity_lines(results: dict[str, Any]) -> list[str]:
             f"  {entity:<16} {landed.get('rows', '-'):>8} {validated.get('rows', '-'):>10} "
             f"{published.get('rows_published', '-'):>10}  {watermark}"
         )
+        for loaded in landed.get("files_loaded", []):
+            lines.append(f"      read       sftp:{loaded['path']} ({loaded['rows']} rows)")
+        if landed.get("requests"):
+            lines.append(f"      read       {landed['records_seen']} record(s) in {landed['requests']} API request(s)")
+        if landed.get("quarantined"):
+            lines.append(f"      quarantine {landed['quarantined']} record(s) in {landed['quarantine_file']}")
         for path in landed.get("files", []):
             lines.append(f"      landed     {landed.get('container')}/{path}")
         if landed.get("manifest"):

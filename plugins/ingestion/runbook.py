@@ -110,12 +110,33 @@ def _common_failures(plan: DagPlan) -> list[str]:
         "for a failed earlier run of this DAG first |",
         "| zero rows | nothing changed at the source, or the window is wrong | compare the entity's watermark "
         "in the control database with the source's newest rows |",
+        *_record_source_failures(plan),
         "",
         "Re-load a window: `airflow backfill create --dag-id "
         f"{plan.dag_id} --from-date <start> --to-date <end>` (interval entities); for a cursor entity, trigger "
         'the DAG with the run conf `{"full_refresh": true}` or reset its watermark with a reason.',
         "",
     ]
+
+
+def _record_source_failures(plan: DagPlan) -> list[str]:
+    """REST and file sources type records on the way in; the ones that do not fit go to a quarantine file."""
+    kind = plan.config.kind.value
+    if kind == "sql":
+        return []
+    rows = [
+        f"| `validate` warns `quarantine` | records did not fit the declared columns (missing required field, wrong "
+        f"type, malformed row) | read `{plan.config.landing.sensitive_container}/<source>/<entity>/_quarantine/...` "
+        "(named in the warning): fix the source or the config; the quarantined records were not loaded and load "
+        "only when the source sends them again |",
+    ]
+    if kind == "sftp":
+        rows.append(
+            "| a file is not loaded | still being written (`files_waiting` in the manifest), a name with a path "
+            "separator or control character (`files_refused`), or loaded before with the same mtime | wait a run, "
+            'rename it on the server, or trigger with `{"full_refresh": true}` to load every matching file |'
+        )
+    return rows
 
 
 def render_runbook(plan: DagPlan) -> str:

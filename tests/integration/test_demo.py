@@ -43,8 +43,21 @@ def test_demo_runs_end_to_end_and_prints_its_summary(tmp_path: Path) -> None:
     status = {
         line.split()[0] + "." + line.split()[1]: line.split()
         for line in lines
-        if line.startswith(("crm ", "orders_api "))
+        if line.startswith(("crm ", "orders_api ", "partner_files "))
     }
     assert status["crm.orders"][2] == "ok"
     assert "85" in status["crm.orders"][5:]  # rows landed
-    assert status["orders_api.orders"][2] == "NEVER"
+    # The REST and SFTP samples, end to end too: every record of the sample API, every seeded partner file.
+    assert "ingest_orders_api  run manual__" in output
+    assert "      read       250 record(s) in 4 API request(s)" in lines
+    assert status["orders_api.orders"][2] == "ok"
+    assert "250" in status["orders_api.orders"][5:]
+    assert "ingest_partner_files  run manual__" in output
+    for entity, file_name, rows in (
+        ("customers", "customers_2026-11-01.csv", 3),
+        ("orders", "orders_2026-11-02.csv.gz", 2),
+        ("events", "events_2026-11-01.jsonl", 3),
+    ):
+        assert f"      read       sftp:inbound/partners/{file_name} ({rows} rows)" in lines
+        assert status[f"partner_files.{entity}"][2] == "ok"
+        assert str(rows) in status[f"partner_files.{entity}"][5:]
