@@ -64,22 +64,49 @@ def _task_args(plan: DagPlan) -> dict[str, Any]:
     }
 
 
-def _deadline(plan: DagPlan) -> Any:
-    """A DeadlineAlert from the run's queued time when the config sets expected_duration_minutes, else None."""
-    minutes = plan.config.deadline.expected_duration_minutes
+def finish_by_offset(run_time: tuple[int, int], finish_by: str) -> timedelta:
+    """From a daily run's logical date (its data interval start: the previous day at the run time) to the first
+    `finish_by` at or after the run's scheduled time (the interval end)."""
+    hour, minute = (int(part) for part in finish_by.split(":"))
+    after_run = (timedelta(hours=hour, minutes=minute) - timedelta(hours=run_time[0], minutes=run_time[1])) % timedelta(
+        days=1
+    )
+    return timedelta(days=1) + after_run
+
+
+def _deadlines(plan: DagPlan) -> list[Any] | None:
+    """DeadlineAlerts from the config: `expected_duration_minutes` after the run was queued, and `finish_by` (a time
+    of day) after the day's scheduled run time. None without either."""
+    deadline = plan.config.deadline
     # INGEST_DEADLINES=off leaves deadlines out, for `airflow dags test` only: in 3.3.2 it evaluates none, and a
     # DAG with one makes it crash after the run and roll the run's metadata back (the demo reads that metadata).
-    if not minutes or os.environ.get("INGEST_DEADLINES", "on") == "off":
+    if os.environ.get("INGEST_DEADLINES", "on") == "off":
         return None
     from airflow.sdk import DeadlineAlert, DeadlineReference, SyncCallback  # type: ignore[attr-defined]
 
+    from ingestion.config.models import daily_run_time
     from ingestion.notify.deadline import CALLBACK_PATH
 
-    return DeadlineAlert(
-        reference=DeadlineReference.DAGRUN_QUEUED_AT,
-        interval=timedelta(minutes=minutes),
-        callback=SyncCallback(CALLBACK_PATH, kwargs={"source": plan.config.name, "minutes": minutes}),
-    )
+    alerts = []
+    source = plan.config.name
+    if minutes := deadline.expected_duration_minutes:
+        alerts.append(
+            DeadlineAlert(
+                reference=DeadlineReference.DAGRUN_QUEUED_AT,
+                interval=timedelta(minutes=minutes),
+                callback=SyncCallback(CALLBACK_PATH, kwargs={"source": source, "minutes": minutes}),
+            )
+        )
+    run_time = daily_run_time(plan.schedule)
+    if deadline.finish_by and run_time is not None:  # the config refuses finish_by without a daily schedule
+        alerts.append(
+            DeadlineAlert(
+                reference=DeadlineReference.DAGRUN_LOGICAL_DATE,
+                interval=finish_by_offset(run_time, deadline.finish_by),
+                callback=SyncCallback(CALLBACK_PATH, kwargs={"source": source, "finish_by": deadline.finish_by}),
+            )
+        )
+    return alerts or None
 
 
 def build_dag(plan: DagPlan) -> DAG:
@@ -93,7 +120,7 @@ def build_dag(plan: DagPlan) -> DAG:
         owner_links=plan.owner_links,
         max_active_runs=plan.max_active_runs,
         doc_md=plan.doc_md,
-        deadline=_deadline(plan),
+        deadline=_deadlines(plan),
     ) as dag:
         task_args = _task_args(plan)
         for entity in plan.entities:

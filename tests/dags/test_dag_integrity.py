@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import json
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -201,12 +202,17 @@ def test_alerts_dag_runs_digest_and_escalation_every_five_minutes_one_at_a_time(
 def test_a_configured_deadline_becomes_a_deadline_alert(dagbag: DagBag, monkeypatch: pytest.MonkeyPatch) -> None:
     from ingestion.factory import build_dags
 
-    deadline = dagbag.dags["ingest_crm"].deadline
-    alerts = deadline if isinstance(deadline, list) else [deadline]
-    (alert,) = alerts
-    assert alert.interval.total_seconds() == 45 * 60  # crm.json: expected_duration_minutes 45
-    assert alert.callback.path == "ingestion.notify.deadline.deadline_missed"
-    assert alert.callback.kwargs == {"source": "crm", "minutes": 45}
-    assert not dagbag.dags["ingest_partner_files"].deadline  # finish_by only: not turned into an alert yet
+    queued, finish_by = dagbag.dags["ingest_crm"].deadline
+    assert queued.interval.total_seconds() == 45 * 60  # crm.json: expected_duration_minutes 45
+    assert queued.callback.path == "ingestion.notify.deadline.deadline_missed"
+    assert queued.callback.kwargs == {"source": "crm", "minutes": 45}
+    # crm.json runs at 02:00 and must finish by 04:00: from the logical date (the day before, 02:00) that is 26 h.
+    assert finish_by.reference.__class__.__name__ == "DagRunLogicalDateDeadline"
+    assert finish_by.interval == timedelta(hours=26)
+    assert finish_by.callback.kwargs == {"source": "crm", "finish_by": "04:00"}
+    (files,) = dagbag.dags["ingest_partner_files"].deadline  # finish_by only
+    assert files.interval == timedelta(hours=26)  # 06:00 run, 08:00 finish
+    (api,) = dagbag.dags["ingest_orders_api"].deadline  # expected_duration_minutes only
+    assert api.interval == timedelta(minutes=20)
     monkeypatch.setenv("INGEST_DEADLINES", "off")  # for `airflow dags test` (see scripts/demo.sh)
     assert build_dags(dag_id="ingest_crm").dags["ingest_crm"].deadline is None

@@ -145,8 +145,17 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
             schedule=None,
             retries={"count": 0},
         )
-        configs = write_configs(tmp_path_factory.mktemp("configs"), config, slow)
-        yield {"name": name, "table": table, "writer": writer, "configs": configs}
+        # The same slow query on a daily schedule whose finish_by time has passed for its latest run: the run is
+        # scheduled 3-4 h ago, due 1 h after that, so its deadline is missed as soon as the run exists.
+        run_hour = (datetime.now(UTC).hour - 3) % 24
+        late = {
+            **slow,
+            "name": f"{name}late",
+            "schedule": f"0 {run_hour} * * *",
+            "deadline": {"finish_by": f"{(run_hour + 1) % 24:02d}:00"},
+        }
+        configs = write_configs(tmp_path_factory.mktemp("configs"), config, slow, late)
+        yield {"name": name, "table": table, "writer": writer, "configs": configs, "late": late}
 
 
 @pytest.fixture(scope="module")
@@ -339,4 +348,26 @@ def test_a_missed_deadline_posts_an_alert_under_the_scheduler(
     assert facts["Owner"] == "ana.lima@example.com"
     assert facts["Secondary owner"] == "bo.chen@example.com"
     # The run itself still finishes: a deadline alerts, it does not stop anything.
+    api.wait_run(dag_id, run["dag_run_id"], timeout=400)
+
+
+def test_a_missed_finish_by_time_posts_an_alert_under_the_scheduler(
+    airflow: dict[str, Any], source: dict[str, Any], webhook_sink_url: str
+) -> None:
+    api, name = airflow["api"], f"{source['name']}late"
+    dag_id = f"ingest_{name}"
+    api.wait(f"{dag_id} parsed", lambda: dag_id in {d["dag_id"] for d in api.call("GET", "/dags")["dags"]})
+    api.call("PATCH", f"/dags/{dag_id}", json={"is_paused": False})  # the scheduler starts its latest day's run
+
+    def finish_by_posts() -> list[dict[str, Any]]:
+        posts = requests.get(f"{webhook_sink_url}/_posts", params={"channel": "teams"}, timeout=10).json()
+        return [p for p in posts if f"{name}: deadline missed" in json.dumps(p["body"])]
+
+    (post,) = api.wait("the finish_by alert", finish_by_posts, timeout=240)
+    card = post["body"]["attachments"][0]["content"]
+    due = source["late"]["deadline"]["finish_by"]
+    assert card["body"][0]["text"] == f"[HIGH] {name}: deadline missed, the day's run has not finished by {due} UTC"
+    (run,) = api.runs(dag_id)
+    assert run["run_type"] == "scheduled"
+    assert {f["title"]: f["value"] for f in card["body"][1]["facts"]}["Run"] == run["dag_run_id"]
     api.wait_run(dag_id, run["dag_run_id"], timeout=400)

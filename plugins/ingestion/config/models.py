@@ -396,7 +396,8 @@ class Deadline(Frozen):
     finish_by: str | None = Field(
         default=None,
         pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
-        description="HH:MM (UTC): alert when the run for a day has not finished by then",
+        description="HH:MM (UTC): alert when the day's run has not finished by then (first HH:MM at or after the run's "
+        "scheduled time; needs a daily schedule)",
     )
 
 
@@ -519,6 +520,15 @@ class SourceConfig(Frozen):
         return value
 
     @model_validator(mode="after")
+    def _finish_by_needs_a_daily_schedule(self) -> SourceConfig:
+        if self.deadline.finish_by and daily_run_time(self.schedule) is None:
+            raise ValueError(
+                f"deadline.finish_by needs a schedule that runs once a day at a fixed time ('M H * * *' or @daily), "
+                f"not {self.schedule!r}; use deadline.expected_duration_minutes instead"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _entities_fit_source(self) -> SourceConfig:
         if duplicates := _duplicates([e.name for e in self.entities]):
             raise ValueError(f"duplicate entity names: {duplicates}")
@@ -528,6 +538,19 @@ class SourceConfig(Frozen):
                     f"entity {entity.name!r} has a {entity.locator.kind} locator but the source kind is {self.kind}"
                 )
         return self
+
+
+_DAILY_CRON = re.compile(r"^(\d{1,2}) (\d{1,2}) \* \* \*$")
+
+
+def daily_run_time(schedule: str | None) -> tuple[int, int] | None:
+    """(hour, minute) of a schedule that runs once a day at a fixed time, else None."""
+    if schedule == "@daily":
+        return 0, 0
+    match = _DAILY_CRON.match(schedule or "")
+    if match is None or int(match[2]) > 23 or int(match[1]) > 59:
+        return None
+    return int(match[2]), int(match[1])
 
 
 @functools.lru_cache(maxsize=1024)
