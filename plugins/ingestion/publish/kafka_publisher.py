@@ -128,10 +128,34 @@ def ensure_topic(client_config: dict[str, Any], target: PublishTarget) -> int:
         except KafkaException as exc:
             if exc.args[0].name() != "TOPIC_ALREADY_EXISTS":
                 raise
-        topics = admin.list_topics(topic=target.topic, timeout=timeout).topics
+        return _created_topic_partitions(admin, target.topic, timeout)
     metadata = topics[target.topic]
     if metadata.error is not None:
         raise PublishError(f"topic {target.topic}: {metadata.error}")
+    return len(metadata.partitions)
+
+
+def _created_topic_partitions(admin: Any, topic: str, timeout: float) -> int:
+    """A topic just created may not be in the broker's metadata yet (UNKNOWN_TOPIC_OR_PART for a moment, longer
+    right after a broker restart): ask again until it is, within the timeout."""
+    from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_delay, wait_fixed
+
+    def lookup() -> Any:
+        return admin.list_topics(topic=topic, timeout=timeout).topics[topic]
+
+    def last_answer(state: RetryCallState) -> Any:
+        assert state.outcome is not None
+        return state.outcome.result()
+
+    retrying = Retrying(
+        retry=retry_if_result(lambda metadata: metadata.error is not None),
+        stop=stop_after_delay(timeout),
+        wait=wait_fixed(0.5),
+        retry_error_callback=last_answer,
+    )
+    metadata = retrying(lookup)
+    if metadata.error is not None:
+        raise PublishError(f"topic {topic} was created but is still not usable after {timeout:.0f} s: {metadata.error}")
     return len(metadata.partitions)
 
 
