@@ -192,25 +192,23 @@ class ApiClient:
             )
         return url
 
-    def _send(self, url: str, params: dict[str, Any] | None) -> requests.Response:
+    def _get_once(self, url: str, params: dict[str, Any] | None, *, fresh_token: bool = False) -> requests.Response:
         headers = {}
         if self.auth == "oauth2":
-            headers["Authorization"] = f"Bearer {self._oauth_token()}"
+            headers["Authorization"] = f"Bearer {self._oauth_token(force=fresh_token)}"
         self.limiter.wait()
         self.requests_made += 1
-        response = self.session.get(
+        return self.session.get(
             url, params={**self._params, **(params or {})}, headers=headers, timeout=self.options.timeout_seconds
         )
+
+    def _send(self, url: str, params: dict[str, Any] | None) -> requests.Response:
+        response = self._get_once(url, params)
+        if response.status_code == 401 and self.auth == "oauth2":
+            # Expired early or revoked: one fresh token, then the answer stands.
+            response = self._get_once(url, params, fresh_token=True)
         path = urlsplit(url).path
         status = response.status_code
-        if status == 401 and self.auth == "oauth2" and headers:
-            self._oauth_token(force=True)  # expired early or revoked: one fresh token, then the answer stands
-            headers["Authorization"] = f"Bearer {self._oauth_token()}"
-            self.limiter.wait()
-            response = self.session.get(
-                url, params={**self._params, **(params or {})}, headers=headers, timeout=self.options.timeout_seconds
-            )
-            status = response.status_code
         if status < 400:
             return response
         message = f"{self.where}: GET {path} answered {status}: {response_message(response)}"
