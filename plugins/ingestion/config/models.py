@@ -437,7 +437,7 @@ class Entity(Frozen):
         if self.load.mode != "full" and not self.load.cursor_column and self.locator.kind != "sftp":
             raise ValueError(f"load mode {self.load.mode!r} needs load.cursor_column for a {self.locator.kind} entity")
         names = [c.name for c in self.columns]
-        if reserved := sorted(set(names) & set(self.added_columns)):
+        if reserved := sorted(set(names) & {c.name for c in self.platform_columns}):
             raise ValueError(f"column(s) {reserved} are added by the platform for a {self.locator.kind} entity")
         if duplicates := _duplicates(names):
             raise ValueError(f"duplicate column names: {duplicates}")
@@ -455,12 +455,13 @@ class Entity(Frozen):
         return self
 
     @property
-    def added_columns(self) -> tuple[str, ...]:
-        """Columns the platform lands beside the declared ones: the rest of a REST record, the source file's name."""
+    def platform_columns(self) -> tuple[Column, ...]:
+        """Columns the platform lands beside the declared ones: the rest of a REST record (JSON), the name of the file
+        a row came from."""
         if self.locator.kind == "http" and self.locator.extra_column:
-            return (self.locator.extra_column,)
+            return (Column(name=self.locator.extra_column, type="json"),)
         if self.locator.kind == "sftp":
-            return (SOURCE_FILE_COLUMN,)
+            return (Column(name=SOURCE_FILE_COLUMN, type="string", nullable=False),)
         return ()
 
     def _pii_fits_keys_and_checks(self) -> None:

@@ -83,22 +83,17 @@ def _keep_in_window(batch: pa.RecordBatch, cursor: str, window: Window) -> pa.Re
 def extract_land(plan: EntityPlan, run: RunInfo) -> dict[str, Any]:
     import pyarrow.compute as pc
 
-    from ingestion.config.models import Column
     from ingestion.extract.http_client import ApiClient
     from ingestion.extract.http_pages import pages
     from ingestion.extract.record_typing import RecordTyper, numbered
-    from ingestion.pipeline.masked_landing import load_plan_keys
-    from ingestion.pipeline.record_landing import RecordRunLanding
-    from ingestion.pipeline.sql_extract_land import ConfigNotSupportedError
+    from ingestion.pipeline.record_landing import RecordRunLanding, advanced, load_record_run_keys
     from ingestion.state.store import open_control_store
 
     entity = plan.entity
     locator = entity.locator
     assert locator.kind == "http"
     where = f"{plan.source}.{entity.name}"
-    if not entity.columns:
-        raise ConfigNotSupportedError(f"{where}: declare the entity's columns; records are typed by them")
-    keys = load_plan_keys(plan)  # a missing key fails here, before the API is called
+    keys = load_record_run_keys(plan)
     started = time.monotonic()
     with open_control_store() as store:
         committed = store.committed_run(plan.source, entity.name, run.run_id)
@@ -107,7 +102,7 @@ def extract_land(plan: EntityPlan, run: RunInfo) -> dict[str, Any]:
         window, watermark, params = http_window(plan, run, store)
     log.info("%s: %s window %s, parameters %s", where, entity.load.mode, window.describe(), sorted(params))
     typer = RecordTyper(entity.columns, locator.extra_column)
-    columns = [*entity.columns, *([Column(name=locator.extra_column, type="json")] if locator.extra_column else [])]
+    columns = [*entity.columns, *entity.platform_columns]
     landing = RecordRunLanding(plan, run, keys, columns)
     cursor = entity.load.cursor_column
     highest: Any = None
@@ -117,8 +112,7 @@ def extract_land(plan: EntityPlan, run: RunInfo) -> dict[str, Any]:
             batch, rejected = typer.records_to_batch(page.records, numbered(f"page {page.number} record", 0))
             kept = _keep_in_window(batch, cursor, window) if window.mode == "interval" and cursor else batch
             if cursor and kept.num_rows:
-                top = pc.max(kept.column(cursor)).as_py()
-                highest = top if highest is None or (top is not None and top > highest) else highest
+                highest = advanced(highest, pc.max(kept.column(cursor)).as_py())
             landing.add(kept, rejected, seen=len(page.records), outside_window=batch.num_rows - kept.num_rows)
             if page.number % 100 == 0:
                 log.info("%s: %d page(s), %d record(s) so far", where, page.number, landing.records_seen)
@@ -127,9 +121,7 @@ def extract_land(plan: EntityPlan, run: RunInfo) -> dict[str, Any]:
         raise
     finally:
         client.close()
-    new_watermark = watermark
-    if window.mode == "incremental" and highest is not None and (watermark is None or highest > watermark):
-        new_watermark = highest
+    new_watermark = advanced(watermark, highest) if window.mode == "incremental" else watermark
     extra: dict[str, Any] = {
         "watermark_from": watermark_values.encode(watermark),
         "watermark_to": watermark_values.encode(new_watermark),

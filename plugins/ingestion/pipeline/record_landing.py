@@ -33,6 +33,26 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def load_record_run_keys(plan: EntityPlan) -> PiiKeys:
+    """The checks before a REST or file source is touched: declared columns (records are typed by them) and the PII
+    keys (a missing one fails here)."""
+    from ingestion.pipeline.masked_landing import load_plan_keys
+    from ingestion.pipeline.sql_extract_land import ConfigNotSupportedError
+
+    if not plan.entity.columns:
+        raise ConfigNotSupportedError(
+            f"{plan.source}.{plan.entity.name}: declare the entity's columns; records are typed by them"
+        )
+    return load_plan_keys(plan)
+
+
+def advanced(previous: Any, seen: Any) -> Any:
+    """A high mark after seeing `seen`: the larger of the two, ignoring None (never moves back)."""
+    if seen is None or (previous is not None and seen <= previous):
+        return previous
+    return seen
+
+
 def quarantine_path(paths: LandingPaths) -> str:
     day, stamp = f"{paths.stamp:%Y-%m-%d}", f"{paths.stamp:%Y%m%d%H%M%S}"
     return (

@@ -24,8 +24,12 @@ from ingestion.pipeline.landed_run import committed_summary, landed_summary
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    from paramiko import SFTPClient
 
+    from ingestion.config.models import SftpLocator
+    from ingestion.extract.record_typing import RecordTyper
     from ingestion.extract.sftp_files import RemoteFile
+    from ingestion.pipeline.record_landing import RecordRunLanding
     from ingestion.pipeline.run_info import RunInfo
     from ingestion.planner import EntityPlan
 
@@ -43,21 +47,16 @@ def _with_source_file(batch: pa.RecordBatch, name: str) -> pa.RecordBatch:
 def extract_land(plan: EntityPlan, run: RunInfo) -> dict[str, Any]:
     from airflow.providers.sftp.hooks.sftp import SFTPHook
 
-    from ingestion.config.models import Column
     from ingestion.extract.record_typing import RecordTyper
     from ingestion.extract.sftp_files import new_files, settled_files
-    from ingestion.pipeline.masked_landing import load_plan_keys
-    from ingestion.pipeline.record_landing import RecordRunLanding
-    from ingestion.pipeline.sql_extract_land import ConfigNotSupportedError
+    from ingestion.pipeline.record_landing import RecordRunLanding, advanced, load_record_run_keys
     from ingestion.state.store import open_control_store
 
     entity = plan.entity
     locator = entity.locator
     assert locator.kind == "sftp"
     where = f"{plan.source}.{entity.name}"
-    if not entity.columns:
-        raise ConfigNotSupportedError(f"{where}: declare the entity's columns; records are typed by them")
-    keys = load_plan_keys(plan)  # a missing key fails here, before the server is touched
+    keys = load_record_run_keys(plan)
     started = time.monotonic()
     with open_control_store() as store:
         committed = store.committed_run(plan.source, entity.name, run.run_id)
@@ -68,7 +67,7 @@ def extract_land(plan: EntityPlan, run: RunInfo) -> dict[str, Any]:
     watermark = watermark_values.decode(mark.value, mark.value_type) if mark else None
     full = entity.load.mode == "full" or run.full_refresh
     typer = RecordTyper(entity.columns)
-    columns = [*entity.columns, Column(name=SOURCE_FILE_COLUMN, type="string", nullable=False)]
+    columns = [*entity.columns, *entity.platform_columns]
     hook = SFTPHook(ssh_conn_id=plan.conn_id)
     with hook.get_managed_conn() as client:
         steady, changing, refused = settled_files(
@@ -100,8 +99,7 @@ def extract_land(plan: EntityPlan, run: RunInfo) -> dict[str, Any]:
         except BaseException:
             landing.abort()
             raise
-    newest = max((r.mtime for r in todo), default=None)
-    new_watermark = newest if newest is not None and (watermark is None or newest > watermark) else watermark
+    new_watermark = advanced(watermark, max((r.mtime for r in todo), default=None))
     extra: dict[str, Any] = {
         "watermark_from": watermark_values.encode(watermark),
         "watermark_to": watermark_values.encode(new_watermark),
@@ -126,7 +124,12 @@ def extract_land(plan: EntityPlan, run: RunInfo) -> dict[str, Any]:
 
 
 def _land_file(
-    client: Any, remote: RemoteFile, scratch: Path, locator: Any, typer: Any, landing: Any
+    client: SFTPClient,
+    remote: RemoteFile,
+    scratch: Path,
+    locator: SftpLocator,
+    typer: RecordTyper,
+    landing: RecordRunLanding,
 ) -> dict[str, Any]:
     """One file: copied to scratch (then removed), parsed in chunks, landed; returns its entry for files_loaded."""
     from ingestion.extract.file_readers import read_file
