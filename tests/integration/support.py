@@ -3,6 +3,7 @@ components, reading a topic as a read_committed consumer, driving the stack."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -17,6 +18,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import pyarrow as pa
 from confluent_kafka import Consumer, TopicPartition
 from sqlalchemy import Engine, create_engine, text
 
@@ -61,18 +63,33 @@ def crm_table(table: str, columns_sql: str) -> Iterator[Engine]:
         writer.dispose()
 
 
-def sql_source_config(name: str, entities: list[dict[str, Any]], **fields: Any) -> dict[str, Any]:
-    """A SQL source config on `crm_postgres`; `fields` add to or replace the top-level keys."""
+def source_config(name: str, kind: str, conn_id: str, entities: list[dict[str, Any]], **fields: Any) -> dict[str, Any]:
+    """A daily source config of a test's own; `fields` add to or replace the top-level keys."""
     return {
         "name": name,
         "owners": {"primary": "data-eng@example.com", "team": "data-eng"},
         "schedule": "@daily",
         "start_date": "2026-11-01T00:00:00Z",
-        "kind": "sql",
-        "conn_id": "crm_postgres",
+        "kind": kind,
+        "conn_id": conn_id,
         "entities": entities,
         **fields,
     }
+
+
+def sql_source_config(name: str, entities: list[dict[str, Any]], **fields: Any) -> dict[str, Any]:
+    """A SQL source config on `crm_postgres`; `fields` add to or replace the top-level keys."""
+    return source_config(name, "sql", "crm_postgres", entities, **fields)
+
+
+def landed_table(summary: dict[str, Any]) -> pa.Table:
+    """Every file an extract_land summary lists, read back from the lake as one table."""
+    import pyarrow.parquet as pq
+
+    from ingestion.land.lake import Lake
+
+    lake = Lake.from_conn_id("lake_wasb", summary["container"])
+    return pa.concat_tables([pq.read_table(io.BytesIO(lake.get(path))) for path in summary["files"]])
 
 
 def stage_context(run_id: str, end: datetime, conf: dict[str, Any] | None = None, dag_id: str = "ingest_x") -> Any:

@@ -325,6 +325,12 @@ def test_clearing_a_finished_run_adds_no_files_no_messages_and_keeps_the_waterma
     store.engine.dispose()
 
 
+def _deadline_posts(webhook_sink_url: str, source: str) -> list[dict[str, Any]]:
+    """The Teams posts the webhook sink holds about a missed deadline of `source`."""
+    posts = requests.get(f"{webhook_sink_url}/_posts", params={"channel": "teams"}, timeout=10).json()
+    return [p for p in posts if f"{source}: deadline missed" in json.dumps(p["body"])]
+
+
 def test_a_missed_deadline_posts_an_alert_under_the_scheduler(
     airflow: dict[str, Any], source: dict[str, Any], webhook_sink_url: str
 ) -> None:
@@ -334,11 +340,7 @@ def test_a_missed_deadline_posts_an_alert_under_the_scheduler(
     api.call("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
     run = api.call("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None})
 
-    def deadline_posts() -> list[dict[str, Any]]:
-        posts = requests.get(f"{webhook_sink_url}/_posts", params={"channel": "teams"}, timeout=10).json()
-        return [p for p in posts if f"{name}: deadline missed" in json.dumps(p["body"])]
-
-    (post,) = api.wait("the deadline alert", deadline_posts, timeout=240)
+    (post,) = api.wait("the deadline alert", lambda: _deadline_posts(webhook_sink_url, name), timeout=240)
     card = post["body"]["attachments"][0]["content"]
     assert (
         card["body"][0]["text"] == f"[HIGH] {name}: deadline missed, the run is still going 1 min after it was queued"
@@ -359,11 +361,7 @@ def test_a_missed_finish_by_time_posts_an_alert_under_the_scheduler(
     api.wait(f"{dag_id} parsed", lambda: dag_id in {d["dag_id"] for d in api.call("GET", "/dags")["dags"]})
     api.call("PATCH", f"/dags/{dag_id}", json={"is_paused": False})  # the scheduler starts its latest day's run
 
-    def finish_by_posts() -> list[dict[str, Any]]:
-        posts = requests.get(f"{webhook_sink_url}/_posts", params={"channel": "teams"}, timeout=10).json()
-        return [p for p in posts if f"{name}: deadline missed" in json.dumps(p["body"])]
-
-    (post,) = api.wait("the finish_by alert", finish_by_posts, timeout=240)
+    (post,) = api.wait("the finish_by alert", lambda: _deadline_posts(webhook_sink_url, name), timeout=240)
     card = post["body"]["attachments"][0]["content"]
     due = source["late"]["deadline"]["finish_by"]
     assert card["body"][0]["text"] == f"[HIGH] {name}: deadline missed, the day's run has not finished by {due} UTC"

@@ -6,7 +6,6 @@ and after each test. The API serves 250 orders with every paging style at once; 
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import uuid
@@ -17,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 import requests
 from airflow.sdk.exceptions import AirflowFailException
@@ -25,10 +23,9 @@ from airflow.sdk.exceptions import AirflowFailException
 from ingestion.config.models import HttpOptions
 from ingestion.extract.http_client import ApiClient, SourceRequestError
 from ingestion.land.lake import Lake
-from ingestion.operators import ExtractLandOperator, ValidateOperator
 from ingestion.state.engine import control_engine
 from ingestion.state.store import ControlStore
-from tests.integration.support import stage_context, write_configs
+from tests.integration.support import landed_table, run_stages, source_config, write_configs
 
 SEEDED = 250
 COLUMNS: list[dict[str, Any]] = [
@@ -79,33 +76,18 @@ def http_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, conn_id: str
         "columns": COLUMNS,
         "load": changes.get("load", {"mode": "incremental", "cursor_column": "updated_at"}),
     }
-    config = {
-        "name": name,
-        "owners": {"primary": "data-eng@example.com", "team": "data-eng"},
-        "schedule": "@daily",
-        "start_date": "2026-11-01T00:00:00Z",
-        "kind": "http",
-        "conn_id": conn_id,
-        "http": {"requests_per_second": 50, **changes.get("http", {})},
-        "entities": [entity],
-    }
+    http = {"requests_per_second": 50, **changes.get("http", {})}
+    config = source_config(name, "http", conn_id, [entity], http=http)
     monkeypatch.setenv("INGEST_CONFIG_DIR", str(write_configs(tmp_path / "configs", config)))
     return name
 
 
 def extract(name: str, run_id: str = "scheduled__2026-11-22", end: datetime = END) -> dict[str, Any]:
-    op = ExtractLandOperator(task_id="extract_land", source_name=name, entity_name="orders")
-    return op.execute(stage_context(run_id, end))  # type: ignore[arg-type]
+    return run_stages(name, "orders", run_id, end, stages=("extract_land",))["extract_land"]
 
 
 def validate(name: str, run_id: str = "scheduled__2026-11-22", end: datetime = END) -> dict[str, Any]:
-    op = ValidateOperator(task_id="validate", source_name=name, entity_name="orders")
-    return op.execute(stage_context(run_id, end))  # type: ignore[arg-type]
-
-
-def landed(summary: dict[str, Any]) -> pa.Table:
-    lake = Lake.from_conn_id("lake_wasb", summary["container"])
-    return pa.concat_tables([pq.read_table(io.BytesIO(lake.get(path))) for path in summary["files"]])
+    return run_stages(name, "orders", run_id, end, stages=("validate",))["validate"]
 
 
 @pytest.mark.parametrize("style", sorted(PAGING))
@@ -114,7 +96,7 @@ def test_every_paging_style_lands_every_record_once(
 ) -> None:
     name = http_source(tmp_path, monkeypatch, locator={"pagination": PAGING[style]})
     summary = extract(name)
-    table = landed(summary)
+    table = landed_table(summary)
     assert sorted(table.column("id").to_pylist()) == list(range(1, SEEDED + 1))
     assert summary["records_seen"] == SEEDED
     assert summary["quarantined"] == 0
@@ -145,7 +127,7 @@ def test_incremental_run_reads_only_what_changed_since_the_watermark(
     ]
     control(api, "upsert", {"records": changed})
     second = extract(name, "scheduled__2026-11-23", datetime(2026, 11, 23, tzinfo=UTC))
-    assert sorted(landed(second).column("id").to_pylist()) == [7, 999]
+    assert sorted(landed_table(second).column("id").to_pylist()) == [7, 999]
     assert second["watermark_from"] == first["watermark_to"]
     assert second["watermark_to"] == "2026-11-21T11:00:00+00:00"
     store.engine.dispose()
@@ -161,7 +143,7 @@ def test_injected_429s_and_5xx_are_retried_and_the_result_is_the_same(
     control(api, "faults", {"status": 503, "count": 1})
     faulty = extract(name, "scheduled__2026-11-23", datetime(2026, 11, 23, tzinfo=UTC))
     assert faulty["requests"] == clean["requests"] + 5
-    assert sorted(landed(faulty).column("id").to_pylist()) == sorted(landed(clean).column("id").to_pylist())
+    assert sorted(landed_table(faulty).column("id").to_pylist()) == sorted(landed_table(clean).column("id").to_pylist())
     stats = requests.get(f"{api}/_control/stats", timeout=5).json()
     assert stats["faults"] == 0  # every injected fault was met and outlasted
 

@@ -21,14 +21,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from airflow.providers.sftp.hooks.sftp import SFTPHook
 
 from ingestion.land.lake import Lake
-from ingestion.operators import ExtractLandOperator
-from tests.integration.support import REPO, read_committed, run_stages, stage_context, write_configs
+from tests.integration.support import REPO, landed_table, read_committed, run_stages, source_config, write_configs
 
 COLUMNS: list[dict[str, Any]] = [
     {"name": "partner_order_id", "type": "string", "nullable": False},
@@ -62,9 +59,7 @@ def put(folder: dict[str, Any], file_name: str, data: bytes, mtime: float | None
         folder["client"].utime(path, (mtime, mtime))
 
 
-def sftp_source(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: dict[str, Any], **locator: Any
-) -> tuple[str, dict[str, Any]]:
+def sftp_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: dict[str, Any], **locator: Any) -> str:
     name = folder["name"]
     entity = {
         "name": "orders",
@@ -80,29 +75,13 @@ def sftp_source(
         "columns": COLUMNS,
         "load": {"mode": "incremental"},
     }
-    config = {
-        "name": name,
-        "owners": {"primary": "data-eng@example.com", "team": "data-eng"},
-        "schedule": "@daily",
-        "start_date": "2026-11-01T00:00:00Z",
-        "kind": "sftp",
-        "conn_id": "partner_sftp",
-        "kafka": {"publish_timeout_seconds": 10},
-        "entities": [entity],
-    }
-    config_dir = write_configs(tmp_path / "configs", config)
-    monkeypatch.setenv("INGEST_CONFIG_DIR", str(config_dir))
-    return name, config
+    config = source_config(name, "sftp", "partner_sftp", [entity], kafka={"publish_timeout_seconds": 10})
+    monkeypatch.setenv("INGEST_CONFIG_DIR", str(write_configs(tmp_path / "configs", config)))
+    return name
 
 
 def extract(name: str, run_id: str = "scheduled__2026-11-22") -> dict[str, Any]:
-    op = ExtractLandOperator(task_id="extract_land", source_name=name, entity_name="orders")
-    return op.execute(stage_context(run_id, END))  # type: ignore[arg-type]
-
-
-def landed(summary: dict[str, Any]) -> pa.Table:
-    lake = Lake.from_conn_id("lake_wasb", summary["container"])
-    return pa.concat_tables([pq.read_table(io.BytesIO(lake.get(path))) for path in summary["files"]])
+    return run_stages(name, "orders", run_id, END, stages=("extract_land",))["extract_land"]
 
 
 def day(n: int) -> str:
@@ -112,7 +91,7 @@ def day(n: int) -> str:
 def test_new_files_only_then_a_new_and_a_re_uploaded_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: dict[str, Any]
 ) -> None:
-    name, _ = sftp_source(tmp_path, monkeypatch, folder)
+    name = sftp_source(tmp_path, monkeypatch, folder)
     old = time.time() - 3600
     put(folder, "orders_1.csv", (HEADER + csv_rows(1, 3)).encode(), old)
     put(folder, "orders_2.csv.gz", gzip.compress((HEADER + csv_rows(10, 2)).encode()), old)
@@ -121,7 +100,7 @@ def test_new_files_only_then_a_new_and_a_re_uploaded_file(
     first = run_stages(name, "orders", day(20), END)
     land = first["extract_land"]
     assert sorted(f["name"] for f in land["files_loaded"]) == ["orders_1.csv", "orders_2.csv.gz"]
-    table = landed(land)
+    table = landed_table(land)
     assert sorted(table.column("partner_order_id").to_pylist()) == ["PO-1", "PO-10", "PO-11", "PO-2", "PO-3"]
     assert sorted(set(table.column("_source_file").to_pylist())) == ["orders_1.csv", "orders_2.csv.gz"]
     assert table.column("amount").to_pylist()[0] == Decimal("1.25")
@@ -138,7 +117,7 @@ def test_new_files_only_then_a_new_and_a_re_uploaded_file(
     put(folder, "orders_1.csv", (HEADER + csv_rows(1, 4)).encode())
     third = run_stages(name, "orders", day(22), END)
     assert sorted(f["name"] for f in third["extract_land"]["files_loaded"]) == ["orders_1.csv", "orders_3.csv"]
-    assert sorted(landed(third["extract_land"]).column("partner_order_id").to_pylist()) == [
+    assert sorted(landed_table(third["extract_land"]).column("partner_order_id").to_pylist()) == [
         "PO-1",
         "PO-2",
         "PO-20",
@@ -152,7 +131,7 @@ def test_new_files_only_then_a_new_and_a_re_uploaded_file(
 def test_a_malformed_row_is_quarantined_and_counted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: dict[str, Any]
 ) -> None:
-    name, _ = sftp_source(tmp_path, monkeypatch, folder)
+    name = sftp_source(tmp_path, monkeypatch, folder)
     body = HEADER + csv_rows(1, 2) + "PO-X,1.00\n" + "PO-Y,not-a-number,y@partner.example,2026-11-02T10:00:00Z\n"
     put(folder, "orders_bad.csv", (body + csv_rows(3, 1)).encode())
     summary = extract(name)
@@ -168,7 +147,7 @@ def test_a_malformed_row_is_quarantined_and_counted(
 def test_a_file_still_being_written_waits_for_the_next_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: dict[str, Any]
 ) -> None:
-    name, _ = sftp_source(tmp_path, monkeypatch, folder)
+    name = sftp_source(tmp_path, monkeypatch, folder)
     put(folder, "orders_done.csv", (HEADER + csv_rows(1, 2)).encode(), time.time() - 60)
     stop = threading.Event()
 
@@ -198,21 +177,21 @@ def test_a_file_still_being_written_waits_for_the_next_run(
 def test_odd_names_land_under_the_run_path_and_unsafe_ones_are_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: dict[str, Any]
 ) -> None:
-    name, _ = sftp_source(tmp_path, monkeypatch, folder, file_pattern="*")
+    name = sftp_source(tmp_path, monkeypatch, folder, file_pattern="*")
     odd = "orders ü 'quoted' $(x) ;.csv"
     put(folder, odd, (HEADER + csv_rows(1, 1)).encode())
     put(folder, "orders\nforged.csv", (HEADER + csv_rows(2, 1)).encode())
     summary = extract(name)
     assert [f["name"] for f in summary["files_loaded"]] == [odd]
     assert summary["files_refused"] == ["'orders\\nforged.csv' contains a control or invisible formatting character"]
-    assert landed(summary).column("_source_file").to_pylist() == [odd]
+    assert landed_table(summary).column("_source_file").to_pylist() == [odd]
     assert all(path.startswith(f"{name}/orders/date=2026-11-22/{name}_orders_") for path in summary["files"])
 
 
 def test_loaded_files_move_to_the_archive_after_commit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: dict[str, Any]
 ) -> None:
-    name, _ = sftp_source(tmp_path, monkeypatch, folder, archive_path=f"{folder['path']}_archive")
+    name = sftp_source(tmp_path, monkeypatch, folder, archive_path=f"{folder['path']}_archive")
     put(folder, "orders_a.csv", (HEADER + csv_rows(1, 2)).encode())
     results = run_stages(name, "orders", day(20), END)
     assert results["commit"]["archived"] == ["orders_a.csv"]
@@ -224,7 +203,7 @@ def test_loaded_files_move_to_the_archive_after_commit(
 def test_a_200_mb_csv_lands_with_flat_memory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: dict[str, Any]
 ) -> None:
-    name, _ = sftp_source(tmp_path, monkeypatch, folder)
+    name = sftp_source(tmp_path, monkeypatch, folder)
     local = tmp_path / "big.csv"
     rows_per_chunk, chunks = 50_000, 62  # 3.1M rows of ~68 bytes: just over 200 MiB
     with local.open("w") as handle:
