@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the project needs on a fresh machine, and nothing twice:
 #   Debian packages (PostgreSQL, MariaDB, OpenSSH server, build headers), the Python virtualenv in .venv/,
-#   Azurite from npm (stack/azurite), and the Kafka broker jars from Maven Central (.tools/kafka-libs).
+#   Azurite from npm (stack/azurite), the Kafka broker jars from Maven Central (.tools/kafka-libs), and the
+#   Adaptive Card JSON schema from npm (.tools/adaptive-card) for the tests of the Teams card.
 # Safe to re-run: each step is skipped when its inputs have not changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -71,5 +72,30 @@ if ! compgen -G "$TOOLS/kafka-libs/kafka_2.13-*.jar" >/dev/null \
   echo "$pom_hash" > "$TOOLS/kafka-libs/.pom.sha"
 else
   say "Kafka jars are up to date"
+fi
+
+# --- Adaptive Card JSON schema (npm) -----------------------------------------------------------------
+# The tests check every Teams card against Microsoft's Adaptive Card schema. On npm it ships only inside the card
+# designer (adaptivecards-designer, MIT), as a JS module; the pinned tarball is checked and the schema saved as JSON.
+AC_PACKAGE=adaptivecards-designer@2.4.4
+AC_INTEGRITY=sha512-NhqlOr+rMmANEkZNeiuypYcwDPxTUB/i7la/O86gbpta6ApoEmaXbUwGZk3RRdhNC2Y4AYMAwGdoPN3mR3G14A==
+AC_DIR=$TOOLS/adaptive-card
+if [[ ! -s $AC_DIR/adaptive-card.schema.json || "$(cat "$AC_DIR/.package" 2>/dev/null)" != "$AC_PACKAGE" ]]; then
+  say "fetching the Adaptive Card schema ($AC_PACKAGE from npm)"
+  ac_tmp=$(mktemp -d)
+  (cd "$ac_tmp" && npm pack --silent "$AC_PACKAGE" >/dev/null) || die "npm pack $AC_PACKAGE failed"
+  ac_tgz=$(compgen -G "$ac_tmp/*.tgz") || die "npm pack $AC_PACKAGE wrote no tarball"
+  ac_got=sha512-$("$PYTHON" -c 'import base64, hashlib, sys; print(base64.b64encode(hashlib.sha512(open(sys.argv[1], "rb").read()).digest()).decode())' "$ac_tgz")
+  [[ $ac_got == "$AC_INTEGRITY" ]] || die "$AC_PACKAGE does not match its pinned integrity (got $ac_got)"
+  tar xzf "$ac_tgz" -C "$ac_tmp" package/lib/adaptive-card-schema.js || die "$AC_PACKAGE has no lib/adaptive-card-schema.js"
+  mkdir -p "$AC_DIR"
+  node -e 'process.stdout.write(JSON.stringify(require(process.argv[1]).adaptiveCardSchema, null, 1))' \
+       "$ac_tmp/package/lib/adaptive-card-schema.js" > "$AC_DIR/adaptive-card.schema.json.tmp" \
+    || die "could not read the schema out of $AC_PACKAGE"
+  mv "$AC_DIR/adaptive-card.schema.json.tmp" "$AC_DIR/adaptive-card.schema.json"
+  echo "$AC_PACKAGE" > "$AC_DIR/.package"
+  rm -rf "$ac_tmp"
+else
+  say "Adaptive Card schema is up to date"
 fi
 say "done"

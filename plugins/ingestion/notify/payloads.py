@@ -13,7 +13,8 @@ if TYPE_CHECKING:
     from ingestion.notify.alert import Alert
 
 ADAPTIVE_CARD_VERSION = "1.4"
-_TEAMS_COLOR = {"critical": "Attention", "high": "Attention", "medium": "Warning", "low": "Accent"}
+# Enum values in lower case: renderers read them case-insensitively, and the Adaptive Card JSON schema lists them so.
+_TEAMS_COLOR = {"critical": "attention", "high": "attention", "medium": "warning", "low": "accent"}
 _SLACK_EMOJI = {
     "critical": ":rotating_light:",
     "high": ":red_circle:",
@@ -27,15 +28,15 @@ def teams_message(alert: Alert) -> dict[str, Any]:
         {
             "type": "TextBlock",
             "text": f"[{alert.severity.upper()}] {alert.title}",
-            "weight": "Bolder",
-            "size": "Medium",
-            "color": _TEAMS_COLOR.get(alert.severity, "Default"),
+            "weight": "bolder",
+            "size": "medium",
+            "color": _TEAMS_COLOR.get(alert.severity, "default"),
             "wrap": True,
         },
         {"type": "FactSet", "facts": [{"title": k, "value": v} for k, v in alert.facts()]},
     ]
     if alert.error:
-        body.append({"type": "TextBlock", "text": alert.error, "wrap": True, "fontType": "Monospace", "isSubtle": True})
+        body.append({"type": "TextBlock", "text": alert.error, "wrap": True, "fontType": "monospace", "isSubtle": True})
     actions = [
         {"type": "Action.OpenUrl", "title": title, "url": url}
         for title, url in (("Open the run", alert.run_url), ("Runbook", alert.runbook_url))

@@ -20,6 +20,7 @@ from ingestion.notify.notifiers import post_alert
 from ingestion.state.engine import control_engine
 from ingestion.state.store import ControlStore, RunRecord
 from ingestion.state.tables import alerts
+from tests.adaptive_card import card_errors
 
 CHANNELS = ("teams_alerts", "slack_alerts")
 T0 = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
@@ -71,6 +72,7 @@ def test_a_storm_of_50_failures_posts_a_bounded_number_and_one_summary(
     posts = _posts(webhook_sink_url, source)
     # 25 entities, each failing twice: the repeats are duplicates, and past the budget the rest is throttled.
     assert len(posts["teams"]) == MAX_POSTS_PER_MINUTE
+    assert [card_errors(p["body"]["attachments"][0]["content"]) for p in posts["teams"]] == [[]] * MAX_POSTS_PER_MINUTE
     assert len(posts["slack"]) == MAX_POSTS_PER_MINUTE
     held = [o["teams_alerts"] for o in outcomes if o["teams_alerts"] != "sent"]
     assert len(held) == 50 - MAX_POSTS_PER_MINUTE
@@ -87,6 +89,7 @@ def test_a_storm_of_50_failures_posts_a_bounded_number_and_one_summary(
     card = summaries[0]["body"] if summaries[0]["channel"] == "teams" else summaries[1]["body"]
     title = card["attachments"][0]["content"]["body"][0]["text"]
     assert f"{50 - MAX_POSTS_PER_MINUTE} alert(s) held back" in title
+    assert card_errors(card["attachments"][0]["content"]) == []
     assert send_digest(store, post_alert, now=T0 + timedelta(minutes=10)) == 0  # nothing held since
 
 
@@ -114,6 +117,7 @@ def test_escalation_fires_once_after_the_delay_naming_the_secondary_owner(
     title = teams["body"]["attachments"][0]["content"]["body"][0]["text"]
     assert title.startswith("[CRITICAL] ESCALATED to bo.chen@example.com")  # one level above high
     assert f"{source}.orders still failing 31 min" in title
+    assert card_errors(teams["body"]["attachments"][0]["content"]) == []
 
 
 def test_a_success_ends_the_episode_so_nothing_escalates(store: ControlStore) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.adaptive_card import card_errors
 from tests.integration.support import dags_test, sql_source_config, sqlite_airflow_env, write_configs
 
 COLUMNS = [{"name": "id", "type": "bigint", "nullable": False}, {"name": "updated_at", "type": "timestamp"}]
@@ -62,6 +63,7 @@ def test_a_failed_task_posts_one_teams_card_and_one_slack_message(
     assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
     card = attachment["content"]
     assert (card["type"], card["version"]) == ("AdaptiveCard", "1.4")
+    assert card_errors(card) == []  # Microsoft's Adaptive Card JSON schema, every element
     assert card["body"][0]["text"] == f"[CRITICAL] {name}.orders: extract_land failed"
     facts = {f["title"]: f["value"] for f in card["body"][1]["facts"]}
     assert facts["Severity"] == "CRITICAL"

@@ -8,6 +8,7 @@ import pytest
 
 from ingestion.notify.alert import Alert, run_url, scrub, short_error
 from ingestion.notify.payloads import slack_message, teams_message
+from tests.adaptive_card import card_errors
 
 
 def _alert(**changes: object) -> Alert:
@@ -67,6 +68,47 @@ def test_teams_message_is_a_workflows_message_with_an_adaptive_card() -> None:
     assert facts["Rows landed"] == "85"
     assert [a["title"] for a in card["actions"]] == ["Open the run", "Runbook"]
     json.dumps(message)  # serialisable as is
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"severity": "critical"},
+        {"severity": "medium", "error": None},
+        {"severity": "low", "run_url": None, "runbook_url": None},
+        {"severity": "unknown", "counts": {f"count_{i}": i for i in range(15)}, "secondary_owner": None},
+    ],
+    ids=["high", "critical", "medium-no-error", "low-no-links", "odd-severity-many-counts"],
+)
+def test_teams_cards_validate_against_the_adaptive_card_schema(changes: dict[str, object]) -> None:
+    assert card_errors(teams_message(_alert(**changes))["attachments"][0]["content"]) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        (("body", 0, "text"), None, "body/0"),  # a TextBlock without text
+        (("body", 0, "size"), "huge", "body/0"),  # not a size
+        (("body", 1, "facts", 0, "value"), None, "body/1"),  # a fact without a value
+        (("body", 2, "text"), None, "body/2"),  # the error block without text
+        (("actions", 1, "url"), None, "actions/1"),  # a link without a URL
+        (("type",), "MessageCard", "type"),  # the old Office 365 connector format
+    ],
+)
+def test_the_schema_check_catches_a_broken_card(path: tuple[object, ...], value: object, expected: str) -> None:
+    card = json.loads(json.dumps(teams_message(_alert())["attachments"][0]["content"]))
+    *parents, last = path
+    node = card
+    for key in parents:
+        node = node[key]
+    if value is None:
+        del node[last]
+    else:
+        node[last] = value
+    errors = card_errors(card)
+    assert errors
+    assert errors[0].startswith(expected)
 
 
 def test_slack_message_keeps_sections_within_ten_fields() -> None:
