@@ -19,8 +19,9 @@ from types import SimpleNamespace
 from typing import Any
 
 import pyarrow as pa
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from sqlalchemy import Engine, create_engine, text
+from tenacity import retry, retry_if_exception, stop_after_delay, wait_fixed
 
 REPO = Path(__file__).resolve().parents[2]
 # The CRM database as its owner, to create tables the tests' sources read through `crm_postgres` (crm_reader).
@@ -218,6 +219,14 @@ def stack(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "stack", *args], cwd=REPO, check=True, timeout=120)
 
 
+def _kafka_retriable(exc: BaseException) -> bool:
+    if not isinstance(exc, KafkaException) or not exc.args or not isinstance(exc.args[0], KafkaError):
+        return False
+    error = exc.args[0]
+    leaderless = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE, KafkaError._TRANSPORT}
+    return bool(error.retriable()) or error.code() in leaderless
+
+
 def read_committed(topic: str) -> list[tuple[bytes | None, bytes | None, dict[str, bytes]]]:
     """Every message of every partition visible to read_committed, up to the last stable offset."""
     consumer = Consumer(
@@ -231,6 +240,10 @@ def read_committed(topic: str) -> list[tuple[bytes | None, bytes | None, dict[st
     try:
         partitions = consumer.list_topics(topic, timeout=30).topics[topic].partitions
 
+        # Right after a broker restart a partition has no leader for a moment (NOT_LEADER_FOR_PARTITION): ask again.
+        @retry(
+            retry=retry_if_exception(_kafka_retriable), stop=stop_after_delay(60), wait=wait_fixed(0.5), reraise=True
+        )
         def end_offsets() -> dict[int, int]:
             # For a read_committed consumer these are last stable offsets: a transaction's commit markers are written
             # just after its commit returns, so right after a publish a partition's end may still be moving.

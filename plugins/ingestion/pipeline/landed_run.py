@@ -80,7 +80,14 @@ def landed_columns(plan: EntityPlan, manifest: LandingManifest) -> tuple[Column,
 
 def landed_batches(lake: Lake, manifest: LandingManifest, columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
     """The manifest's files, one at a time through a local temp file, in batches of READ_BATCH_ROWS: memory stays
-    flat however big the run. Only `columns` are decoded."""
+    flat however big the run. Only `columns` are decoded. Downloading and decoding run a couple of batches ahead
+    in a thread of their own, beside the caller's work on the batch before."""
+    from ingestion.prefetch import prefetched
+
+    return prefetched(_read_landed(lake, manifest, columns), name="landed-reader")
+
+
+def _read_landed(lake: Lake, manifest: LandingManifest, columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
     import pyarrow.parquet as pq
 
     for landed in manifest.files:

@@ -166,6 +166,7 @@ def extract_land(plan: EntityPlan, run: RunInfo) -> dict[str, Any]:
     from ingestion.extract.sql_query import select_rows, source_relation, window_for_dialect
     from ingestion.extract.sql_reader import read_batches
     from ingestion.pipeline.masked_landing import MaskedLanding, load_plan_keys, pii_masker
+    from ingestion.prefetch import prefetched
     from ingestion.state.store import open_control_store
 
     _guard(plan)
@@ -195,9 +196,11 @@ def extract_land(plan: EntityPlan, run: RunInfo) -> dict[str, Any]:
             )
             if usable_for(engine.dialect.name, window):
                 log.info("reading through ADBC (Arrow-native COPY)")
-                batches = read_batches_adbc(engine.url, statement, read_schema)
+                source_batches = read_batches_adbc(engine.url, statement, read_schema)
             else:
-                batches = read_batches(engine, statement, read_schema)
+                source_batches = read_batches(engine, statement, read_schema)
+            # The source is read a couple of batches ahead while the previous ones are encoded and uploaded.
+            batches = prefetched(source_batches, name="source-reader")
             try:
                 for batch in batches:
                     if absent:

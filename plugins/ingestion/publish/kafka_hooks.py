@@ -27,8 +27,9 @@ THROUGHPUT_DEFAULTS: dict[str, Any] = {
     "linger.ms": 50,
     "batch.size": 1_000_000,
     # Bounds the producer's local queue (and so the task's memory); the loop waits for acks when it is full.
-    "queue.buffering.max.messages": 100_000,
-    "queue.buffering.max.kbytes": 65_536,
+    # Halving it from 100k / 64 MB changed the producer's rate by less than the run-to-run noise (bench/README.md).
+    "queue.buffering.max.messages": 50_000,
+    "queue.buffering.max.kbytes": 32_768,
 }
 
 
