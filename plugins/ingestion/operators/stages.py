@@ -32,11 +32,11 @@ class EntityStageOperator(BaseOperator):
         self.entity_name = entity_name
 
     def execute(self, context: Context) -> Any:
-        from ingestion.arrow_memory import use_lean_arrow_pool
         from ingestion.errors import NotRetriableError
         from ingestion.factory import load_entity_plan
+        from ingestion.stage_memory import use_lean_memory
 
-        use_lean_arrow_pool()
+        use_lean_memory()
 
         plan = load_entity_plan(self.source_name, self.entity_name)
         try:

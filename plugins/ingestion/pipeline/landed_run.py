@@ -67,7 +67,7 @@ def read_run_manifest(plan: EntityPlan, run: RunInfo, lake: Lake) -> LandingMani
 
 
 # Rows per Arrow batch read back from Parquet: big enough for vectorised work, small enough for flat memory.
-READ_BATCH_ROWS = 50_000
+READ_BATCH_ROWS = 20_000
 
 
 def landed_columns(plan: EntityPlan, manifest: LandingManifest) -> tuple[Column, ...]:

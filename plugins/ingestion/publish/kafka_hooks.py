@@ -27,9 +27,10 @@ THROUGHPUT_DEFAULTS: dict[str, Any] = {
     "linger.ms": 50,
     "batch.size": 1_000_000,
     # Bounds the producer's local queue (and so the task's memory); the loop waits for acks when it is full.
-    # Halving it from 100k / 64 MB changed the producer's rate by less than the run-to-run noise (bench/README.md).
-    "queue.buffering.max.messages": 50_000,
-    "queue.buffering.max.kbytes": 32_768,
+    # Its memory is about 1 KB a queued message (headers included): 100k messages cost ~95 MB, 20k ~20 MB, with
+    # the same rate within the run-to-run noise (bench/README.md).
+    "queue.buffering.max.messages": 20_000,
+    "queue.buffering.max.kbytes": 16_384,
 }
 
 
