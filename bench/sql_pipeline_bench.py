@@ -1,7 +1,7 @@
 """SQL pipeline benchmark: a Postgres table through extract_land -> validate -> publish -> commit, beside raw limits
 and dlt, on the local stack (`make stack-up` first).
 
-    .venv/bin/python bench/sql_pipeline_bench.py [--rows 1000000] [--skip-dlt]
+    .venv/bin/python bench/sql_pipeline_bench.py [--rows 1000000] [--skip-dlt] [--rounds 3] [--no-content-checks]
 
 Every measured thing runs in its own child process (as an Airflow task would), so each gets its own peak RSS
 (from wait4) and none inherits another's memory. Measured, for the same N-row, 9-column table:
@@ -211,8 +211,9 @@ def child_adbc_parquet(table: str, out: str) -> dict[str, Any]:
     return {"rows": rows, "bytes": os.path.getsize(out), "seconds": round(time.perf_counter() - started, 3)}
 
 
-def child_producer(state: dict[str, Any]) -> dict[str, Any]:
-    """Produce the run's messages again with a bare loop: same encoding and headers, encoded before the clock."""
+def child_producer(state: dict[str, Any], *, with_headers: bool = True) -> dict[str, Any]:
+    """Produce the run's messages again with a bare loop: same encoding and headers, encoded before the clock.
+    Without headers, to show what the four headers cost: `produce` with any header is a slower path."""
     import io
 
     import pyarrow as pa
@@ -246,7 +247,10 @@ def child_producer(state: dict[str, Any]) -> dict[str, Any]:
     for key, value in zip(keys, values, strict=True):
         while True:
             try:
-                producer.produce(topic, value, key, headers=headers)
+                if with_headers:
+                    producer.produce(topic, value, key, headers=headers)
+                else:
+                    producer.produce(topic, value, key)
                 break
             except BufferError:
                 producer.poll(0.1)
@@ -319,6 +323,53 @@ def measure(argv: list[str], label: str, env: dict[str, str]) -> dict[str, Any]:
     return result
 
 
+def paired_rounds(
+    rounds: int,
+    rows: int,
+    table: str,
+    state: dict[str, Any],
+    work: Path,
+    me: list[str],
+    env: dict[str, str],
+    *,
+    with_dlt: bool,
+) -> list[dict[str, float]]:
+    """extract_land (a new run each time), ADBC -> local Parquet and dlt + connectorx back to back, `rounds` times.
+
+    This VM's speed drifts by up to 40% from minute to minute, so the ratios are taken within each round and their
+    median is the figure to compare with the targets."""
+    import statistics
+
+    python = ensure_dlt() if with_dlt else None
+    ratios: list[dict[str, float]] = []
+    for i in range(rounds):
+        round_state = {**state, "run_id": f"{state['run_id']}_round{i}"}
+        round_file = work / f"state_round{i}.json"
+        round_file.write_text(json.dumps(round_state))
+        land = measure([*me, "--child", "extract_land", "--arg", str(round_file)], f"round {i + 1}: extract_land", env)
+        adbc = measure(
+            [*me, "--child", "adbc_parquet", "--arg", table, "--arg", str(work / f"adbc_round{i}.parquet")],
+            f"round {i + 1}: ADBC -> Parquet",
+            env,
+        )
+        ratio = {"land_rows_s": rows / land["seconds"], "vs_adbc": adbc["seconds"] / land["seconds"]}
+        if python is not None:
+            dlt = measure(
+                [str(python), "-c", DLT_SCRIPT, _pg("crm_reader"), table, "connectorx", str(work / f"dlt_round{i}")],
+                f"round {i + 1}: dlt connectorx",
+                {**os.environ, "RUNTIME__LOG_LEVEL": "WARNING"},
+            )
+            ratio["vs_dlt_connectorx"] = dlt["seconds"] / land["seconds"]
+        ratios.append(ratio)
+    print(f"\n[bench] {rounds} paired rounds (extract_land's rate as a share of the other's, same round):")
+    for key in ("vs_adbc", "vs_dlt_connectorx"):
+        values = [r[key] for r in ratios if key in r]
+        if values:
+            listed = ", ".join(f"{v:.0%}" for v in values)
+            print(f"  extract_land {key:<18} {listed}   median {statistics.median(values):.0%}")
+    return ratios
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -330,6 +381,12 @@ def main() -> int:
         "--no-content-checks",
         action="store_true",
         help="validate checks structure, drift and counts only (no value-reading checks)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="then repeat extract_land, ADBC and dlt+connectorx back to back N times; report per-round ratios",
     )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--arg", action="append", default=[], help=argparse.SUPPRESS)
@@ -344,7 +401,8 @@ def main() -> int:
         elif args.child == "adbc_parquet":
             result = child_adbc_parquet(args.arg[0], args.arg[1])
         else:
-            result = child_producer(json.loads(Path(args.arg[0]).read_text()))
+            state = json.loads(Path(args.arg[0]).read_text())
+            result = child_producer(state, with_headers=args.child != "producer_no_headers")
         print(json.dumps(result, default=str))
         return 0
 
@@ -386,6 +444,9 @@ def main() -> int:
         env,
     )
     results["producer"] = measure([*me, "--child", "producer", "--arg", str(state_file)], "raw: bare producer", env)
+    results["producer_no_headers"] = measure(
+        [*me, "--child", "producer_no_headers", "--arg", str(state_file)], "raw: bare producer, no headers", env
+    )
     if not args.skip_dlt:
         python = ensure_dlt()
         url = _pg("crm_reader")
@@ -419,6 +480,7 @@ def main() -> int:
     print(
         f"  raw bare producer    {rate('producer', 'seconds_inner'):>10,.0f}              (produce+flush+commit only)"
     )
+    print(f"  ... without headers  {rate('producer_no_headers', 'seconds_inner'):>10,.0f}")
     for backend in ("connectorx", "pyarrow"):
         if f"dlt_{backend}" in results:
             r = results[f"dlt_{backend}"]
@@ -433,6 +495,8 @@ def main() -> int:
     print(f"    end to end                   = {rows / own:,.0f} rows/s (>= 250,000)")
     peaks = {s: results[s]["peak_rss_mb"] for s in stages}
     print(f"    peak RSS per stage           = {peaks} (< 400 MB, flat from 1M to 5M)")
+    if args.rounds > 1:
+        results["rounds"] = paired_rounds(args.rounds, rows, table, state, work, me, env, with_dlt=not args.skip_dlt)
     out = work / "results.json"
     out.write_text(json.dumps(results, indent=2, default=str))
     print(f"[bench] raw results: {out}")

@@ -9,6 +9,9 @@ if TYPE_CHECKING:
     from azure.storage.blob import BlobClient
 
 
+DOWNLOAD_CHUNK_BYTES = 4 * 1024 * 1024
+
+
 class Lake:
     def __init__(self, hook: WasbHook, container: str) -> None:
         self.hook = hook
@@ -37,8 +40,23 @@ class Lake:
         return bytes(self.blob(name).download_blob().readall())
 
     def download_to(self, name: str, stream: BinaryIO) -> int:
-        """Stream a blob into a local file (chunked by the SDK, so memory stays flat); returns the bytes written."""
-        return int(self.blob(name).download_blob().readinto(stream))
+        """Stream a blob into a local file, DOWNLOAD_CHUNK_BYTES per request; returns the bytes written.
+
+        By range, because the SDK's own download fetches its first 32 MB in one piece, which put a whole part in
+        memory at once (a spike of ~40 MB at every part while publishing). Every range must come from the same
+        version of the blob (its ETag), so an overwrite in between fails the read instead of mixing versions."""
+        from azure.core import MatchConditions
+
+        blob = self.blob(name)
+        properties = blob.get_blob_properties()
+        written = 0
+        for offset in range(0, int(properties.size), DOWNLOAD_CHUNK_BYTES):
+            length = min(DOWNLOAD_CHUNK_BYTES, int(properties.size) - offset)
+            downloader = blob.download_blob(
+                offset=offset, length=length, etag=properties.etag, match_condition=MatchConditions.IfNotModified
+            )
+            written += int(downloader.readinto(stream))
+        return written
 
     def delete(self, names: list[str]) -> None:
         for name in names:
