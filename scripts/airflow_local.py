@@ -32,6 +32,14 @@ def _home() -> Path:
     return Path(os.environ.get("AIRFLOW_HOME", REPO / ".airflow"))
 
 
+def _generated_logins(passwords: Path) -> dict[str, str]:
+    """The simple auth manager's generated users and passwords; empty until the file is there and complete."""
+    try:
+        return dict(json.loads(passwords.read_text()))
+    except (OSError, ValueError):
+        return {}
+
+
 def _procs() -> list[ManagedProcess]:
     home = _home()
     return [ManagedProcess(name, home / "pids", home / "logs" / "components") for name in COMPONENTS]
@@ -109,7 +117,13 @@ def run(port: int, once: bool) -> int:
             proc.start([AIRFLOW_BIN, proc.name], env=env, cwd=REPO)
         procs[0].wait_ready(lambda: _api_healthy(port), timeout=180)
         passwords = _home() / "simple_auth_manager_passwords.json.generated"
-        login = json.loads(passwords.read_text()) if passwords.exists() else {}
+        # The api-server can answer its health check a moment before the simple auth manager has written the
+        # generated passwords (seen in CI on a busy machine): give it a little while.
+        written_by = time.monotonic() + 60
+        login = _generated_logins(passwords)
+        while not login and time.monotonic() < written_by and all(p.running() for p in procs):
+            time.sleep(0.5)
+            login = _generated_logins(passwords)
         print(f"[airflow] UI: http://127.0.0.1:{port}   login: {', '.join(f'{u} / {p}' for u, p in login.items())}")
         print(f"[airflow] logs: {_home() / 'logs' / 'components'}   stop: Ctrl-C or `make airflow-stop`", flush=True)
         while not stopping and not once:
