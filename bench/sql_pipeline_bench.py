@@ -323,6 +323,15 @@ def measure(argv: list[str], label: str, env: dict[str, str]) -> dict[str, Any]:
     return result
 
 
+def measure_dlt(python: Path, table: str, backend: str, out: Path, label: str) -> dict[str, Any]:
+    """dlt's `sql_database` with one backend, from the bench's own dlt virtualenv, to local Parquet under `out`."""
+    return measure(
+        [str(python), "-c", DLT_SCRIPT, _pg("crm_reader"), table, backend, str(out)],
+        label,
+        {**os.environ, "RUNTIME__LOG_LEVEL": "WARNING"},
+    )
+
+
 def paired_rounds(
     rounds: int,
     rows: int,
@@ -354,11 +363,7 @@ def paired_rounds(
         )
         ratio = {"land_rows_s": rows / land["seconds"], "vs_adbc": adbc["seconds"] / land["seconds"]}
         if python is not None:
-            dlt = measure(
-                [str(python), "-c", DLT_SCRIPT, _pg("crm_reader"), table, "connectorx", str(work / f"dlt_round{i}")],
-                f"round {i + 1}: dlt connectorx",
-                {**os.environ, "RUNTIME__LOG_LEVEL": "WARNING"},
-            )
+            dlt = measure_dlt(python, table, "connectorx", work / f"dlt_round{i}", f"round {i + 1}: dlt connectorx")
             ratio["vs_dlt_connectorx"] = dlt["seconds"] / land["seconds"]
         ratios.append(ratio)
     print(f"\n[bench] {rounds} paired rounds (extract_land's rate as a share of the other's, same round):")
@@ -449,13 +454,8 @@ def main() -> int:
     )
     if not args.skip_dlt:
         python = ensure_dlt()
-        url = _pg("crm_reader")
         for backend in ("connectorx", "pyarrow"):
-            results[f"dlt_{backend}"] = measure(
-                [str(python), "-c", DLT_SCRIPT, url, table, backend, str(work / f"dlt_{backend}")],
-                f"dlt: {backend}",
-                {**os.environ, "RUNTIME__LOG_LEVEL": "WARNING"},
-            )
+            results[f"dlt_{backend}"] = measure_dlt(python, table, backend, work / f"dlt_{backend}", f"dlt: {backend}")
 
     def rate(key: str, seconds_key: str = "seconds") -> float:
         return rows / results[key][seconds_key]

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import functools
 import json
-import os
-from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft6Validator
 
-REPO = Path(__file__).resolve().parent.parent
-SCHEMA_PATH = Path(os.environ.get("STACK_TOOLS_DIR", REPO / ".tools")) / "adaptive-card" / "adaptive-card.schema.json"
+from stack.settings import Settings
+
+# Where bootstrap.sh puts it: the stack's tools dir (STACK_TOOLS_DIR, default .tools).
+SCHEMA_PATH = Settings.from_env().tools_dir / "adaptive-card" / "adaptive-card.schema.json"
 
 
 @functools.cache

@@ -220,11 +220,13 @@ def stack(*args: str) -> None:
 
 
 def _kafka_retriable(exc: BaseException) -> bool:
-    if not isinstance(exc, KafkaException) or not exc.args or not isinstance(exc.args[0], KafkaError):
-        return False
-    error = exc.args[0]
-    leaderless = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE, KafkaError._TRANSPORT}
-    return bool(error.retriable()) or error.code() in leaderless
+    """The publisher's transient errors, plus a partition without a leader for a moment after a broker restart."""
+    from ingestion.publish.kafka_publisher import _is_retriable
+
+    if _is_retriable(exc):
+        return True
+    leaderless = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE}
+    return isinstance(exc, KafkaException) and bool(exc.args) and exc.args[0].code() in leaderless
 
 
 def read_committed(topic: str) -> list[tuple[bytes | None, bytes | None, dict[str, bytes]]]:

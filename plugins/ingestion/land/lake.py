@@ -49,9 +49,10 @@ class Lake:
 
         blob = self.blob(name)
         properties = blob.get_blob_properties()
+        size = int(properties.size)
         written = 0
-        for offset in range(0, int(properties.size), DOWNLOAD_CHUNK_BYTES):
-            length = min(DOWNLOAD_CHUNK_BYTES, int(properties.size) - offset)
+        for offset in range(0, size, DOWNLOAD_CHUNK_BYTES):
+            length = min(DOWNLOAD_CHUNK_BYTES, size - offset)
             downloader = blob.download_blob(
                 offset=offset, length=length, etag=properties.etag, match_condition=MatchConditions.IfNotModified
             )
