@@ -211,10 +211,28 @@ def child_adbc_parquet(table: str, out: str) -> dict[str, Any]:
     return {"rows": rows, "bytes": os.path.getsize(out), "seconds": round(time.perf_counter() - started, 3)}
 
 
+def _broker_cpu_seconds() -> float:
+    """CPU time (user + system) the local Kafka broker's JVM has used so far, from /proc."""
+    from stack.procs import ManagedProcess
+    from stack.settings import Settings
+
+    settings = Settings.from_env()
+    pid = ManagedProcess("kafka", settings.pid_dir, settings.log_dir).pid()
+    if pid is None:
+        sys.exit("the local Kafka broker is not running: `make stack-up`")
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def child_producer(state: dict[str, Any], *, with_headers: bool = True) -> dict[str, Any]:
     """Produce the run's messages again with a bare loop: same encoding and headers, encoded before the clock.
-    Without headers, to show what the four headers cost: `produce` with any header is a slower path."""
+    Without headers, to show what the four headers cost: `produce` with any header is a slower path.
+
+    Also counts the CPU the loop costs, in this process (librdkafka's threads included) and in the broker's JVM:
+    on a machine with C cores nothing that publishes these messages can go faster than C / (CPU per message),
+    whatever else it does or does not do."""
     import io
+    import resource
 
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -242,6 +260,8 @@ def child_producer(state: dict[str, Any], *, with_headers: bool = True) -> dict[
         ("ingest_schema_fingerprint", "x"),
     ]
     producer.init_transactions(30)
+    own_cpu = resource.getrusage(resource.RUSAGE_SELF)
+    broker_cpu = _broker_cpu_seconds()
     started = time.perf_counter()
     producer.begin_transaction()
     for key, value in zip(keys, values, strict=True):
@@ -256,7 +276,16 @@ def child_producer(state: dict[str, Any], *, with_headers: bool = True) -> dict[
                 producer.poll(0.1)
     producer.flush(300)
     producer.commit_transaction(60)
-    return {"rows": len(values), "seconds_inner": round(time.perf_counter() - started, 3)}
+    seconds = time.perf_counter() - started
+    broker_cpu = _broker_cpu_seconds() - broker_cpu
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    producer_cpu = usage.ru_utime + usage.ru_stime - own_cpu.ru_utime - own_cpu.ru_stime
+    return {
+        "rows": len(values),
+        "seconds_inner": round(seconds, 3),
+        "producer_cpu_us_per_message": round(producer_cpu / len(values) * 1e6, 2),
+        "broker_cpu_us_per_message": round(broker_cpu / len(values) * 1e6, 2),
+    }
 
 
 DLT_SCRIPT = """
@@ -296,6 +325,22 @@ def ensure_dlt() -> Path:
 
 
 # -- parent ------------------------------------------------------------------------------------------------------
+
+
+def _cpu_per_message(result: dict[str, Any]) -> float:
+    return float(result["producer_cpu_us_per_message"] + result["broker_cpu_us_per_message"])
+
+
+def _ceiling(result: dict[str, Any]) -> float:
+    """Messages/s if producing had every core of this machine and nothing else ran: cores / CPU per message."""
+    return (os.cpu_count() or 1) * 1e6 / _cpu_per_message(result)
+
+
+def _cpu_line(result: dict[str, Any]) -> str:
+    return (
+        f"CPU/msg {result['producer_cpu_us_per_message']:.2f} us producer + {result['broker_cpu_us_per_message']:.2f}"
+        f" us broker = {_cpu_per_message(result):.2f} us; all {os.cpu_count()} cores: {_ceiling(result):,.0f}/s"
+    )
 
 
 def measure(argv: list[str], label: str, env: dict[str, str]) -> dict[str, Any]:
@@ -479,8 +524,12 @@ def main() -> int:
     )
     print(
         f"  raw bare producer    {rate('producer', 'seconds_inner'):>10,.0f}              (produce+flush+commit only)"
+        f"   {_cpu_line(results['producer'])}"
     )
-    print(f"  ... without headers  {rate('producer_no_headers', 'seconds_inner'):>10,.0f}")
+    print(
+        f"  ... without headers  {rate('producer_no_headers', 'seconds_inner'):>10,.0f}"
+        f"                                          {_cpu_line(results['producer_no_headers'])}"
+    )
     for backend in ("connectorx", "pyarrow"):
         if f"dlt_{backend}" in results:
             r = results[f"dlt_{backend}"]
@@ -493,6 +542,7 @@ def main() -> int:
     if dlt_best is not None:
         print(f"    extract_land / dlt's best    = {land / dlt_best:.0%} (>= 100%)")
     print(f"    end to end                   = {rows / own:,.0f} rows/s (>= 250,000)")
+    print(f"    ... producing alone, if it had every core = {_ceiling(results['producer']):,.0f} messages/s")
     peaks = {s: results[s]["peak_rss_mb"] for s in stages}
     print(f"    peak RSS per stage           = {peaks} (< 400 MB, flat from 1M to 5M)")
     if args.rounds > 1:
