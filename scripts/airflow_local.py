@@ -23,6 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from stack.procs import ManagedProcess, StackError  # noqa: E402 - needs the repo on sys.path first
+from stack.services import tcp_open  # noqa: E402
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 AIRFLOW_BIN = str(Path(sys.executable).with_name("airflow"))
@@ -94,13 +95,25 @@ def stop() -> int:
 
 def run(port: int, once: bool) -> int:
     env = _environment(port)
+    procs = _procs()
+    for proc in procs:
+        if proc.running():
+            print(f"[airflow] FAILED: {proc.name} is already running (pid {proc.pid()}); `make airflow-stop` first")
+            return 1
+    # Another process on the port (an api-server from an earlier run that lost its PID file, say) would answer the
+    # health check in place of ours, which could not bind, and the UI would be some other Airflow's.
+    if tcp_open(port):
+        print(
+            f"[airflow] FAILED: port {port} is already in use by another process; stop it, or choose another port "
+            "with AIRFLOW_PORT=..."
+        )
+        return 1
     print("[airflow] migrating the metadata database", flush=True)
     migrate = subprocess.run([AIRFLOW_BIN, "db", "migrate"], env=env, capture_output=True, text=True, check=False)
     if migrate.returncode != 0:
         print(migrate.stdout[-3000:] + migrate.stderr[-3000:])
         print("[airflow] FAILED: airflow db migrate")
         return 1
-    procs = _procs()
     stopping = False
 
     def _on_signal(signum: int, _frame: object) -> None:
@@ -111,9 +124,6 @@ def run(port: int, once: bool) -> int:
     signal.signal(signal.SIGTERM, _on_signal)
     try:
         for proc in procs:
-            if proc.running():
-                print(f"[airflow] {proc.name} is already running (pid {proc.pid()}); `make airflow-stop` first")
-                return 1
             proc.start([AIRFLOW_BIN, proc.name], env=env, cwd=REPO)
         procs[0].wait_ready(lambda: _api_healthy(port), timeout=180)
         passwords = _home() / "simple_auth_manager_passwords.json.generated"

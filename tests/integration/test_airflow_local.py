@@ -7,6 +7,9 @@ from __future__ import annotations
 import json
 import shutil
 import signal
+import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -74,3 +77,26 @@ def test_components_start_serve_and_stop_on_ctrl_c(tmp_path: Path) -> None:
         assert not Path(f"/proc/{pid}").exists()
     # Every component and its children carry the supervisor's owner mark in their environment.
     assert owned_processes(str(home)) == []
+
+
+def test_refuses_a_port_another_process_holds(tmp_path: Path) -> None:
+    """An api-server from an earlier run that lost its PID file would answer the health check in place of ours:
+    the supervisor refuses to start anything and says which port."""
+    home = tmp_path / "airflow"
+    env = airflow_env(home, REPO / "include" / "source_configs", **COMPONENT_SETTINGS)
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "scripts/airflow_local.py", "run", "--port", str(port), "--once"],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"[airflow] FAILED: port {port} is already in use" in done.stdout
+    assert "migrating" not in done.stdout
+    assert not list((home / "pids").glob("*.pid"))
