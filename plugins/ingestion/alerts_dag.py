@@ -1,5 +1,6 @@
-"""`ingest_alerts`: every 5 minutes, post the digest of held alerts (low severity, duplicates, throttled ones) and
-escalate failures that have gone on past their entity's `alerts.escalate_after_minutes` with no success since."""
+"""`ingest_alerts`: every 5 minutes, post the digest of held alerts (low severity, duplicates, throttled ones),
+escalate failures that have gone on past their entity's `alerts.escalate_after_minutes` with no success since, and
+delete alert records past their retention (`dispatch.RETENTION_DAYS`)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def _escalation_delays() -> dict[tuple[str, str | None], timedelta]:
 
 
 def run_alert_maintenance() -> dict[str, int]:
-    from ingestion.notify.dispatch import escalate, send_digest
+    from ingestion.notify.dispatch import escalate, prune, send_digest
     from ingestion.notify.notifiers import post_alert
     from ingestion.state.store import open_control_store
 
@@ -32,7 +33,8 @@ def run_alert_maintenance() -> dict[str, int]:
     with open_control_store() as store:
         digests = send_digest(store, post_alert)
         escalations = escalate(store, post_alert, lambda source, entity: delays.get((source, entity)))
-    return {"digests": digests, "escalations": escalations}
+        pruned = prune(store)
+    return {"digests": digests, "escalations": escalations, "pruned": pruned}
 
 
 @task(task_id="digest_and_escalate")
@@ -43,7 +45,7 @@ def digest_and_escalate(**_: Any) -> dict[str, int]:
 def build_alerts_dag() -> DAG:
     with DAG(
         dag_id=ALERTS_DAG_ID,
-        description="Digest of held alerts and escalation of failures that go on",
+        description="Digest of held alerts, escalation of failures that go on, alert record retention",
         schedule="*/5 * * * *",
         start_date=datetime(2026, 1, 1),
         catchup=False,

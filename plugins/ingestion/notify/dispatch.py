@@ -10,7 +10,9 @@ control database (`ingest_alert`), so the rules hold across task processes and r
 - Digest: `send_digest` posts one summary per channel of everything held and not yet summarised, then marks it.
 - Escalation: `escalate` finds entities whose first failure alert is older than their `escalate_after_minutes` with
   no committed run since, and posts once per such episode at one severity higher, naming the secondary owner.
-The `ingest_alerts` DAG runs digest and escalation every few minutes.
+- Retention: `prune` deletes what no rule reads any more, rows older than RETENTION_DAYS, except held ones that no
+  digest has summarised yet.
+The `ingest_alerts` DAG runs digest, escalation and pruning every few minutes.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 
 from ingestion.notify.alert import Alert
 from ingestion.state.tables import alerts, entity_runs
@@ -35,6 +37,10 @@ log = logging.getLogger(__name__)
 
 DEDUP_MINUTES = 10
 MAX_POSTS_PER_MINUTE = 10
+# Escalation looks back ESCALATION_LOOKBACK; what is older only grows the table (a storm writes a row per alert and
+# channel). A month keeps recent history for whoever asks what was sent, and is well past every rule's window.
+ESCALATION_LOOKBACK = timedelta(days=7)
+RETENTION_DAYS = 30
 HIGHER = {"low": "medium", "medium": "high", "high": "critical", "critical": "critical"}
 
 # The transport is handed in as `post(channel, alert)` (notifiers.post_alert in production), so these rules are
@@ -186,7 +192,7 @@ def escalate(
             # A week back is plenty: an episode older than that has long been escalated or resolved.
             conn.execute(
                 select(alerts)
-                .where(alerts.c.kind == "failure", alerts.c.created_at >= now - timedelta(days=7))
+                .where(alerts.c.kind == "failure", alerts.c.created_at >= now - ESCALATION_LOOKBACK)
                 .order_by(alerts.c.created_at)
             )
             .mappings()
@@ -239,3 +245,14 @@ def escalate(
                     write.execute(insert(alerts).values(_alert_row(alert, channel, status, None, now, key=episode)))
             escalated += 1
     return escalated
+
+
+def prune(store: ControlStore, now: datetime | None = None, keep_days: int = RETENTION_DAYS) -> int:
+    """Delete alert rows older than `keep_days`, except held ones no digest has summarised yet (the next digest
+    still owes them to a channel); returns the rows deleted."""
+    if timedelta(days=keep_days) <= ESCALATION_LOOKBACK:
+        raise ValueError(f"keep_days must be more than the escalation look-back ({ESCALATION_LOOKBACK.days} days)")
+    cutoff = (now or datetime.now(UTC)) - timedelta(days=keep_days)
+    with store.engine.begin() as conn:
+        deleted = conn.execute(delete(alerts).where(alerts.c.created_at < cutoff, alerts.c.status != "held"))
+    return deleted.rowcount

@@ -12,10 +12,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from ingestion.notify.alert import Alert
-from ingestion.notify.dispatch import MAX_POSTS_PER_MINUTE, dispatch, escalate, send_digest
+from ingestion.notify.dispatch import MAX_POSTS_PER_MINUTE, RETENTION_DAYS, dispatch, escalate, prune, send_digest
 from ingestion.notify.notifiers import post_alert
 from ingestion.state.engine import control_engine
 from ingestion.state.store import ControlStore, RunRecord
@@ -129,3 +129,33 @@ def test_a_success_ends_the_episode_so_nothing_escalates(store: ControlStore) ->
     )
     assert escalate(store, lambda c, a: sent.append((c, a)), lambda s, e: timedelta(minutes=1)) == 0
     assert len(sent) == 2  # the original posts only
+
+
+def test_retention_deletes_old_records_but_keeps_what_a_digest_still_owes(
+    store: ControlStore, webhook_sink_url: str
+) -> None:
+    source = f"s{uuid.uuid4().hex[:6]}"
+    old_sent = _alert(source, "orders")
+    old_digested = _alert(source, "customers", severity="low")
+    old_held = _alert(source, "payments", severity="low")
+    recent = _alert(source, "orders")
+    dispatch(old_sent, CHANNELS, store, post_alert, now=T0)
+    dispatch(old_digested, CHANNELS, store, post_alert, now=T0)
+    send_digest(store, post_alert, now=T0 + timedelta(minutes=5))  # digests old_digested, records its own posts
+    dispatch(old_held, CHANNELS, store, post_alert, now=T0 + timedelta(minutes=6))  # no digest since: still owed
+    dispatch(recent, CHANNELS, store, post_alert, now=T0 + timedelta(days=RETENTION_DAYS - 1))
+
+    def rows() -> list[tuple[str | None, str]]:
+        with store.engine.connect() as conn:
+            found = conn.execute(select(alerts.c.entity, alerts.c.status).order_by(alerts.c.id)).all()
+        return [(entity, status) for entity, status in found]
+
+    assert len(rows()) == 10  # 4 alerts and one digest, each on 2 channels
+    assert prune(store, now=T0 + timedelta(days=RETENTION_DAYS, minutes=30)) == 6
+    assert rows() == [("payments", "held"), ("payments", "held"), ("orders", "sent"), ("orders", "sent")]
+    # The digest still posts what was owed, and a later prune takes it once digested.
+    send_digest(store, post_alert, now=T0 + timedelta(days=RETENTION_DAYS, minutes=31))
+    assert prune(store, now=T0 + timedelta(days=RETENTION_DAYS, minutes=32)) == 2
+    assert ("payments", "held") not in rows()
+    with pytest.raises(ValueError, match="escalation look-back"):
+        prune(store, keep_days=7)
