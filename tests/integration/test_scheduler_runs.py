@@ -4,7 +4,9 @@
   skips the source's incremental entity and leaves its live watermark alone;
 - Kafka stopped during a run: publish fails, the watermark does not move and nothing of the attempt is visible to
   read_committed; with Kafka back, the retry completes with exact counts;
-- clearing that finished run re-runs it with no new files, no new committed messages and the watermark unchanged.
+- clearing that finished run re-runs it with no new files, no new committed messages and the watermark unchanged;
+- a run still going past its source's deadline, and a daily run not finished by its `finish_by` time, each post a
+  deadline alert, and the runs still finish.
 
 These need the scheduler (backfills, retries, clearing), so they run against real components, not `dags test`.
 """
@@ -331,14 +333,26 @@ def _deadline_posts(webhook_sink_url: str, source: str) -> list[dict[str, Any]]:
     return [p for p in posts if f"{source}: deadline missed" in json.dumps(p["body"])]
 
 
+@pytest.fixture(scope="module")
+def deadline_runs(airflow: dict[str, Any], source: dict[str, Any]) -> dict[str, str]:
+    """Both deadline sources' runs, started together: each runs an 80 s query, so one after the other they cost
+    the suite about 3 minutes each. Started here, not with the module, because the Kafka test stops the broker
+    and these runs publish too. Returns the DAG ids by kind ("slow": a triggered run; "late": the scheduler's)."""
+    api = airflow["api"]
+    dag_ids = {kind: f"ingest_{source['name']}{kind}" for kind in ("slow", "late")}
+    for dag_id in dag_ids.values():
+        api.wait(f"{dag_id} parsed", lambda d=dag_id: d in {x["dag_id"] for x in api.call("GET", "/dags")["dags"]})
+    api.call("PATCH", f"/dags/{dag_ids['late']}", json={"is_paused": False})  # the scheduler starts its latest run
+    api.call("PATCH", f"/dags/{dag_ids['slow']}", json={"is_paused": False})
+    api.call("POST", f"/dags/{dag_ids['slow']}/dagRuns", json={"logical_date": None})
+    return dag_ids
+
+
 def test_a_missed_deadline_posts_an_alert_under_the_scheduler(
-    airflow: dict[str, Any], source: dict[str, Any], webhook_sink_url: str
+    airflow: dict[str, Any], source: dict[str, Any], deadline_runs: dict[str, str], webhook_sink_url: str
 ) -> None:
-    api, name = airflow["api"], f"{source['name']}slow"
-    dag_id = f"ingest_{name}"
-    api.wait(f"{dag_id} parsed", lambda: dag_id in {d["dag_id"] for d in api.call("GET", "/dags")["dags"]})
-    api.call("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
-    run = api.call("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None})
+    api, name, dag_id = airflow["api"], f"{source['name']}slow", deadline_runs["slow"]
+    (run,) = api.runs(dag_id)
 
     (post,) = api.wait("the deadline alert", lambda: _deadline_posts(webhook_sink_url, name), timeout=240)
     card = post["body"]["attachments"][0]["content"]
@@ -347,6 +361,7 @@ def test_a_missed_deadline_posts_an_alert_under_the_scheduler(
     )
     facts = {f["title"]: f["value"] for f in card["body"][1]["facts"]}
     assert facts["Run"] == run["dag_run_id"]
+    assert run["run_type"] == "manual"
     assert facts["Owner"] == "ana.lima@example.com"
     assert facts["Secondary owner"] == "bo.chen@example.com"
     # The run itself still finishes: a deadline alerts, it does not stop anything.
@@ -354,12 +369,9 @@ def test_a_missed_deadline_posts_an_alert_under_the_scheduler(
 
 
 def test_a_missed_finish_by_time_posts_an_alert_under_the_scheduler(
-    airflow: dict[str, Any], source: dict[str, Any], webhook_sink_url: str
+    airflow: dict[str, Any], source: dict[str, Any], deadline_runs: dict[str, str], webhook_sink_url: str
 ) -> None:
-    api, name = airflow["api"], f"{source['name']}late"
-    dag_id = f"ingest_{name}"
-    api.wait(f"{dag_id} parsed", lambda: dag_id in {d["dag_id"] for d in api.call("GET", "/dags")["dags"]})
-    api.call("PATCH", f"/dags/{dag_id}", json={"is_paused": False})  # the scheduler starts its latest day's run
+    api, name, dag_id = airflow["api"], f"{source['name']}late", deadline_runs["late"]
 
     (post,) = api.wait("the finish_by alert", lambda: _deadline_posts(webhook_sink_url, name), timeout=240)
     card = post["body"]["attachments"][0]["content"]
