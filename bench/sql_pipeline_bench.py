@@ -213,14 +213,14 @@ def child_adbc_parquet(table: str, out: str) -> dict[str, Any]:
 
 def _broker_cpu_seconds() -> float:
     """CPU time (user + system) the local Kafka broker's JVM has used so far, from /proc."""
-    from stack.procs import ManagedProcess
+    from stack.procs import ManagedProcess, stat_fields
     from stack.settings import Settings
 
     settings = Settings.from_env()
     pid = ManagedProcess("kafka", settings.pid_dir, settings.log_dir).pid()
     if pid is None:
         sys.exit("the local Kafka broker is not running: `make stack-up`")
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    fields = stat_fields(pid)  # utime and stime are fields 14 and 15 of proc(5)
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 

@@ -19,6 +19,12 @@ class StackError(RuntimeError):
     """A service could not be installed, started or stopped. The message names the service."""
 
 
+def stat_fields(pid: int | str) -> list[str]:
+    """/proc/<pid>/stat fields from the state field on (field 3 of proc(5) is index 0): split after the last ')',
+    since the command name before it may hold spaces and parentheses. Raises OSError when the process is gone."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -28,7 +34,7 @@ def _alive(pid: int) -> bool:
         return True
     # A zombie still answers kill(0); treat it as gone once it is reaped or defunct.
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        state = stat_fields(pid)[0]
     except (OSError, IndexError):
         return True
     return state != "Z"
@@ -50,7 +56,7 @@ def _group_members(pgid: int) -> list[list[str]]:
     members = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
+            fields = stat_fields(stat.parent.name)
         except (OSError, IndexError):
             continue
         if int(fields[2]) == pgid:

@@ -85,6 +85,10 @@ class Api:
             time.sleep(2)
         raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
+    def wait_parsed(self, dag_id: str) -> None:
+        """Until the dag-processor has parsed `dag_id` (it parses the folder on its own schedule)."""
+        self.wait(f"{dag_id} parsed", lambda: dag_id in {d["dag_id"] for d in self.call("GET", "/dags")["dags"]})
+
     def wait_run(self, dag_id: str, run_id: str, timeout: float = 300) -> None:
         def finished() -> str | None:
             state = self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}")["state"]
@@ -175,7 +179,7 @@ def airflow(source: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) ->
         password = json.loads((home / "simple_auth_manager_passwords.json.generated").read_text())["admin"]
         api = Api(PORT, password)
         dag_id = f"ingest_{source['name']}"
-        api.wait(f"{dag_id} parsed", lambda: dag_id in {d["dag_id"] for d in api.call("GET", "/dags")["dags"]})
+        api.wait_parsed(dag_id)
         yield {"api": api, "env": env, "dag_id": dag_id, "home": home}
     finally:
         proc.send_signal(signal.SIGINT)
@@ -341,7 +345,7 @@ def deadline_runs(airflow: dict[str, Any], source: dict[str, Any]) -> dict[str, 
     api = airflow["api"]
     dag_ids = {kind: f"ingest_{source['name']}{kind}" for kind in ("slow", "late")}
     for dag_id in dag_ids.values():
-        api.wait(f"{dag_id} parsed", lambda d=dag_id: d in {x["dag_id"] for x in api.call("GET", "/dags")["dags"]})
+        api.wait_parsed(dag_id)
     api.call("PATCH", f"/dags/{dag_ids['late']}", json={"is_paused": False})  # the scheduler starts its latest run
     api.call("PATCH", f"/dags/{dag_ids['slow']}", json={"is_paused": False})
     api.call("POST", f"/dags/{dag_ids['slow']}/dagRuns", json={"logical_date": None})
