@@ -2,7 +2,8 @@
 watermark show / history / set / reset and status against the control database.
 
 The config commands are pure (no Airflow import), so they run in CI and pre-commit in well under a second; the
-watermark commands import Airflow only to resolve the control DB connection.
+watermark commands import Airflow only to resolve the control DB connection. They never guess the control DB: with
+none configured (`--db-url`, `INGEST_CONTROL_DB_URL`, the Airflow connection) they exit 2 saying where they looked.
 """
 
 from __future__ import annotations
@@ -15,20 +16,28 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ingestion.config.loader import LoadResult, load_configs
 from ingestion.config.schema import render_schema, schema_path
 from ingestion.errors import InvalidSourceConfigError, UnknownSourceError
 from ingestion.factory import load_entity_plan
 from ingestion.paths import config_dir as default_config_dir
+from ingestion.pipeline import watermark_values
 from ingestion.planner import DagPlan, plan_source
 from ingestion.runbook import markdown_cell
 from ingestion.schedule_text import refresh_frequency
 
+if TYPE_CHECKING:
+    from ingestion.config.models import Entity
+
 
 def _load(args: argparse.Namespace) -> LoadResult:
     return load_configs(Path(args.config_dir), args.env)
+
+
+def _known_sources(args: argparse.Namespace) -> list[str]:
+    return sorted(p.stem for p in Path(args.config_dir).glob("*.json") if not p.name.startswith("_"))
 
 
 def _plans(result: LoadResult) -> list[DagPlan]:
@@ -85,8 +94,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         return 1
     config = result.configs.get(args.source)
     if config is None:
-        known = sorted(p.stem for p in Path(args.config_dir).glob("*.json") if not p.name.startswith("_"))
-        print(f"no source {args.source!r}; known: {', '.join(known)}", file=sys.stderr)
+        print(f"no source {args.source!r}; known: {', '.join(_known_sources(args))}", file=sys.stderr)
         return 2
     merged = config.model_dump(mode="json", by_alias=True, exclude={"schema_ref"})
     print(json.dumps(merged, indent=2, ensure_ascii=False))
@@ -249,13 +257,56 @@ def cmd_docs(args: argparse.Namespace) -> int:
 
 
 def _store(args: argparse.Namespace) -> Any:
-    from ingestion.state.engine import control_engine
+    """The control store, named on stderr (host and database, never the password). Without a control DB configured
+    this exits (2; 1 when the lookup failed in a way that may pass) rather than guess one."""
+    from ingestion.errors import NotRetriableError
+    from ingestion.state.engine import ControlDbError, engine_for, resolve_control_db
     from ingestion.state.store import ControlStore
 
-    return ControlStore(control_engine(args.db_url)).ensure_schema()
+    try:
+        control_db = resolve_control_db(args.db_url, allow_embedded=False)
+        engine = engine_for(control_db)
+    except ControlDbError as error:
+        print(f"ingest {args.command}: {error}{'' if args.db_url else '; or pass --db-url'}", file=sys.stderr)
+        raise SystemExit(2 if isinstance(error, NotRetriableError) else 1) from None
+    print(f"control DB: {control_db.describe()}", file=sys.stderr)
+    return ControlStore(engine).ensure_schema()
+
+
+def _entity_or_exit_code(args: argparse.Namespace) -> Entity | int:
+    """The entity `watermark set|reset` names, or 2 after saying which sources or entities there are: a typo would
+    otherwise create a stray watermark."""
+    try:
+        return load_entity_plan(args.source, args.entity, config_dir=Path(args.config_dir), env=args.env).entity
+    except InvalidSourceConfigError as exc:
+        print(exc, file=sys.stderr)
+    except UnknownSourceError as exc:
+        known = _known_sources(args)
+        unknown_source = args.source not in known
+        print(f"no source {args.source!r}; known: {', '.join(known)}" if unknown_source else exc, file=sys.stderr)
+    return 2
+
+
+def _value_to_set(args: argparse.Namespace, entity: Entity) -> tuple[str, str] | int:
+    """(text as a run would store it, value type) for `watermark set`, or 2 after saying why the value is refused.
+    The type is the cursor's; `--type` only decides where the config does not declare the cursor column."""
+    where = f"{args.source}.{args.entity}"
+    declared = watermark_values.entity_value_type(entity)
+    if declared is not None and args.type is not None and args.type != declared:
+        cursor = entity.load.cursor_column or "(the files' mtime)"
+        print(f"{where}'s cursor {cursor} is a {declared}: --type {args.type} does not match it", file=sys.stderr)
+        return 2
+    value_type = declared or args.type or "timestamp"
+    try:
+        return watermark_values.normalise(args.value, value_type), value_type
+    except watermark_values.WatermarkValueError as exc:
+        print(f"{where}: {exc}; nothing was changed", file=sys.stderr)
+        return 2
 
 
 def cmd_watermark(args: argparse.Namespace) -> int:
+    if args.action in ("set", "reset"):
+        return _change_watermark(args)
     store = _store(args)
     if args.action == "show":
         marks = store.list_watermarks(args.source)
@@ -272,22 +323,32 @@ def cmd_watermark(args: argparse.Namespace) -> int:
                 f"{h.changed_at}  {h.source}.{h.entity}  {h.old_value} -> {h.new_value}  by {h.changed_by}: {h.reason}"
             )
         return 0
-    # The entity must exist in the configs: a typo would otherwise create a stray watermark.
-    try:
-        load_entity_plan(args.source, args.entity, config_dir=Path(args.config_dir), env=args.env)
-    except (InvalidSourceConfigError, UnknownSourceError) as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    value = args.value if args.action == "set" else None
-    mark = store.set_watermark(
+    raise AssertionError(f"unknown watermark action {args.action!r}")  # argparse allows no other
+
+
+def _change_watermark(args: argparse.Namespace) -> int:
+    entity = _entity_or_exit_code(args)
+    if isinstance(entity, int):
+        return entity
+    value: str | None = None
+    value_type = args.type
+    given = ""
+    if args.action == "set":
+        chosen = _value_to_set(args, entity)
+        if isinstance(chosen, int):
+            return chosen
+        value, value_type = chosen
+        given = f", given as {args.value!r}" if value != args.value else ""
+    mark = _store(args).set_watermark(
         args.source,
         args.entity,
         value,
-        value_type=args.type,
+        value_type=value_type,
         reason=args.reason,
         changed_by=f"cli:{os.environ.get('USER', 'unknown')}",
     )
-    print(f"{mark.source}.{mark.entity} watermark is now {mark.value!r} ({args.reason})")
+    detail = f"{mark.value_type}{given}; " if args.action == "set" else ""
+    print(f"{mark.source}.{mark.entity} watermark is now {mark.value!r} ({detail}{args.reason})")
     return 0
 
 
@@ -308,6 +369,12 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"invalid, left out: {error}", file=sys.stderr)
     # Non-zero when something needs attention, so the command can gate a script or a check.
     return 1 if any(s.state == "late" or s.failing_checks for s in statuses) else 0
+
+
+DB_URL_HELP = (
+    "control DB URL (default: $INGEST_CONTROL_DB_URL, then the Airflow connection $INGEST_CONTROL_CONN_ID or "
+    "control_db; never guessed: without one the command exits 2)"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -335,7 +402,7 @@ def build_parser() -> argparse.ArgumentParser:
     docs.set_defaults(func=cmd_docs)
 
     watermark = commands.add_parser("watermark", help="show, set or reset a watermark (audited in its history)")
-    watermark.add_argument("--db-url", help="control DB URL (default: $INGEST_CONTROL_DB_URL, connection control_db)")
+    watermark.add_argument("--db-url", help=DB_URL_HELP)
     actions = watermark.add_subparsers(dest="action", required=True)
     show_marks = actions.add_parser("show", help="live watermarks")
     show_marks.add_argument("source", nargs="?")
@@ -344,11 +411,19 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("source")
     history.add_argument("entity", nargs="?")
     history.add_argument("--limit", type=int, default=50)
-    set_mark = actions.add_parser("set", help="set a watermark to a value")
+    set_mark = actions.add_parser(
+        "set", help="set a watermark to a value, stored in the form a run writes (timestamps as UTC ISO 8601)"
+    )
     set_mark.add_argument("source")
     set_mark.add_argument("entity")
-    set_mark.add_argument("value")
-    set_mark.add_argument("--type", default="timestamp", choices=["timestamp", "integer", "string", "files"])
+    set_mark.add_argument("value", help="e.g. 2026-11-03T02:00:00Z, 2026-11-03T03:00:00+01:00, 2026-11-03, 42")
+    set_mark.add_argument(
+        "--type",
+        default=None,
+        choices=watermark_values.VALUE_TYPES,
+        help="value type; taken from the entity's cursor column, so only needed where the config does not declare "
+        "it (default there: timestamp)",
+    )
     reset = actions.add_parser("reset", help="clear a watermark: the next run reloads everything")
     reset.add_argument("source")
     reset.add_argument("entity")
@@ -363,7 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     status.add_argument("source", nargs="?")
     status.add_argument("--json", action="store_true")
-    status.add_argument("--db-url", help="control DB URL (default: $INGEST_CONTROL_DB_URL, connection control_db)")
+    status.add_argument("--db-url", help=DB_URL_HELP)
     status.set_defaults(func=cmd_status)
     return parser
 

@@ -140,6 +140,41 @@ def test_watermark_change_needs_a_known_entity_and_a_reason(tmp_path: Path) -> N
     assert "--reason" in no_reason.stderr
 
 
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("2026-11-03T02:00:00Z", "2026-11-03T02:00:00+00:00"),
+        ("2026-11-03T03:00:00+01:00", "2026-11-03T02:00:00+00:00"),
+        ("2026-11-03", "2026-11-03T00:00:00+00:00"),
+    ],
+)
+def test_watermark_set_stores_the_form_a_run_writes(tmp_path: Path, typed: str, stored: str) -> None:
+    db = ["watermark", "--db-url", f"sqlite:///{tmp_path / 'control.db'}"]
+    done = ingest(*db, "set", "crm", "customers", typed, "--reason", "start after the migration")
+    assert done.returncode == 0, done.stderr
+    assert f"crm.customers watermark is now {stored!r} (timestamp, given as {typed!r}" in done.stdout
+    shown = ingest(*db, "show", "crm", "customers").stdout.splitlines()[1].split()
+    assert shown[2:4] == [stored, "timestamp"]
+
+
+def test_watermark_set_refuses_what_does_not_fit_the_cursor_and_stores_nothing(tmp_path: Path) -> None:
+    control_db = tmp_path / "control.db"
+    db = ["watermark", "--db-url", f"sqlite:///{control_db}"]
+    garbage = ingest(*db, "set", "crm", "customers", "last tuesday", "--reason", "x")
+    assert garbage.returncode == 2
+    assert "crm.customers: 'last tuesday' is not a timestamp" in garbage.stderr
+    assert "2026-11-03T02:00:00Z" in garbage.stderr  # the accepted forms, by example
+    other_type = ingest(*db, "set", "crm", "customers", "42", "--type", "integer", "--reason", "x")
+    assert other_type.returncode == 2
+    assert "crm.customers's cursor updated_at is a timestamp: --type integer does not match it" in other_type.stderr
+    unknown = ingest(*db, "set", "crm_typo", "customers", "2026-11-03", "--reason", "x")
+    assert unknown.returncode == 2
+    assert "no source 'crm_typo'; known: crm, orders_api, partner_files" in unknown.stderr
+    assert not control_db.exists()  # refused before the control DB was even opened
+    assert ingest(*db, "set", "partner_files", "orders", "2026-11-22 10:09:33", "--reason", "x").returncode == 0
+    assert "2026-11-22T10:09:33+00:00" in ingest(*db, "show", "partner_files").stdout  # file mtimes: timestamps
+
+
 def test_status_shows_last_success_freshness_rows_watermark_and_failing_checks(tmp_path: Path) -> None:
     import sys
     from datetime import UTC, datetime, timedelta

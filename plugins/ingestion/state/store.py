@@ -151,14 +151,19 @@ class ControlStore:
         run_id: str | None,
         expected: str | None,
     ) -> None:
+        from ingestion.pipeline.watermark_values import same_watermark
+
         now = datetime.now(UTC)
         current = conn.execute(
-            select(watermarks.c.value)
+            select(watermarks.c.value, watermarks.c.value_type)
             .where(watermarks.c.source == source, watermarks.c.entity == entity)
             .with_for_update()
         ).first()
         old = current.value if current is not None else None
-        if expected is not _UNSET and old != expected:
+        # Values, not texts: the run read the stored text through its type, so a value set by hand in another ISO
+        # form (`...Z`, `+01:00`, before the CLI normalised it) is the one the run started from, not a move.
+        stored_type = current.value_type if current is not None else value_type
+        if expected is not _UNSET and not same_watermark(old, expected, stored_type):
             raise WatermarkConflictError(
                 f"watermark of {source}.{entity} is {old!r}, but this change expected {expected!r}: it was moved "
                 "since the run read it (a manual set or reset, or another run); the run must start again"
