@@ -1,6 +1,7 @@
-"""`ingest_alerts`: every 5 minutes, post the digest of held alerts (low severity, duplicates, throttled ones),
-escalate failures that have gone on past their entity's `alerts.escalate_after_minutes` with no success since, and
-delete alert records past their retention (`dispatch.RETENTION_DAYS`)."""
+"""`ingest_alerts`: every 5 minutes, move in the alert records a control database outage left on this machine, post
+the digest of held alerts (low severity, duplicates, throttled ones), escalate failures that have gone on past their
+entity's `alerts.escalate_after_minutes` with no success since, and delete alert records past their retention
+(`dispatch.RETENTION_DAYS`)."""
 
 from __future__ import annotations
 
@@ -25,16 +26,18 @@ def _escalation_delays() -> dict[tuple[str, str | None], timedelta]:
 
 
 def run_alert_maintenance() -> dict[str, int]:
+    from ingestion.notify.delivery import move_local_records
     from ingestion.notify.dispatch import escalate, prune, send_digest
     from ingestion.notify.notifiers import post_alert
     from ingestion.state.store import open_control_store
 
     delays = _escalation_delays()
     with open_control_store() as store:
+        moved = move_local_records(store)  # first, so the digest and escalation see what was held during an outage
         digests = send_digest(store, post_alert)
         escalations = escalate(store, post_alert, lambda source, entity: delays.get((source, entity)))
         pruned = prune(store)
-    return {"digests": digests, "escalations": escalations, "pruned": pruned}
+    return {"moved": moved, "digests": digests, "escalations": escalations, "pruned": pruned}
 
 
 @task(task_id="digest_and_escalate")

@@ -73,6 +73,9 @@ class Alert:
     run_url: str | None
     runbook_url: str | None
     counts: dict[str, Any] = field(default_factory=dict)
+    # What the reader must know about this post itself, shown under the title (e.g. that it was throttled on one
+    # machine only because the control database was down). Set on the post, never on the alert's record.
+    notice: str = ""
 
     def facts(self) -> list[tuple[str, str]]:
         """Label and value pairs, in the order a reader wants them (Teams FactSet, Slack fields)."""

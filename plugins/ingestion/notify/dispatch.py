@@ -1,35 +1,49 @@
 """Which alerts are posted now, which are held, and the digest and escalation that follow. State lives in the
-control database (`ingest_alert`), so the rules hold across task processes and restarts.
+control database (`ingest_alert`), so the rules hold across task processes and restarts; when that database is down,
+notify.delivery applies the same rules to a store of the machine's own and moves its records in afterwards.
 
 - Routing: `low` severity never posts at once; it waits for the digest. Other severities post to the entity's
   channels.
 - De-duplication: an alert with the same key (kind, source, entity, task) posted to a channel in the last
   DEDUP_MINUTES is held.
 - Throttling: a channel gets at most MAX_POSTS_PER_MINUTE posts a minute (Teams takes about 4 a second, a person
-  far fewer); the rest are held. Concurrent task processes may overshoot by their number, no more.
-- Digest: `send_digest` posts one summary per channel of everything held and not yet summarised, then marks it.
+  far fewer); the rest are held. This holds under concurrency: the decision to post or hold and its record are one
+  transaction under a per-channel lock (Postgres: a transaction-scoped advisory lock on the channel; SQLite: the
+  write lock, taken first), and a post is recorded as a reservation ("sending") before it is made, so it counts at
+  once. The post itself happens after the commit, so no lock is held across a webhook call; its record then becomes
+  "sent" or "failed". Other databases get no lock, and concurrent processes may overshoot by their number.
+- A reservation left "sending" (the process died between the decision and the post, or the record could not be
+  updated after it) counts as posted, for de-duplication and the throttle; after STALE_RESERVATION the digest
+  reports it as "unconfirmed", since nobody knows whether it reached the channel.
+- Digest: `send_digest` posts one summary per channel of everything held (and every stale reservation) not yet
+  summarised, then marks it.
 - Escalation: `escalate` finds entities whose first failure alert is older than their `escalate_after_minutes` with
   no committed run since, and posts once per such episode at one severity higher, naming the secondary owner.
-- Retention: `prune` deletes what no rule reads any more, rows older than RETENTION_DAYS, except held ones that no
-  digest has summarised yet.
+- Retention: `prune` deletes what no rule reads any more, rows older than RETENTION_DAYS, except held ones and
+  reservations that no digest has summarised yet.
 The `ingest_alerts` DAG runs digest, escalation and pruning every few minutes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections import Counter
 from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
-from ingestion.notify.alert import Alert
+from ingestion.errors import IngestionError
+from ingestion.notify.alert import Alert, short_error
 from ingestion.state.tables import alerts, entity_runs
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from sqlalchemy import Connection
 
     from ingestion.state.store import ControlStore
 
@@ -42,6 +56,20 @@ MAX_POSTS_PER_MINUTE = 10
 ESCALATION_LOOKBACK = timedelta(days=7)
 RETENTION_DAYS = 30
 HIGHER = {"low": "medium", "medium": "high", "high": "critical", "critical": "critical"}
+SENDING = "sending"  # a reservation: the decision to post is recorded, the post not confirmed yet
+POSTED = ("sent", SENDING)  # what de-duplication and the throttle count
+# A post gives up after 30 s: a reservation this old belongs to a process that died before it could confirm.
+STALE_RESERVATION = timedelta(minutes=5)
+
+
+class AlertStoreError(IngestionError):
+    """The alert store could not decide for a channel (unreachable, or failed); `done` holds the outcomes of the
+    channels decided before it, so the caller can decide the rest elsewhere without posting twice."""
+
+    def __init__(self, channel: str, done: dict[str, str], error: BaseException) -> None:
+        super().__init__(f"the alert store could not decide for channel {channel!r}: {short_error(error)}")
+        self.done = done
+
 
 # The transport is handed in as `post(channel, alert)` (notifiers.post_alert in production), so these rules are
 # tested against the real control database without posting.
@@ -73,33 +101,65 @@ def _alert_row(
     }
 
 
-def _record(store: ControlStore, alert: Alert, channel: str, status: str, reason: str | None, now: datetime) -> None:
-    with store.engine.begin() as conn:
-        conn.execute(insert(alerts).values(_alert_row(alert, channel, status, reason, now)))
+def channel_lock_key(channel: str) -> int:
+    """The channel's advisory-lock key: a signed 64-bit number, the same in every process (unlike `hash()`)."""
+    digest = hashlib.blake2b(f"ingest_alert:{channel}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
-def _hold_reason(store: ControlStore, alert: Alert, channel: str, now: datetime) -> str | None:
+def _lock_channel(conn: Connection, channel: str) -> None:
+    """Serialise the decisions for one channel until `conn`'s transaction ends. Must be its first statement."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock(channel_lock_key(channel))))
+    elif conn.dialect.name == "sqlite":
+        # One writer at a time: taking the write lock now, not at the insert, keeps the count and the insert
+        # together. pysqlite begins no transaction of its own before a SELECT, so this BEGIN is the transaction's.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _hold_reason(conn: Connection, alert: Alert, channel: str, now: datetime) -> str | None:
     if alert.severity == "low":
         return "digest"
-    with store.engine.connect() as conn:
-        recent_same = conn.execute(
-            select(func.count()).where(
-                alerts.c.channel == channel,
-                alerts.c.dedup_key == dedup_key(alert),
-                alerts.c.status == "sent",
-                alerts.c.created_at >= now - timedelta(minutes=DEDUP_MINUTES),
-            )
-        ).scalar_one()
-        if recent_same:
-            return "duplicate"
-        last_minute = conn.execute(
-            select(func.count()).where(
-                alerts.c.channel == channel,
-                alerts.c.status == "sent",
-                alerts.c.created_at >= now - timedelta(minutes=1),
-            )
-        ).scalar_one()
+    recent_same = conn.execute(
+        select(func.count()).where(
+            alerts.c.channel == channel,
+            alerts.c.dedup_key == dedup_key(alert),
+            alerts.c.status.in_(POSTED),
+            alerts.c.created_at >= now - timedelta(minutes=DEDUP_MINUTES),
+        )
+    ).scalar_one()
+    if recent_same:
+        return "duplicate"
+    last_minute = conn.execute(
+        select(func.count()).where(
+            alerts.c.channel == channel,
+            alerts.c.status.in_(POSTED),
+            alerts.c.created_at >= now - timedelta(minutes=1),
+        )
+    ).scalar_one()
     return "throttled" if last_minute >= MAX_POSTS_PER_MINUTE else None
+
+
+def _reserve(store: ControlStore, alert: Alert, channel: str, now: datetime) -> tuple[int, str | None]:
+    """Decide post or hold for one channel and record the decision, atomically for the channel: (row id, hold
+    reason or None to post)."""
+    with store.engine.connect() as conn:
+        _lock_channel(conn, channel)
+        reason = _hold_reason(conn, alert, channel, now)
+        row = _alert_row(alert, channel, "held" if reason else SENDING, reason, now)
+        key = conn.execute(insert(alerts).values(row)).inserted_primary_key
+        conn.commit()
+    assert key is not None  # an insert of one row always has one
+    return int(key[0]), reason
+
+
+def _settle(store: ControlStore, row_id: int, status: str) -> None:
+    """Record what became of a reserved post. On failure the row stays a reservation: it counts as posted."""
+    try:
+        with store.engine.begin() as conn:
+            conn.execute(update(alerts).where(alerts.c.id == row_id).values(status=status))
+    except SQLAlchemyError as error:
+        log.warning("alert record %s could not be marked %s: %s", row_id, status, short_error(error))
 
 
 def dispatch(
@@ -108,44 +168,54 @@ def dispatch(
     store: ControlStore,
     post: Callable[[str, Alert], None],
     now: datetime | None = None,
+    *,
+    notice: str = "",
 ) -> dict[str, str]:
-    """Post or hold the alert on each channel; returns channel -> sent / held:<reason> / failed. Never raises."""
-    from ingestion.notify.alert import short_error
-
+    """Post or hold the alert on each channel; returns channel -> sent / held:<reason> / failed. A post that fails
+    never raises; a store that cannot decide raises AlertStoreError, carrying the channels decided before it.
+    `notice` goes into the posts, not into the record."""
     now = now or datetime.now(UTC)
+    posted = replace(alert, notice=notice) if notice else alert
     outcome: dict[str, str] = {}
     for channel in channels:
-        reason = _hold_reason(store, alert, channel, now)
+        try:
+            row_id, reason = _reserve(store, alert, channel, now)
+        except SQLAlchemyError as error:
+            raise AlertStoreError(channel, dict(outcome), error) from error
         if reason is not None:
-            _record(store, alert, channel, "held", reason, now)
             outcome[channel] = f"held:{reason}"
             log.info("alert %s for %s.%s to %s held (%s)", alert.kind, alert.source, alert.entity, channel, reason)
             continue
         try:
-            post(channel, alert)
+            post(channel, posted)
         except Exception as error:  # noqa: BLE001 - an alert that cannot be posted must not fail the pipeline
-            _record(store, alert, channel, "failed", None, now)
+            _settle(store, row_id, "failed")
             outcome[channel] = "failed"
             log.error("alert %s to %s not sent: %s", alert.kind, channel, short_error(error))
             continue
-        _record(store, alert, channel, "sent", None, now)
+        _settle(store, row_id, "sent")
         outcome[channel] = "sent"
     return outcome
 
 
 def send_digest(store: ControlStore, post: Callable[[str, Alert], None], now: datetime | None = None) -> int:
-    """One summary post per channel of the alerts held since the last digest; returns the posts made."""
+    """One summary post per channel of the alerts held since the last digest, and of reservations never confirmed
+    (reason "unconfirmed"); returns the posts made."""
     now = now or datetime.now(UTC)
+    owed = or_(
+        alerts.c.status == "held",
+        and_(alerts.c.status == SENDING, alerts.c.created_at < now - STALE_RESERVATION),
+    )
     with store.engine.connect() as conn:
-        held = conn.execute(select(alerts).where(alerts.c.status == "held").order_by(alerts.c.id)).mappings().all()
+        held = conn.execute(select(alerts).where(owed).order_by(alerts.c.id)).mappings().all()
     by_channel: dict[str, list[Any]] = {}
     for row in held:
         by_channel.setdefault(row["channel"], []).append(row)
     posts = 0
     for channel, rows in by_channel.items():
-        reasons = Counter(r["reason"] for r in rows)
+        reasons = Counter(r["reason"] if r["status"] == "held" else "unconfirmed" for r in rows)
         sources = Counter(f"{r['source']}.{r['entity'] or '*'} {r['kind']}" for r in rows)
-        first = _utc(rows[0]["created_at"])
+        first = min(_utc(r["created_at"]) for r in rows)  # records moved in after an outage come later by id
         worst = max((r["severity"] for r in rows), key=list(HIGHER).index)
         summary = Alert(
             kind="summary",
@@ -248,11 +318,13 @@ def escalate(
 
 
 def prune(store: ControlStore, now: datetime | None = None, keep_days: int = RETENTION_DAYS) -> int:
-    """Delete alert rows older than `keep_days`, except held ones no digest has summarised yet (the next digest
-    still owes them to a channel); returns the rows deleted."""
+    """Delete alert rows older than `keep_days`, except held ones and reservations no digest has summarised yet (the
+    next digest still owes them to a channel); returns the rows deleted."""
     if timedelta(days=keep_days) <= ESCALATION_LOOKBACK:
         raise ValueError(f"keep_days must be more than the escalation look-back ({ESCALATION_LOOKBACK.days} days)")
     cutoff = (now or datetime.now(UTC)) - timedelta(days=keep_days)
     with store.engine.begin() as conn:
-        deleted = conn.execute(delete(alerts).where(alerts.c.created_at < cutoff, alerts.c.status != "held"))
+        deleted = conn.execute(
+            delete(alerts).where(alerts.c.created_at < cutoff, alerts.c.status.not_in(("held", SENDING)))
+        )
     return deleted.rowcount

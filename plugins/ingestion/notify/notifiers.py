@@ -60,13 +60,12 @@ def post_alert(conn_id: str, alert: Alert) -> None:
 
 
 def send(alert: Alert, channels: tuple[str, ...]) -> dict[str, str]:
-    """Route, de-duplicate and throttle the alert through the control DB (notify.dispatch), posting what passes.
+    """Route, de-duplicate and throttle the alert through the control DB (notify.dispatch), posting what passes;
+    with the control DB down, through this machine's alert store, saying so in the post (notify.delivery).
     Returns channel -> outcome; never raises."""
-    from ingestion.notify.dispatch import dispatch
-    from ingestion.state.store import open_control_store
+    from ingestion.notify.delivery import deliver
 
-    with open_control_store() as store:
-        outcome = dispatch(alert, channels, store, post_alert)
+    outcome = deliver(alert, channels, post_alert)
     log.info("alert %s for %s.%s: %s", alert.kind, alert.source, alert.entity, outcome)
     return outcome
 

@@ -33,8 +33,10 @@ def teams_message(alert: Alert) -> dict[str, Any]:
             "color": _TEAMS_COLOR.get(alert.severity, "default"),
             "wrap": True,
         },
-        {"type": "FactSet", "facts": [{"title": k, "value": v} for k, v in alert.facts()]},
     ]
+    if alert.notice:
+        body.append({"type": "TextBlock", "text": alert.notice, "color": "warning", "wrap": True})
+    body.append({"type": "FactSet", "facts": [{"title": k, "value": v} for k, v in alert.facts()]})
     if alert.error:
         body.append({"type": "TextBlock", "text": alert.error, "wrap": True, "fontType": "monospace", "isSubtle": True})
     actions = [
@@ -62,13 +64,13 @@ def slack_message(alert: Alert) -> tuple[str, list[dict[str, Any]]]:
     emoji = _SLACK_EMOJI.get(alert.severity, "")
     text = f"{emoji} [{alert.severity.upper()}] {alert.title}"
     facts = alert.facts()
-    blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{text}*"}},
-        # Slack allows at most 10 fields per section.
-        *[
-            {"type": "section", "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{v}"} for k, v in facts[i : i + 10]]}
-            for i in range(0, len(facts), 10)
-        ],
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": f"*{text}*"}}]
+    if alert.notice:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f":warning: {alert.notice}"}})
+    # Slack allows at most 10 fields per section.
+    blocks += [
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{v}"} for k, v in facts[i : i + 10]]}
+        for i in range(0, len(facts), 10)
     ]
     if alert.error:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"```{alert.error}```"}})

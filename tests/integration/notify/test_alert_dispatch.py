@@ -12,12 +12,11 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import create_engine, select
 
 from ingestion.notify.alert import Alert
 from ingestion.notify.dispatch import MAX_POSTS_PER_MINUTE, RETENTION_DAYS, dispatch, escalate, prune, send_digest
 from ingestion.notify.notifiers import post_alert
-from ingestion.state.engine import control_engine
 from ingestion.state.store import ControlStore, RunRecord
 from ingestion.state.tables import alerts
 from tests.adaptive_card import card_errors
@@ -27,10 +26,9 @@ T0 = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def store() -> Iterator[ControlStore]:
-    store = ControlStore(control_engine()).ensure_schema()
-    with store.engine.begin() as conn:  # alerts of earlier tests would count against the throttle
-        conn.execute(delete(alerts))
+def store(control_url: str) -> Iterator[ControlStore]:
+    # A control database of the test's own: other tests' alerts would count against the throttle.
+    store = ControlStore(create_engine(control_url)).ensure_schema()
     yield store
     store.engine.dispose()
 
@@ -100,6 +98,30 @@ def test_low_severity_waits_for_the_digest(store: ControlStore, webhook_sink_url
     assert _posts(webhook_sink_url, source) == {"teams": [], "slack": []}
     send_digest(store, post_alert, now=T0 + timedelta(minutes=5))
     assert len(_posts(webhook_sink_url, source)["slack"]) == 1
+
+
+def test_an_alert_whose_process_died_while_posting_counts_as_sent_and_the_digest_mentions_it(
+    store: ControlStore, webhook_sink_url: str
+) -> None:
+    source = f"s{uuid.uuid4().hex[:6]}"
+
+    def killed(channel: str, alert: Alert) -> None:
+        raise KeyboardInterrupt  # the task process ends between the decision to post and the post
+
+    with pytest.raises(KeyboardInterrupt):
+        dispatch(_alert(source, "orders"), ("teams_alerts",), store, killed, now=T0)
+    # It may have reached the channel: a repeat within the window is held, as after a post.
+    assert dispatch(_alert(source, "orders"), ("teams_alerts",), store, post_alert, now=T0 + timedelta(minutes=1)) == {
+        "teams_alerts": "held:duplicate"
+    }
+    assert _posts(webhook_sink_url, source)["teams"] == []
+    # Nobody knows whether it went out: the digest says so rather than let it vanish.
+    assert send_digest(store, post_alert, now=T0 + timedelta(minutes=10)) == 1
+    (summary,) = _posts(webhook_sink_url, source)["teams"]
+    card = summary["body"]["attachments"][0]["content"]
+    assert "2 alert(s) held back" in card["body"][0]["text"]
+    facts = {f["title"]: f["value"] for f in card["body"][1]["facts"]}
+    assert (facts["Held unconfirmed"], facts["Held duplicate"]) == ("1", "1")
 
 
 def test_escalation_fires_once_after_the_delay_naming_the_secondary_owner(

@@ -78,8 +78,9 @@ def test_teams_message_is_a_workflows_message_with_an_adaptive_card() -> None:
         {"severity": "medium", "error": None},
         {"severity": "low", "run_url": None, "runbook_url": None},
         {"severity": "unknown", "counts": {f"count_{i}": i for i in range(15)}, "secondary_owner": None},
+        {"notice": "The control database was unreachable: this alert is throttled on this machine only."},
     ],
-    ids=["high", "critical", "medium-no-error", "low-no-links", "odd-severity-many-counts"],
+    ids=["high", "critical", "medium-no-error", "low-no-links", "odd-severity-many-counts", "notice"],
 )
 def test_teams_cards_validate_against_the_adaptive_card_schema(changes: dict[str, object]) -> None:
     assert card_errors(teams_message(_alert(**changes))["attachments"][0]["content"]) == []
@@ -118,6 +119,16 @@ def test_slack_message_keeps_sections_within_ten_fields() -> None:
     assert all(len(b.get("fields", [])) <= 10 for b in blocks)
     assert sum(len(b.get("fields", [])) for b in blocks) == 10 + 15
     assert "<http://af/dags/ingest_crm/docs|Runbook>" in json.dumps(blocks)
+
+
+def test_a_notice_is_shown_right_under_the_title_in_both_messages() -> None:
+    notice = "The control database was unreachable: this alert is throttled on this machine only."
+    card = teams_message(_alert(notice=notice))["attachments"][0]["content"]
+    assert card["body"][1]["text"] == notice
+    assert card["body"][1]["color"] == "warning"
+    _, blocks = slack_message(_alert(notice=notice))
+    assert notice in blocks[1]["text"]["text"]
+    assert notice not in json.dumps(teams_message(_alert())) + json.dumps(slack_message(_alert()))
 
 
 def test_run_urls_are_quoted() -> None:
