@@ -53,7 +53,7 @@ def test_crm_plan_ids_edges_and_flags(configs: dict[str, SourceConfig]) -> None:
     assert plan.entities[0].key_columns == ("customer_id",)
     assert plan.entities[0].sensitive_columns == ("full_name",)
     assert plan.entities[0].landing_path_pattern == (
-        "landing/crm/customers/date=YYYY-MM-DD/crm_customers_<YYYYMMDDHHMMSS>_NNNN.parquet"
+        "landing/crm/customers/date=YYYY-MM-DD/crm_customers_<YYYYMMDDHHMMSS[ffffff]>_NNNN.parquet"
     )
     assert plan.start_date.tzinfo is not None
     assert source_for_dag_id("ingest_crm") == "crm"
@@ -99,7 +99,7 @@ def test_runbook_covers_what_on_call_needs(configs: dict[str, SourceConfig]) -> 
         "Must have finished by 04:00 UTC",
         "| `email` | string | no | yes: hash | login e-mail |",
         "Raw values of `full_name` go to the `sensitive` container only",
-        "`landing/crm/orders/date=YYYY-MM-DD/crm_orders_<YYYYMMDDHHMMSS>_NNNN.parquet`",
+        "`landing/crm/orders/date=YYYY-MM-DD/crm_orders_<YYYYMMDDHHMMSS[ffffff]>_NNNN.parquet`",
         "Kafka topic: `ingest.crm.orders`",
         "## Common failures and what to do",
         "airflow backfill create --dag-id ingest_crm",

@@ -4,6 +4,11 @@ Memory stays bounded: each batch goes straight into a ParquetWriter over a Block
 whenever its buffer fills; a part is rolled over after `max_rows_per_part` rows. A part becomes visible only when
 its block list is committed, the manifest only after every part, and blobs of an earlier attempt of the same run
 that the new manifest does not list are deleted last, so readers that follow the manifest never see a mix.
+
+Before its first part, a lander claims the run's prefix: an earlier attempt's manifest of the same run is deleted
+first (its parts are about to be overwritten under the same names, and a reader must not follow the old manifest
+to new bytes), and a manifest of another run at the same names is refused, never overwritten. Every manifest
+carries a fresh `landing_id`, so a later stage can tell one landing of a run from another.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -18,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ingestion.errors import NotRetriableError
+from ingestion.faults import fault_point
 from ingestion.land.blob_writer import DEFAULT_BLOCK_BYTES, BlockBlobWriter
 from ingestion.land.paths import LandingPaths
 
@@ -25,6 +33,11 @@ if TYPE_CHECKING:
     from ingestion.land.lake import Lake
 
 log = logging.getLogger(__name__)
+
+
+class LandingCollisionError(NotRetriableError):
+    """The run's landing names already hold another run's manifest: landing would overwrite that run's files."""
+
 
 LINEAGE_FIELDS = [
     pa.field("_ingest_run_id", pa.string(), nullable=False),
@@ -73,6 +86,7 @@ class LandingManifest:
     files: list[LandedFile] = field(default_factory=list)
     landed_at: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    landing_id: str = ""  # unique per landing of a run; "" in manifests written before it existed
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
@@ -106,9 +120,33 @@ class ParquetLander:
         self.block_bytes = block_bytes
         self.compression = compression
         self.files: list[LandedFile] = []
+        self.rows_written = 0
         self._sink: BlockBlobWriter | None = None
         self._writer: pq.ParquetWriter | None = None
         self._part_rows = 0
+        self._claimed = False
+        self._where = f"{paths.source}.{paths.entity}"
+
+    def _claim(self) -> None:
+        """Make the run's names ours before writing any: see the module docstring."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        if self._claimed:
+            return
+        try:
+            earlier = read_manifest(self.lake, self.paths)
+        except ResourceNotFoundError:
+            earlier = None
+        if earlier is not None and earlier.run_id != self.run_id:
+            raise LandingCollisionError(
+                f"{self._where}: {self.paths.container}/{self.paths.manifest} belongs to run {earlier.run_id}, not "
+                f"{self.run_id}: both runs name their files after the same instant; nothing was written. Trigger "
+                "this run again (a manual run is named after its own start time)"
+            )
+        if earlier is not None:
+            log.info("removing the manifest of an earlier attempt of this run before landing again")
+            self.lake.delete([self.paths.manifest])
+        self._claimed = True
 
     def _lineage_columns(self, rows: int) -> list[pa.Array]:
         values = [self.run_id, self.paths.source, self.paths.entity, self.ingested_at]
@@ -134,8 +172,10 @@ class ParquetLander:
             offset += piece.num_rows
             if self._part_rows >= self.max_rows_per_part:
                 self._close_part()
+        self.rows_written += full.num_rows
 
     def _open_part(self) -> None:
+        self._claim()
         name = self.paths.part(len(self.files))
         self._sink = BlockBlobWriter(self.lake.blob(name), block_bytes=self.block_bytes)
         self._writer = pq.ParquetWriter(
@@ -152,6 +192,7 @@ class ParquetLander:
         self.files.append(LandedFile(name, self._part_rows, self._sink.bytes_written))
         log.info("landed %s: %d rows, %d bytes", name, self._part_rows, self._sink.bytes_written)
         self._writer, self._sink, self._part_rows = None, None, 0
+        fault_point("land.part_committed", self._where, progress=len(self.files))
 
     def abort(self) -> None:
         if self._sink is not None:
@@ -159,6 +200,7 @@ class ParquetLander:
         self._writer, self._sink = None, None
 
     def finish(self, *, window: str, extra: dict[str, Any] | None = None) -> LandingManifest:
+        self._claim()  # a run that landed no rows still must not write over another run's manifest
         if self._writer is not None:
             self._close_part()
         manifest = LandingManifest(
@@ -174,6 +216,7 @@ class ParquetLander:
             files=list(self.files),
             landed_at=self.ingested_at.isoformat(),
             extra=extra or {},
+            landing_id=uuid.uuid4().hex,
         )
         self.lake.put(self.paths.manifest, manifest.to_json().encode())
         keep = {f.path for f in self.files} | {self.paths.manifest}

@@ -51,6 +51,7 @@ class MaskedLanding:
         from ingestion.pipeline.landed_run import landing_paths, open_lake
 
         self.masker = masker
+        self.where = f"{plan.source}.{plan.entity.name}"
         paths = landing_paths(plan, run)
         lake = open_lake(plan)
         lake.ensure_container()
@@ -69,11 +70,14 @@ class MaskedLanding:
             )
 
     def write(self, batch: pa.RecordBatch) -> None:
+        from ingestion.faults import fault_point
+
         self.general.write(self.masker.general(batch))
         if self.sensitive is not None:
             raw = self.masker.sensitive(batch)
             assert raw is not None
             self.sensitive.write(raw)
+        fault_point("land.batch", self.where, progress=self.general.rows_written)
 
     def abort(self) -> None:
         self.general.abort()

@@ -5,7 +5,7 @@ outside the window).
 The quarantine file holds records as they arrived, raw PII included, so it goes to the sensitive container, beside
 the run's path but outside its prefix (a re-run's cleanup of stale parts must not take it):
 
-    <sensitive>/<source>/<entity>/_quarantine/date=YYYY-MM-DD/<source>_<entity>_<YYYYMMDDHHMMSS>_quarantine.jsonl
+    <sensitive>/<source>/<entity>/_quarantine/date=YYYY-MM-DD/<source>_<entity>_<stamp>_quarantine.jsonl
 
 One JSON object per line: {"where": "page 3 record 7" | "<file> line 12", "reason": ..., "record": ...}. A re-run
 of the run rewrites it, or deletes it when the re-run rejected nothing.
@@ -54,7 +54,9 @@ def advanced(previous: Any, seen: Any) -> Any:
 
 
 def quarantine_path(paths: LandingPaths) -> str:
-    day, stamp = f"{paths.stamp:%Y-%m-%d}", f"{paths.stamp:%Y%m%d%H%M%S}"
+    from ingestion.land.paths import stamp_text
+
+    day, stamp = f"{paths.stamp:%Y-%m-%d}", stamp_text(paths.stamp)
     return (
         f"{paths.source}/{paths.entity}/_quarantine/date={day}/{paths.source}_{paths.entity}_{stamp}_quarantine.jsonl"
     )

@@ -108,3 +108,30 @@ def test_zero_rows_land_a_manifest_without_parts(lake: Lake, paths: LandingPaths
     manifest = ParquetLander(lake, paths, SCHEMA, run_id="r").finish(window="empty")
     assert (manifest.rows, manifest.files) == (0, [])
     assert lake.names(paths.prefix) == [paths.manifest]
+
+
+def test_a_new_landing_of_a_run_takes_the_old_manifest_away_before_overwriting_its_parts(
+    lake: Lake, paths: LandingPaths
+) -> None:
+    first = ParquetLander(lake, paths, SCHEMA, run_id="r", max_rows_per_part=100)
+    first.write(_batch(0, 250))
+    old = first.finish(window="w")
+    again = ParquetLander(lake, paths, SCHEMA, run_id="r", max_rows_per_part=100)
+    again.write(_batch(1000, 100))  # part 0000 is rewritten: the old manifest must not lead a reader to it
+    assert paths.manifest not in lake.names(paths.prefix)
+    new = again.finish(window="w")
+    assert new.landing_id and old.landing_id and new.landing_id != old.landing_id
+    assert read_manifest(lake, paths).landing_id == new.landing_id
+
+
+def test_landing_over_another_runs_manifest_is_refused_and_writes_nothing(lake: Lake, paths: LandingPaths) -> None:
+    from ingestion.land.parquet_lander import LandingCollisionError
+
+    ParquetLander(lake, paths, SCHEMA, run_id="scheduled__a").finish(window="w")
+    other = ParquetLander(lake, paths, SCHEMA, run_id="manual__b", max_rows_per_part=100)
+    with pytest.raises(LandingCollisionError, match="belongs to run scheduled__a, not manual__b"):
+        other.write(_batch(0, 150))
+    with pytest.raises(LandingCollisionError):
+        ParquetLander(lake, paths, SCHEMA, run_id="manual__b").finish(window="empty")
+    assert lake.names(paths.prefix) == [paths.manifest]
+    assert read_manifest(lake, paths).run_id == "scheduled__a"

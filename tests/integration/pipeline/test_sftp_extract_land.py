@@ -88,6 +88,11 @@ def day(n: int) -> str:
     return f"scheduled__2026-11-{n:02d}"
 
 
+def end_of(n: int) -> datetime:
+    """The data interval end of run day(n): runs of different days name their files differently."""
+    return datetime(2026, 11, n + 1, tzinfo=UTC)
+
+
 def test_new_files_only_then_a_new_and_a_re_uploaded_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: dict[str, Any]
 ) -> None:
@@ -97,7 +102,7 @@ def test_new_files_only_then_a_new_and_a_re_uploaded_file(
     put(folder, "orders_2.csv.gz", gzip.compress((HEADER + csv_rows(10, 2)).encode()), old)
     put(folder, "customers_1.csv", b"not,an,orders,file\n", old)  # does not match the pattern
 
-    first = run_stages(name, "orders", day(20), END)
+    first = run_stages(name, "orders", day(20), end_of(20))
     land = first["extract_land"]
     assert sorted(f["name"] for f in land["files_loaded"]) == ["orders_1.csv", "orders_2.csv.gz"]
     table = landed_table(land)
@@ -108,14 +113,14 @@ def test_new_files_only_then_a_new_and_a_re_uploaded_file(
     assert first["commit"]["rows_published"] == 5
 
     # Nothing new: the next run lands nothing.
-    second = run_stages(name, "orders", day(21), END)
+    second = run_stages(name, "orders", day(21), end_of(21))
     assert second["extract_land"]["files_loaded"] == []
     assert second["extract_land"]["rows"] == 0
 
     # A new file, and orders_1.csv uploaded again with changes (a newer mtime); orders_2 untouched.
     put(folder, "orders_3.csv", (HEADER + csv_rows(20, 1)).encode())
     put(folder, "orders_1.csv", (HEADER + csv_rows(1, 4)).encode())
-    third = run_stages(name, "orders", day(22), END)
+    third = run_stages(name, "orders", day(22), end_of(22))
     assert sorted(f["name"] for f in third["extract_land"]["files_loaded"]) == ["orders_1.csv", "orders_3.csv"]
     assert sorted(landed_table(third["extract_land"]).column("partner_order_id").to_pylist()) == [
         "PO-1",
@@ -193,7 +198,7 @@ def test_loaded_files_move_to_the_archive_after_commit(
 ) -> None:
     name = sftp_source(tmp_path, monkeypatch, folder, archive_path=f"{folder['path']}_archive")
     put(folder, "orders_a.csv", (HEADER + csv_rows(1, 2)).encode())
-    results = run_stages(name, "orders", day(20), END)
+    results = run_stages(name, "orders", day(20), end_of(20))
     assert results["commit"]["archived"] == ["orders_a.csv"]
     client = folder["client"]
     assert client.listdir(folder["path"]) == []

@@ -30,7 +30,20 @@ def test_stamp_is_the_data_interval_end_else_run_after_in_utc() -> None:
 def test_the_documented_pattern_describes_the_real_names() -> None:
     paths = LandingPaths("landing", "crm", "customers", datetime(2026, 11, 2, 2, 0, 5, tzinfo=UTC))
     pattern = path_pattern("landing", "crm", "customers", "parquet")
-    assert pattern == "landing/crm/customers/date=YYYY-MM-DD/crm_customers_<YYYYMMDDHHMMSS>_NNNN.parquet"
+    assert pattern == "landing/crm/customers/date=YYYY-MM-DD/crm_customers_<YYYYMMDDHHMMSS[ffffff]>_NNNN.parquet"
     real = f"landing/{paths.part(3)}"
     assert real.startswith("landing/crm/customers/date=2026-11-02/crm_customers_20261102020005_")
     assert real.endswith("_0003.parquet")
+
+
+def test_two_manual_runs_in_the_same_second_name_different_files() -> None:
+    # Defect: stamps had whole seconds, so the second run overwrote the first one's parts and manifest.
+    first = LandingPaths("landing", "crm", "orders", datetime(2026, 11, 2, 7, 30, 1, 120_000, tzinfo=UTC))
+    second = LandingPaths("landing", "crm", "orders", datetime(2026, 11, 2, 7, 30, 1, 870_500, tzinfo=UTC))
+    assert first.manifest != second.manifest
+    assert first.part(0) != second.part(0)
+    assert first.manifest == "crm/orders/date=2026-11-02/crm_orders_20261102073001120000_manifest.json"
+    # Neither shares a prefix with a scheduled run ending at that whole second.
+    scheduled = LandingPaths("landing", "crm", "orders", datetime(2026, 11, 2, 7, 30, 1, tzinfo=UTC))
+    assert not first.run_prefix.startswith(scheduled.run_prefix)
+    assert not scheduled.run_prefix.startswith(first.run_prefix)
