@@ -11,7 +11,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from ingestion.config.models import Alerts, Entity, HttpOptions, Kafka, Landing, Owners, PiiKeys, SourceConfig
+from ingestion.config.models import (
+    Alerts,
+    Entity,
+    HttpOptions,
+    Kafka,
+    Landing,
+    Owners,
+    PiiKeys,
+    SourceConfig,
+    entity_topic,
+)
 from ingestion.land.paths import path_pattern
 
 STAGES = ("extract_land", "validate", "publish", "commit")
@@ -123,7 +133,7 @@ def plan_entity(config: SourceConfig, entity: Entity) -> EntityPlan:
         landing=landing,
         kafka=kafka,
         alerts=_override(config.alerts, entity.alerts),
-        topic=kafka.topic_template.format(source=config.name, entity=entity.name),
+        topic=entity_topic(config, entity),
         key_columns=kafka.key_columns or entity.primary_key,
         landing_path_pattern=path_pattern(landing.container, config.name, entity.name, landing.format),
         # A window starts where the previous run's commit left the watermark: runs of a cursor entity must

@@ -3,6 +3,9 @@
 Each file is validated on its own, so one broken config yields its own errors (file, JSON path, what was expected)
 and never hides the others. Reads local files only: safe at DAG parse time.
 
+Across files, one rule: no two entities publish to the same Kafka topic (publishing counts a run's messages on its
+topic, so a second writer makes every run of both abort). The configs involved are refused, each naming the others.
+
 Layout of the config folder:
 - `<source>.json`: one per source;
 - `_defaults.json`: merged under every source;
@@ -19,7 +22,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ingestion.config.models import SourceConfig, SourceKind, find_secret_keys, may_hold_secret_keys
+from ingestion.config.models import (
+    SourceConfig,
+    SourceKind,
+    entity_topic,
+    find_secret_keys,
+    may_hold_secret_keys,
+    topic_template_path,
+)
 
 DEFAULTS_FILE = "_defaults.json"
 ENV_VAR = "INGEST_ENV"
@@ -113,6 +123,7 @@ def load_configs(config_dir: Path, env: str | None = None, *, only: str | None =
         paths = [requested] if requested.exists() else []  # the glob below only yields files that exist
     else:
         paths = sorted(config_dir.glob("*.json"))
+    files: dict[str, str] = {}
     for path in paths:
         if path.name.startswith("_"):
             continue
@@ -159,4 +170,41 @@ def load_configs(config_dir: Path, env: str | None = None, *, only: str | None =
             )
             continue
         result.configs[config.name] = config
+        files[config.name] = str(path)
+    if only is None:
+        _refuse_shared_topics(result, files)
     return result
+
+
+def _refuse_shared_topics(result: LoadResult, files: dict[str, str]) -> None:
+    """Refuse every config with an entity whose topic another entity also publishes to (see the module docstring).
+    Kafka treats `.` and `_` in topic names as the same, so `a.b` and `a_b` collide too."""
+    users: dict[str, list[tuple[str, str, str, str]]] = {}  # colliding name -> (source, json path, who, topic)
+    for name, config in result.configs.items():
+        for index, entity in enumerate(config.entities):
+            topic = entity_topic(config, entity)
+            users.setdefault(topic.replace(".", "_"), []).append(
+                (name, topic_template_path(entity, index), f"{name}.{entity.name}", topic)
+            )
+    refused: set[str] = set()
+    for sharing in users.values():
+        if len(sharing) < 2:
+            continue
+        for name, json_path, who, topic in sharing:
+            others = ", ".join(
+                f"{other_who} (topic {other_topic!r} in {Path(files[other]).name})"
+                for other, _, other_who, other_topic in sharing
+                if other_who != who
+            )
+            result.errors.append(
+                ConfigError(
+                    files[name],
+                    json_path,
+                    f"{who} publishes to topic {topic!r}, and so does {others}: every entity needs a topic of its "
+                    "own (a second writer makes the per-run message count fail); keep {source} and {entity} in "
+                    "topic_template",
+                )
+            )
+            refused.add(name)
+    for name in refused:
+        del result.configs[name]

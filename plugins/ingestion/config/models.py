@@ -600,3 +600,20 @@ def find_secret_keys(data: Any, path: str = "$") -> list[str]:
         for index, value in enumerate(data):
             found.extend(find_secret_keys(value, f"{path}[{index}]"))
     return found
+
+def entity_kafka(config: SourceConfig, entity: Entity) -> Kafka:
+    """The entity's Kafka settings: the source's, with the fields the entity's own `kafka` sets overriding them."""
+    if entity.kafka is None:
+        return config.kafka
+    return config.kafka.model_copy(update=entity.kafka.model_dump(exclude_unset=True))
+
+
+def entity_topic(config: SourceConfig, entity: Entity) -> str:
+    return entity_kafka(config, entity).topic_template.format(source=config.name, entity=entity.name)
+
+
+def topic_template_path(entity: Entity, index: int) -> str:
+    """The JSON path of the topic_template that names the entity's topic, for error messages."""
+    if entity.kafka is not None and "topic_template" in entity.kafka.model_fields_set:
+        return f"$.entities[{index}].kafka.topic_template"
+    return "$.kafka.topic_template"

@@ -31,7 +31,7 @@ def message_headers(plan: EntityPlan, run: RunInfo, manifest: LandingManifest) -
 def publish_target(plan: EntityPlan, run: RunInfo, manifest: LandingManifest) -> PublishTarget:
     from ingestion.pii.masking import general_schema
     from ingestion.pipeline.landed_run import landed_columns
-    from ingestion.publish.kafka_publisher import PublishTarget
+    from ingestion.publish.kafka_publisher import PublishTarget, publish_group
 
     return PublishTarget(
         topic=plan.topic,
@@ -44,6 +44,8 @@ def publish_target(plan: EntityPlan, run: RunInfo, manifest: LandingManifest) ->
         run_key=run.run_id,
         expected_rows=manifest.rows,
         timeout_seconds=float(plan.kafka.publish_timeout_seconds),
+        log_group=publish_group(plan.source, plan.entity.name),
+        landing_id=manifest.landing_id,
     )
 
 

@@ -8,10 +8,15 @@ How each guarantee is kept:
   must equal the run's landed rows, otherwise the transaction is aborted. This counts what the broker holds,
   without a Python callback per message (which cost ~40% of the throughput).
 - No republish after a committed publish: inside the same transaction the publisher commits an offset for a
-  consumer group of its own (`ingest-publish.<topic>`), whose metadata lists the runs published lately and their
-  counts. Transactional offset commits become visible exactly when the messages do, so "this run is in the
-  publish log" and "its messages are committed" are one fact. A retry or re-run finds its run there and
-  publishes nothing. Older runs are also known to the control database, which the stage checks first.
+  consumer group of its own, one per source and entity (`ingest-publish.<source>.<entity>`), whose metadata lists
+  the runs published lately with their counts and the landing each published. Transactional offset commits become
+  visible exactly when the messages do, so "this run is in the publish log" and "its messages are committed" are
+  one fact. A retry or re-run finds its run there and publishes nothing; a different landing of a run found there
+  is refused. The log is per entity, not per topic, so entities that share run ids never skip each other's runs.
+  Older runs are also known to the control database, which the stage checks first.
+- One writer per topic: delivered is counted from the topic's end offsets, so another producer writing the topic
+  during a publish makes the counts disagree and the attempt aborts (the config refuses topics shared by two
+  entities).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ingestion.errors import IngestionError
+from ingestion.errors import IngestionError, NotRetriableError
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -46,11 +51,21 @@ class PublishCountMismatchError(PublishError):
     """The broker holds a different number of new messages than the run landed."""
 
 
+class PublishedOtherLandingError(NotRetriableError):
+    """The publish log holds the run with a different landing: the run was landed again after it published."""
+
+
+@dataclass(frozen=True)
+class PublishedRun:
+    rows: int
+    landing_id: str = ""  # "" in entries written before landings had ids
+
+
 @dataclass
 class PublishLog:
-    """Runs published lately to a topic, newest last, with their message counts."""
+    """Runs of one entity published lately, newest last, with their message counts and landings."""
 
-    runs: dict[str, int] = field(default_factory=dict)
+    runs: dict[str, PublishedRun] = field(default_factory=dict)
 
     @classmethod
     def from_metadata(cls, metadata: str | None) -> PublishLog:
@@ -58,21 +73,28 @@ class PublishLog:
             return cls()
         try:
             data = json.loads(metadata)
-        except ValueError:
-            log.warning("publish log metadata is not JSON; treating it as empty: %.80r", metadata)
+            # v1 entries are a bare count; v2 entries are [count, landing id].
+            return cls(
+                {
+                    str(k): PublishedRun(int(v)) if isinstance(v, int) else PublishedRun(int(v[0]), str(v[1]))
+                    for k, v in data.get("runs", {}).items()
+                }
+            )
+        except (ValueError, TypeError, IndexError, AttributeError):
+            log.warning("publish log metadata is not readable; treating it as empty: %.80r", metadata)
             return cls()
-        return cls({str(k): int(v) for k, v in data.get("runs", {}).items()})
 
-    def with_run(self, run_key: str, rows: int) -> PublishLog:
+    def with_run(self, run_key: str, rows: int, landing_id: str = "") -> PublishLog:
         runs = {k: v for k, v in self.runs.items() if k != run_key}
-        runs[run_key] = rows
+        runs[run_key] = PublishedRun(rows, landing_id)
         log_ = PublishLog(runs)
         while len(log_.to_metadata().encode()) > _PUBLISH_LOG_MAX_BYTES and len(log_.runs) > 1:
             log_.runs.pop(next(iter(log_.runs)))  # forget the oldest; the control DB knows committed runs
         return log_
 
     def to_metadata(self) -> str:
-        return json.dumps({"v": 1, "runs": self.runs}, separators=(",", ":"))
+        runs = {k: [v.rows, v.landing_id] for k, v in self.runs.items()}
+        return json.dumps({"v": 2, "runs": runs}, separators=(",", ":"))
 
 
 @dataclass(frozen=True)
@@ -86,6 +108,12 @@ class PublishTarget:
     run_key: str
     expected_rows: int
     timeout_seconds: float = 300.0
+    log_group: str = ""  # consumer group of the entity's publish log; publish_group(topic) when empty
+    landing_id: str = ""
+
+    @property
+    def publish_log_group(self) -> str:
+        return self.log_group or publish_group(self.topic)
 
 
 @dataclass(frozen=True)
@@ -106,8 +134,9 @@ class PublishResult:
         }
 
 
-def publish_group(topic: str) -> str:
-    return f"ingest-publish.{topic}"
+def publish_group(*names: str) -> str:
+    """The consumer group whose committed offset metadata is a publish log: one per source and entity."""
+    return "ingest-publish." + ".".join(names)
 
 
 def ensure_topic(client_config: dict[str, Any], target: PublishTarget) -> int:
@@ -286,7 +315,7 @@ def publish(
     consumer = Consumer(
         {
             **client_config,
-            "group.id": publish_group(target.topic),
+            "group.id": target.publish_log_group,
             "enable.auto.commit": False,
             "isolation.level": "read_uncommitted",  # end offsets must include our own open transaction
         }
@@ -297,7 +326,15 @@ def publish(
         producer.init_transactions(short)
         published = _read_publish_log(consumer, target.topic, short)
         if target.run_key in published.runs:
-            rows = published.runs[target.run_key]
+            earlier = published.runs[target.run_key]
+            if earlier.landing_id and target.landing_id and earlier.landing_id != target.landing_id:
+                raise PublishedOtherLandingError(
+                    f"{target.topic}: run {target.run_key} was published with landing {earlier.landing_id} "
+                    f"({earlier.rows} messages), but its manifest now names landing {target.landing_id}: the run was "
+                    "landed again after it published. Nothing more is published; restore the published landing, or "
+                    "trigger a new run"
+                )
+            rows = earlier.rows
             log.info(
                 "%s: run %s was published before (%d messages); not publishing again",
                 target.topic,
@@ -321,8 +358,13 @@ def publish(
                 raise PublishCountMismatchError(
                     f"{target.topic}: landed {target.expected_rows} rows, produced {produced}, the broker holds "
                     f"{delivered} new messages; aborting so read_committed consumers see none of them"
+                    + (
+                        " (did another producer write to this topic meanwhile? a topic must have one writer)"
+                        if produced == target.expected_rows
+                        else ""
+                    )
                 )
-            marker = published.with_run(target.run_key, delivered)
+            marker = published.with_run(target.run_key, delivered, target.landing_id)
             producer.send_offsets_to_transaction(
                 [TopicPartition(target.topic, 0, after[0], marker.to_metadata())],
                 consumer.consumer_group_metadata(),

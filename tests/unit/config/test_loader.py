@@ -185,3 +185,45 @@ def test_unknown_column_type_is_refused_at_load(tmp_path: Path) -> None:
     (error,) = load_configs(tmp_path, "dev").errors
     assert error.path == "$.entities[0].columns[0].type"
     assert error.message.startswith("unknown column type 'money'")
+
+
+def test_entities_sharing_a_topic_are_refused_by_file_and_field_others_still_load(tmp_path: Path) -> None:
+    # Defect: two sources with a fixed topic published to one topic; the publish log was per topic and keyed by run
+    # id, so on the same schedule each skipped the other's runs. Now a topic has one writer, checked at validate.
+    def fixed_topic(topic: str) -> Any:
+        return _set(["kafka"], {"topic_template": topic})
+
+    configs = dict(
+        [
+            _variant("billing", fixed_topic("orders")),
+            _variant("shop", lambda d: d["entities"][0].update(kafka={"topic_template": "orders"})),
+            _variant("dots", fixed_topic("ingest.x.y")),
+            _variant("underscores", fixed_topic("ingest_x_y")),  # Kafka refuses names equal up to '.' vs '_'
+            _variant("fine", lambda d: None),
+        ]
+    )
+    for name, data in configs.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps(data))
+
+    result = load_configs(tmp_path)
+
+    assert sorted(result.configs) == ["fine"]
+    by_file = {Path(e.file).stem: e for e in result.errors}
+    assert sorted(by_file) == ["billing", "dots", "shop", "underscores"]
+    assert by_file["billing"].path == "$.kafka.topic_template"
+    assert by_file["shop"].path == "$.entities[0].kafka.topic_template"
+    assert "billing.customers publishes to topic 'orders', and so does shop.customers" in by_file["billing"].message
+    assert "shop.json" in by_file["billing"].message
+    assert "underscores.customers (topic 'ingest_x_y' in underscores.json)" in by_file["dots"].message
+
+
+def test_one_source_with_a_fixed_topic_for_two_entities_is_refused(tmp_path: Path) -> None:
+    def two_entities_one_topic(data: dict[str, Any]) -> None:
+        data["kafka"] = {"topic_template": "crm.all"}
+        data["entities"].append({**copy.deepcopy(data["entities"][0]), "name": "prospects"})
+
+    name, data = _variant("crm", two_entities_one_topic)
+    (tmp_path / f"{name}.json").write_text(json.dumps(data))
+    result = load_configs(tmp_path)
+    assert result.configs == {}
+    assert [e.path for e in result.errors] == ["$.kafka.topic_template", "$.kafka.topic_template"]

@@ -1,13 +1,24 @@
 from __future__ import annotations
 
-from ingestion.publish.kafka_publisher import PublishLog
+from ingestion.publish.kafka_publisher import PublishedRun, PublishLog, publish_group
 
 
 def test_round_trip_and_newest_last() -> None:
-    log = PublishLog().with_run("r1", 10).with_run("r2", 0).with_run("r1", 11)
+    log = PublishLog().with_run("r1", 10, "a1").with_run("r2", 0).with_run("r1", 11, "a2")
     again = PublishLog.from_metadata(log.to_metadata())
-    assert again.runs == {"r2": 0, "r1": 11}
+    assert again.runs == {"r2": PublishedRun(0), "r1": PublishedRun(11, "a2")}
     assert list(again.runs) == ["r2", "r1"]
+
+
+def test_logs_written_before_landing_ids_still_read() -> None:
+    assert PublishLog.from_metadata('{"v":1,"runs":{"r1":10}}').runs == {"r1": PublishedRun(10)}
+
+
+def test_the_log_is_per_source_and_entity_not_per_topic() -> None:
+    # Defect: the log was per topic and keyed by run id alone, so two sources publishing to one topic on the same
+    # schedule (same run ids) found each other's runs in it and skipped their own publish.
+    assert publish_group("crm", "orders") != publish_group("erp", "orders")
+    assert publish_group("crm", "orders") == "ingest-publish.crm.orders"
 
 
 def test_stays_under_kafkas_offset_metadata_limit_by_forgetting_the_oldest() -> None:
@@ -23,6 +34,7 @@ def test_missing_or_garbled_metadata_is_an_empty_log() -> None:
     assert PublishLog.from_metadata(None).runs == {}
     assert PublishLog.from_metadata("").runs == {}
     assert PublishLog.from_metadata("not json").runs == {}
+    assert PublishLog.from_metadata('{"runs": {"r1": "x"}}').runs == {}
 
 
 def test_coordinator_moves_and_loads_are_retried_other_errors_are_not() -> None:
