@@ -25,7 +25,7 @@ def test_an_armed_fault_fires_once_for_its_entity_after_its_progress(
     (tmp_path / "land.batch@crm.orders").write_text(json.dumps({"action": "raise", "after": 100}))
     fault_point("land.batch", "crm.customers", progress=500)  # another entity
     fault_point("land.batch", "crm.orders", progress=50)  # not yet
-    with pytest.raises(InjectedFaultError, match="land.batch for crm.orders"):
+    with pytest.raises(InjectedFaultError, match=r"land\.batch for crm\.orders"):
         fault_point("land.batch", "crm.orders", progress=100)
     fault_point("land.batch", "crm.orders", progress=200)  # once: disarmed
 

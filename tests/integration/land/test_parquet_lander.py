@@ -120,7 +120,9 @@ def test_a_new_landing_of_a_run_takes_the_old_manifest_away_before_overwriting_i
     again.write(_batch(1000, 100))  # part 0000 is rewritten: the old manifest must not lead a reader to it
     assert paths.manifest not in lake.names(paths.prefix)
     new = again.finish(window="w")
-    assert new.landing_id and old.landing_id and new.landing_id != old.landing_id
+    assert new.landing_id
+    assert old.landing_id
+    assert new.landing_id != old.landing_id
     assert read_manifest(lake, paths).landing_id == new.landing_id
 
 
