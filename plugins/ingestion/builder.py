@@ -9,7 +9,7 @@ import os
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, TaskGroup, chain
+from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, TaskGroup
 
 from ingestion.config.models import NON_PERIODIC_SCHEDULES
 from ingestion.notify.notifiers import EntityFailureNotifier
@@ -42,6 +42,9 @@ def _timetable(schedule: str | None) -> Any:
 
 
 def _stage_args(stage: str, entity: EntityPlan) -> dict[str, Any]:
+    if stage == "extract_land" and entity.waits_for_previous_commit:
+        # With depends_on_past alone, run N+1 extracted and published run N's rows again when N's commit failed.
+        return {"wait_for_downstream": True}
     if stage == "commit":
         return {"outlets": [entity_asset(entity)]}
     if stage == "publish":
@@ -132,19 +135,19 @@ def build_dag(plan: DagPlan) -> DAG:
                 else None
             )
             with TaskGroup(group_id=entity.group_id, tooltip=entity.entity.description):
-                stages = []
-                for stage in entity.stages:
-                    stages.append(
-                        STAGE_OPERATORS[stage](
-                            task_id=stage,
-                            source_name=entity.source,
-                            entity_name=entity.entity.name,
-                            depends_on_past=entity.depends_on_past,
-                            on_failure_callback=on_failure,
-                            on_retry_callback=on_retry,
-                            **task_args,
-                            **_stage_args(stage, entity),
-                        )
+                tasks = {
+                    f"{entity.group_id}.{stage}": STAGE_OPERATORS[stage](
+                        task_id=stage,
+                        source_name=entity.source,
+                        entity_name=entity.entity.name,
+                        depends_on_past=entity.depends_on_past,
+                        on_failure_callback=on_failure,
+                        on_retry_callback=on_retry,
+                        **task_args,
+                        **_stage_args(stage, entity),
                     )
-                chain(*stages)
+                    for stage in entity.stages
+                }
+                for upstream, downstream in entity.edges:
+                    tasks[upstream] >> tasks[downstream]
     return dag

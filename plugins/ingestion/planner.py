@@ -67,7 +67,18 @@ class EntityPlan:
     @property
     def edges(self) -> tuple[tuple[str, str], ...]:
         ids = self.task_ids
-        return tuple(itertools.pairwise(ids))
+        edges = tuple(itertools.pairwise(ids))
+        if self.waits_for_previous_commit:
+            # extract_land -> commit is implied by the chain; as a direct edge it makes commit one of the tasks
+            # Airflow's wait_for_downstream checks in the previous run (it checks direct downstream tasks only).
+            edges += ((ids[0], ids[-1]),)
+        return edges
+
+    @property
+    def waits_for_previous_commit(self) -> bool:
+        """Whether the entity's extract_land waits until the previous run's commit succeeded: a window starts where
+        the previous run's commit left the watermark, so reading before it committed would read its rows again."""
+        return self.depends_on_past and self.stages[0] == "extract_land" and self.stages[-1] == "commit"
 
     @property
     def sensitive_columns(self) -> tuple[str, ...]:

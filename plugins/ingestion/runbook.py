@@ -102,12 +102,27 @@ def _common_failures(plan: DagPlan) -> list[str]:
         "Nothing was published and the watermark did not move, so clearing the task after the fix is safe |",
         "| `publish` fails | Kafka unreachable or the topic missing | the publish is transactional: an aborted "
         "attempt is invisible to read_committed consumers; clear the task once Kafka is back |",
-        "| count mismatch (source vs landed vs published) | rows changed during the read, or a bug | re-run the "
-        "DAG run (clear it): landing paths are per run, so the files are overwritten, not duplicated |",
+        "| `validate` fails on reconciliation (source vs landed) | rows lost between the source and the lake | "
+        "nothing was published: clear the entity's tasks from `extract_land`; the run lands its window again "
+        "over its own files (never duplicated) |",
+        "| `publish` fails: the broker holds more new messages than landed | another producer wrote to the topic "
+        "during the publish | the attempt was aborted (invisible to read_committed); find the other writer (a "
+        "topic has one), then clear `publish` |",
+        "| `publish` refuses: the watermark moved since the run landed | a manual `watermark set`/`reset` during "
+        "the run | nothing was published; clear the entity's tasks from `extract_land` to land from the new "
+        "watermark |",
         "| `commit` fails | control database unreachable | the watermark did not move; clear `commit` once "
-        "the database is back |",
+        "the database is back. Once `publish` has begun, a run is frozen: clearing from `extract_land` re-uses "
+        "its landing (same files, same window) and never reads the source again |",
+        "| `commit` fails: the watermark was moved since the run read it | a manual `watermark set`/`reset` "
+        "after the run began | the run's rows are in Kafka already; the error names the exact `scripts/ingest "
+        "watermark set` that puts the watermark back, then clear only `commit` |",
         "| deadline missed | source slow, or the run queued behind a failed one (runs go one at a time) | look "
         "for a failed earlier run of this DAG first |",
+        "| a cursor entity's `extract_land` stays without a state | it waits for the previous run's `commit` to "
+        "succeed (it would otherwise read that run's rows again) | fix and clear the previous run's failed task; "
+        "the waiting run then starts by itself. Never mark that `commit` success by hand: `extract_land` then "
+        "refuses to read, naming the run that never committed |",
         "| zero rows | nothing changed at the source, or the window is wrong | compare the entity's watermark "
         "in the control database with the source's newest rows |",
         *_record_source_failures(plan),
@@ -179,7 +194,7 @@ def render_runbook(plan: DagPlan) -> str:
         "",
         f"- Schedule: {refresh_frequency(config.schedule)}" + (f" (`{config.schedule}`)" if config.schedule else ""),
         f"- Start date: {plan.start_date:%Y-%m-%d %H:%M} UTC, catchup {'on' if config.catchup else 'off'}",
-        "- Runs one at a time; cursor entities also wait for the previous run to succeed",
+        "- Runs one at a time; a cursor entity's `extract_land` waits until the previous run's `commit` succeeded",
         f"- Retries: {retry.retries}, first after {int(retry.retry_delay.total_seconds())} s{backoff}",
         *(deadline_lines or ["- No deadline configured"]),
         f"- Retention: raw {config.retention.raw_days} days, archive {config.retention.archive_days} days",

@@ -52,10 +52,16 @@ def test_task_groups_run_the_four_stages_in_order(dagbag: DagBag, dag_id: str) -
     assert dag.task_ids == [f"{e}.{s}" for e in entities for s in STAGES]
     assert sorted(dag.task_group.children) == sorted(entities)
     for entity in entities:
+        extract_land = dag.get_task(f"{entity}.extract_land")
+        waits = extract_land.depends_on_past  # incremental entities
         for upstream, downstream in itertools.pairwise(STAGES):
             task = dag.get_task(f"{entity}.{downstream}")
-            assert task.upstream_task_ids == {f"{entity}.{upstream}"}
-        assert dag.get_task(f"{entity}.extract_land").upstream_task_ids == set()
+            also = {f"{entity}.extract_land"} if waits and downstream == "commit" else set()
+            assert task.upstream_task_ids == {f"{entity}.{upstream}"} | also
+        assert extract_land.upstream_task_ids == set()
+        # A run's extract_land waits for the previous run's commit (a direct downstream task, so Airflow's
+        # wait_for_downstream checks it), or it would read that run's rows again when its commit failed.
+        assert extract_land.wait_for_downstream == waits
         commit = dag.get_task(f"{entity}.commit")
         assert commit.downstream_task_ids == set()
         assert [a.uri for a in commit.outlets] == [f"ingest://{dag_id.removeprefix('ingest_')}/{entity}"]
@@ -88,6 +94,8 @@ def test_depends_on_past_only_for_incremental_entities(dagbag: DagBag) -> None:
     crm = dagbag.dags["ingest_crm"]
     assert all(t.depends_on_past for t in crm.tasks if t.task_id.startswith("customers."))  # incremental
     assert not any(t.depends_on_past for t in crm.tasks if t.task_id.startswith("orders."))  # interval windows
+    assert crm.get_task("customers.extract_land").wait_for_downstream
+    assert not crm.get_task("orders.extract_land").wait_for_downstream
 
 
 @pytest.mark.parametrize("dag_id", sorted(SAMPLE_DAGS))

@@ -47,6 +47,10 @@ def test_crm_plan_ids_edges_and_flags(configs: dict[str, SourceConfig]) -> None:
     assert ("orders.publish", "orders.commit") in plan.edges
     assert ("customers.commit", "orders.extract_land") not in plan.edges  # entities are independent
     assert [e.depends_on_past for e in plan.entities] == [True, False]  # incremental, interval
+    # A cursor entity's next run extracts only after this run committed (wait_for_downstream on a direct edge).
+    assert [e.waits_for_previous_commit for e in plan.entities] == [True, False]
+    assert ("customers.extract_land", "customers.commit") in plan.edges
+    assert ("orders.extract_land", "orders.commit") not in plan.edges
     assert plan.max_active_runs == 1
     assert plan.retry.retries == 1  # dev overlay on top of the defaults' 3
     assert plan.entities[0].topic == "ingest.crm.customers"

@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from ingestion.errors import IngestionError
+from ingestion.errors import IngestionError, NotRetriableError
+from ingestion.pipeline.run_guard import moves_watermark
 
 if TYPE_CHECKING:
     from ingestion.pipeline.run_info import RunInfo
@@ -23,9 +24,30 @@ class StageResultMissingError(IngestionError):
     """A stage before commit left no result: it did not run for this run."""
 
 
-def moves_watermark(plan: EntityPlan, run: RunInfo) -> bool:
-    """Only incremental entities have a live watermark, and only their non-backfill runs move it."""
-    return plan.entity.load.mode == "incremental" and not run.is_backfill
+class CommitConflictError(NotRetriableError):
+    """The watermark was moved after the run read it; the run has published, so it cannot simply start again."""
+
+
+def _conflict(plan: EntityPlan, run: RunInfo, landed: dict[str, Any]) -> CommitConflictError:
+    from ingestion.state.store import open_control_store
+
+    with open_control_store() as store:
+        mark = store.get_watermark(plan.source, plan.entity.name)
+    live = mark.value if mark is not None else None
+    source, entity, start = plan.source, plan.entity.name, landed.get("watermark_from")
+    put_back = (
+        f"`scripts/ingest watermark set {source} {entity} '{start}' --reason '...'`"
+        if start is not None
+        else f"`scripts/ingest watermark reset {source} {entity} --reason '...'`"
+    )
+    return CommitConflictError(
+        f"{source}.{entity} run {run.run_id}: the watermark is {live!r}, but this run read its window from "
+        f"{start!r}: it was moved since (see `scripts/ingest watermark history {source} {entity}`). The run's "
+        f"{landed['rows']} row(s) up to {landed.get('watermark_to')!r} are in Kafka already; nothing was committed "
+        f"and the watermark was not touched. To commit this run, put the watermark back where the run started, "
+        f"{put_back}, then clear only this run's commit task; set the watermark again afterwards if you meant to "
+        "move it. Clearing from extract_land re-uses the same landing and changes nothing"
+    )
 
 
 def _kafka_reconciliation(landed: dict[str, Any], published: dict[str, Any]) -> dict[str, Any]:
@@ -84,16 +106,21 @@ def commit_run(
         files=list(landed["files"]),
         check_results=[*validated.get("checks", []), _kafka_reconciliation(landed, published)],
     )
+    from ingestion.state.store import WatermarkConflictError
+
     move = moves_watermark(plan, run)
-    with open_control_store() as store:
-        outcome = store.commit_run(
-            record,
-            new_watermark=landed.get("watermark_to"),
-            value_type=landed.get("watermark_type") or "timestamp",
-            expected_watermark=landed.get("watermark_from"),
-            move_watermark=move,
-            files_loaded=landed.get("files_loaded"),
-        )
+    try:
+        with open_control_store() as store:
+            outcome = store.commit_run(
+                record,
+                new_watermark=landed.get("watermark_to"),
+                value_type=landed.get("watermark_type") or "timestamp",
+                expected_watermark=landed.get("watermark_from"),
+                move_watermark=move,
+                files_loaded=landed.get("files_loaded"),
+            )
+    except WatermarkConflictError:
+        raise _conflict(plan, run, landed) from None
     archived: list[str] = []
     if landed.get("files_loaded") and not landed.get("already_committed"):
         from ingestion.pipeline.sftp_extract_land import archive_loaded_files

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from ingestion.extract.window import Window
 from ingestion.pipeline import watermark_values
-from ingestion.pipeline.landed_run import committed_summary, landed_summary
+from ingestion.pipeline.landed_run import landed_summary
+from ingestion.pipeline.run_guard import reuse_or_guard
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -96,9 +97,9 @@ def extract_land(plan: EntityPlan, run: RunInfo) -> dict[str, Any]:
     keys = load_record_run_keys(plan)
     started = time.monotonic()
     with open_control_store() as store:
-        committed = store.committed_run(plan.source, entity.name, run.run_id)
-        if committed is not None:
-            return committed_summary(plan, run, committed)
+        reused = reuse_or_guard(plan, run, store)
+        if reused is not None:
+            return reused
         window, watermark, params = http_window(plan, run, store)
     log.info("%s: %s window %s, parameters %s", where, entity.load.mode, window.describe(), sorted(params))
     typer = RecordTyper(entity.columns, locator.extra_column)
@@ -129,14 +130,11 @@ def extract_land(plan: EntityPlan, run: RunInfo) -> dict[str, Any]:
         "requests": client.requests_made,
         "columns": [c.model_dump(mode="json", exclude_defaults=True) for c in columns],
     }
+    extra.update(
+        window_start=watermark_values.encode(window.low),
+        window_end=watermark_values.encode(window.high if window.mode == "interval" else new_watermark),
+    )
     manifest = landing.finish(window=window.describe(), extra=extra)
     seconds = round(time.monotonic() - started, 3)
     log.info("%s: landed %d rows from %d request(s) in %.1f s", where, manifest.rows, client.requests_made, seconds)
-    return landed_summary(
-        plan,
-        run,
-        manifest,
-        window_start=watermark_values.encode(window.low),
-        window_end=watermark_values.encode(window.high if window.mode == "interval" else new_watermark),
-        seconds=seconds,
-    )
+    return landed_summary(plan, run, manifest, seconds=seconds)

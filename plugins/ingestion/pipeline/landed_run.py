@@ -103,12 +103,14 @@ def landed_summary(
     run: RunInfo,
     manifest: LandingManifest,
     *,
-    window_start: str | None,
-    window_end: str | None,
     seconds: float,
+    window_start: str | None = None,
+    window_end: str | None = None,
     **flags: Any,
 ) -> dict[str, Any]:
-    """What extract_land hands the later stages over XCom: where the files are, counts, window, watermarks."""
+    """What extract_land hands the later stages over XCom: where the files are, counts, window, watermarks.
+    The window's ends default to the ones the manifest recorded (`extra.window_start` / `extra.window_end`)."""
+    extra = manifest.extra
     return {
         "manifest": landing_paths(plan, run).manifest,
         "container": plan.landing.container,
@@ -116,10 +118,11 @@ def landed_summary(
         "rows": manifest.rows,
         "bytes": manifest.bytes,
         "window": manifest.window,
-        "window_start": window_start,
-        "window_end": window_end,
         "schema_fingerprint": manifest.schema_fingerprint,
-        **manifest.extra,
+        "landing_id": manifest.landing_id,
+        **extra,
+        "window_start": window_start if window_start is not None else extra.get("window_start"),
+        "window_end": window_end if window_end is not None else extra.get("window_end"),
         "seconds": seconds,
         **flags,
     }

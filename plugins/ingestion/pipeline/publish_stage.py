@@ -1,7 +1,12 @@
 """publish: the run's landed rows, read back through its manifest, to the entity's topic in one Kafka transaction.
 
-A run the control database already holds as committed is not published again, nor is one in the topic's publish
+A run the control database already holds as committed is not published again, nor is one in the entity's publish
 log (see ingestion.publish.kafka_publisher); either way the stage succeeds with the earlier count.
+
+Before the transaction begins, the run's publish record (landing id, watermark window) goes into the control
+database: from then on the run is frozen (see pipeline.run_guard). A run of a watermark entity whose watermark was
+moved since it landed is refused before anything is sent: its window no longer starts where the watermark is, so
+publishing it would send rows twice or commit over rows never read.
 """
 
 from __future__ import annotations
@@ -10,13 +15,21 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ingestion.errors import NotRetriableError
+from ingestion.faults import fault_point
+
 if TYPE_CHECKING:
     from ingestion.land.parquet_lander import LandingManifest
     from ingestion.pipeline.run_info import RunInfo
     from ingestion.planner import EntityPlan
     from ingestion.publish.kafka_publisher import PublishTarget
+    from ingestion.state.store import ControlStore, PublishRecord
 
 log = logging.getLogger(__name__)
+
+
+class WatermarkMovedError(NotRetriableError):
+    """The entity's watermark moved after the run landed its window and before anything was published."""
 
 
 def message_headers(plan: EntityPlan, run: RunInfo, manifest: LandingManifest) -> tuple[tuple[str, str], ...]:
@@ -61,26 +74,90 @@ def publish_run(
     from ingestion.publish.kafka_publisher import PublishResult, publish
     from ingestion.state.store import open_control_store
 
+    where = f"{plan.source}.{plan.entity.name}"
     with open_control_store() as store:
         committed = store.committed_run(plan.source, plan.entity.name, run.run_id)
-    if committed is not None:
-        log.info(
-            "%s.%s run %s was committed before with %d published rows: not publishing again",
-            plan.source,
-            plan.entity.name,
-            run.run_id,
-            committed["rows_published"],
-        )
-        return PublishResult(plan.topic, committed["rows_published"], True, {}, 0.0).summary()
-    lake = open_lake(plan)
-    manifest = read_run_manifest(plan, run, lake)
+        if committed is not None:
+            log.info(
+                "%s run %s was committed before with %d published rows: not publishing again",
+                where,
+                run.run_id,
+                committed["rows_published"],
+            )
+            return PublishResult(plan.topic, committed["rows_published"], True, {}, 0.0).summary()
+        lake = open_lake(plan)
+        manifest = read_run_manifest(plan, run, lake)
+        started = _begin(plan, run, manifest, store)
+    if started.rows is not None:
+        log.info("%s run %s published %d messages before: not publishing again", where, run.run_id, started.rows)
+        return PublishResult(plan.topic, started.rows, True, {}, 0.0).summary()
     target = publish_target(plan, run, manifest)
     hook = TransactionalKafkaProducerHook(
         kafka_config_id=plan.kafka.conn_id,
         transactional_id=f"ingest.{plan.source}.{plan.entity.name}",
         producer_config=producer_config,
     )
+
+    def progress(produced: int) -> None:
+        fault_point("publish.batch", where, progress=produced)
+        if on_batch is not None:
+            on_batch(produced)
+
     result = publish(
-        hook, target, lambda: landed_batches(lake, manifest, list(target.value_columns)), on_batch=on_batch
+        hook, target, lambda: landed_batches(lake, manifest, list(target.value_columns)), on_batch=progress
     )
+    fault_point("publish.committed", where)
+    # The transaction committed (or the publish log says an earlier attempt's did): the record says so, so a later
+    # retry need not ask Kafka. If this write is lost, the publish log still answers for the run.
+    with open_control_store() as store:
+        store.finish_publish(plan.source, plan.entity.name, run.run_id, result.rows)
     return result.summary()
+
+
+def _begin(plan: EntityPlan, run: RunInfo, manifest: LandingManifest, store: ControlStore) -> PublishRecord:
+    """The run's publish record, written now if this is its first attempt (after checking that its window still
+    starts at the live watermark)."""
+    from ingestion.pipeline.run_guard import moves_watermark
+    from ingestion.state.store import PublishRecord
+
+    moves = moves_watermark(plan, run)
+    earlier = store.publish_record(plan.source, plan.entity.name, run.run_id)
+    if earlier is None and moves:
+        _refuse_if_watermark_moved(plan, run, manifest, store)
+    extra = manifest.extra
+    return store.begin_publish(
+        PublishRecord(
+            source=plan.source,
+            entity=plan.entity.name,
+            run_id=run.run_id,
+            landing_id=manifest.landing_id,
+            manifest=f"{manifest.container}/{_manifest_path(plan, run)}",
+            topic=plan.topic,
+            moves_watermark=moves,
+            watermark_from=extra.get("watermark_from"),
+            watermark_to=extra.get("watermark_to"),
+            watermark_type=extra.get("watermark_type"),
+        )
+    )
+
+
+def _manifest_path(plan: EntityPlan, run: RunInfo) -> str:
+    from ingestion.pipeline.landed_run import landing_paths
+
+    return landing_paths(plan, run).manifest
+
+
+def _refuse_if_watermark_moved(plan: EntityPlan, run: RunInfo, manifest: LandingManifest, store: ControlStore) -> None:
+    from ingestion.pipeline.watermark_values import same_watermark
+
+    mark = store.get_watermark(plan.source, plan.entity.name)
+    live = mark.value if mark is not None else None
+    landed_from = manifest.extra.get("watermark_from")
+    if same_watermark(live, landed_from, manifest.extra.get("watermark_type") or "timestamp"):
+        return
+    raise WatermarkMovedError(
+        f"{plan.source}.{plan.entity.name} run {run.run_id}: the watermark is {live!r}, but this run landed its window "
+        f"from {landed_from!r}: it was moved since (see `scripts/ingest watermark history {plan.source} "
+        f"{plan.entity.name}`). Nothing was published. Clear the entity's tasks from extract_land: the run then "
+        "lands its window again from the current watermark"
+    )

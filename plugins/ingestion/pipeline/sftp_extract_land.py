@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ingestion.config.models import SOURCE_FILE_COLUMN
+from ingestion.faults import fault_point
 from ingestion.pipeline import watermark_values
-from ingestion.pipeline.landed_run import committed_summary, landed_summary
+from ingestion.pipeline.landed_run import landed_summary
+from ingestion.pipeline.run_guard import reuse_or_guard
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -59,9 +61,9 @@ def extract_land(plan: EntityPlan, run: RunInfo) -> dict[str, Any]:
     keys = load_record_run_keys(plan)
     started = time.monotonic()
     with open_control_store() as store:
-        committed = store.committed_run(plan.source, entity.name, run.run_id)
-        if committed is not None:
-            return committed_summary(plan, run, committed)
+        reused = reuse_or_guard(plan, run, store)
+        if reused is not None:
+            return reused
         processed = store.processed_files(plan.source, entity.name)
         mark = store.get_watermark(plan.source, entity.name)
     watermark = watermark_values.decode(mark.value, mark.value_type) if mark else None
@@ -92,6 +94,7 @@ def extract_land(plan: EntityPlan, run: RunInfo) -> dict[str, Any]:
         try:
             with tempfile.TemporaryDirectory(prefix="ingest-sftp-") as scratch:
                 for number, remote in enumerate(todo, start=1):
+                    fault_point("sftp.file", where, progress=number - 1)
                     loaded.append(_land_file(client, remote, Path(scratch), locator, typer, landing))
                     log.info(
                         "%s: file %d of %d: %s, %d rows", where, number, len(todo), remote.name, loaded[-1]["rows"]
@@ -108,19 +111,14 @@ def extract_land(plan: EntityPlan, run: RunInfo) -> dict[str, Any]:
         "files_loaded": loaded,
         "files_waiting": [r.name for r in changing],
         "files_refused": refused,
+        "window_start": watermark_values.encode(watermark),
+        "window_end": watermark_values.encode(new_watermark),
     }
     described = f"{len(todo)} file(s)" + (f": {', '.join(r.name for r in todo[:5])}" if todo else "")
     manifest = landing.finish(window=described + (" ..." if len(todo) > 5 else ""), extra=extra)
     seconds = round(time.monotonic() - started, 3)
     log.info("%s: landed %d rows from %d file(s) in %.1f s", where, manifest.rows, len(todo), seconds)
-    return landed_summary(
-        plan,
-        run,
-        manifest,
-        window_start=watermark_values.encode(watermark),
-        window_end=watermark_values.encode(new_watermark),
-        seconds=seconds,
-    )
+    return landed_summary(plan, run, manifest, seconds=seconds)
 
 
 def _land_file(

@@ -22,7 +22,8 @@ from ingestion.extract.window import (
     next_watermark,
 )
 from ingestion.pipeline import watermark_values
-from ingestion.pipeline.landed_run import committed_summary, landed_summary
+from ingestion.pipeline.landed_run import landed_summary
+from ingestion.pipeline.run_guard import reuse_or_guard
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -179,9 +180,9 @@ def extract_land(plan: EntityPlan, run: RunInfo) -> dict[str, Any]:
     engine = source_engine(plan.conn_id)  # create_engine does not connect; the first statement does
     try:
         with open_control_store() as store:
-            committed = store.committed_run(plan.source, entity.name, run.run_id)
-            if committed is not None:
-                return committed_summary(plan, run, committed)
+            reused = reuse_or_guard(plan, run, store)
+            if reused is not None:
+                return reused
             columns, drift = _columns_to_land(plan, run, engine, store)
             window, watermark = compute_window(plan, run, engine=engine, store=store, relation=relation)
         log.info("%s.%s: %s window %s", plan.source, entity.name, entity.load.mode, window.describe())
@@ -227,6 +228,7 @@ def extract_land(plan: EntityPlan, run: RunInfo) -> dict[str, Any]:
             extra["schema_drift"] = {"policy": entity.schema_drift, "detail": drift.describe(), **drift.as_dict()}
         if tuple(columns) != tuple(entity.columns):
             extra["columns"] = [c.model_dump(mode="json", exclude_defaults=True) for c in columns]
+        extra.update(window_start=watermark_values.encode(window.low), window_end=watermark_values.encode(window.high))
         manifest = lander.finish(window=window.describe(), extra=extra)
     finally:
         engine.dispose()
@@ -240,11 +242,4 @@ def extract_land(plan: EntityPlan, run: RunInfo) -> dict[str, Any]:
         manifest.bytes,
         seconds,
     )
-    return landed_summary(
-        plan,
-        run,
-        manifest,
-        window_start=watermark_values.encode(window.low),
-        window_end=watermark_values.encode(window.high),
-        seconds=seconds,
-    )
+    return landed_summary(plan, run, manifest, seconds=seconds)

@@ -17,12 +17,14 @@ from typing import Any
 
 from sqlalchemy import Engine, func, insert, select, update
 
-from ingestion.errors import IngestionError
+from ingestion.errors import NotRetriableError
+from ingestion.faults import fault_point
 from ingestion.state.tables import (
     check_results,
     entity_runs,
     metadata,
     processed_files,
+    publishes,
     watermark_history,
     watermarks,
 )
@@ -30,8 +32,13 @@ from ingestion.state.tables import (
 log = logging.getLogger(__name__)
 
 
-class WatermarkConflictError(IngestionError):
-    """The watermark changed between the run's read and its commit (a manual set, or another run)."""
+class WatermarkConflictError(NotRetriableError):
+    """The watermark changed between the run's read and its commit (a manual set, or another run). Retrying the
+    same commit meets the same value, so it fails at once; the commit stage says what to do."""
+
+
+class LandingChangedError(NotRetriableError):
+    """A run's publish began with one landing and now meets another: publishing would mix two reads of the source."""
 
 
 class CommitOutcome(StrEnum):
@@ -60,6 +67,27 @@ class HistoryEntry:
     changed_at: datetime
     changed_by: str
     reason: str
+
+
+@dataclass(frozen=True)
+class PublishRecord:
+    """A run whose publish began (see tables.publishes); `rows` is None until its transaction is known committed."""
+
+    source: str
+    entity: str
+    run_id: str
+    landing_id: str
+    manifest: str
+    topic: str
+    moves_watermark: bool
+    watermark_from: str | None = None
+    watermark_to: str | None = None
+    watermark_type: str | None = None
+    rows: int | None = None
+
+    @property
+    def published(self) -> bool:
+        return self.rows is not None
 
 
 @dataclass(frozen=True)
@@ -259,6 +287,7 @@ class ControlStore:
             conn.execute(
                 insert(entity_runs).values(**dict(record.__dict__), moved_watermark=move_watermark, committed_at=now)
             )
+            fault_point("commit.in_transaction", f"{record.source}.{record.entity}")
             if files_loaded:
                 conn.execute(
                     insert(processed_files),
@@ -333,6 +362,73 @@ class ControlStore:
         with self.engine.connect() as conn:
             return [float(v) for (v,) in conn.execute(query)]
 
+    # -- publishes --------------------------------------------------------------------------------------------
+
+    def publish_record(self, source: str, entity: str, run_id: str) -> PublishRecord | None:
+        """The run's publish record, if its publish ever began."""
+        query = select(publishes).where(
+            publishes.c.source == source, publishes.c.entity == entity, publishes.c.run_id == run_id
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return None if row is None else _publish_record(row)
+
+    def begin_publish(self, record: PublishRecord) -> PublishRecord:
+        """Record that the run's publish begins with this landing, before the Kafka transaction does. A retry with
+        the same landing finds its record and goes on; a different landing of the same run is refused."""
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(publishes)
+                .where(
+                    publishes.c.source == record.source,
+                    publishes.c.entity == record.entity,
+                    publishes.c.run_id == record.run_id,
+                )
+                .with_for_update()
+            ).first()
+            if row is None:
+                values = {k: v for k, v in record.__dict__.items() if k != "rows"}
+                conn.execute(insert(publishes).values(**values, started_at=datetime.now(UTC)))
+                return record
+        earlier = _publish_record(row)
+        if earlier.landing_id != record.landing_id:
+            raise LandingChangedError(
+                f"{record.source}.{record.entity} run {record.run_id}: its publish began with landing "
+                f"{earlier.landing_id} ({earlier.manifest}), but the run's manifest now names landing "
+                f"{record.landing_id}: the run was landed again after its publish began. Its first landing may be in "
+                "Kafka already, so this one is not published. Restore the first landing, or trigger a new run"
+            )
+        return earlier
+
+    def finish_publish(self, source: str, entity: str, run_id: str, rows: int) -> None:
+        """The run's transaction is known to have committed `rows` messages."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(publishes)
+                .where(publishes.c.source == source, publishes.c.entity == entity, publishes.c.run_id == run_id)
+                .values(rows=rows, published_at=datetime.now(UTC))
+            )
+
+    def uncommitted_publishes(self, source: str, entity: str, *, other_than: str) -> list[PublishRecord]:
+        """Runs of the entity, other than `other_than`, whose publish began but which never committed."""
+        committed = select(entity_runs.c.id).where(
+            entity_runs.c.source == publishes.c.source,
+            entity_runs.c.entity == publishes.c.entity,
+            entity_runs.c.run_id == publishes.c.run_id,
+        )
+        query = (
+            select(publishes)
+            .where(
+                publishes.c.source == source,
+                publishes.c.entity == entity,
+                publishes.c.run_id != other_than,
+                ~committed.exists(),
+            )
+            .order_by(publishes.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [_publish_record(row) for row in conn.execute(query)]
+
     # -- check results --------------------------------------------------------------------------------------
 
     def record_checks(
@@ -378,6 +474,22 @@ class ControlStore:
             ]
         last_try = max(r["try_number"] for r in rows) if rows else 0
         return [r for r in rows if r["try_number"] == last_try]
+
+
+def _publish_record(row: Any) -> PublishRecord:
+    return PublishRecord(
+        source=row.source,
+        entity=row.entity,
+        run_id=row.run_id,
+        landing_id=row.landing_id,
+        manifest=row.manifest,
+        topic=row.topic,
+        moves_watermark=bool(row.moves_watermark),
+        watermark_from=row.watermark_from,
+        watermark_to=row.watermark_to,
+        watermark_type=row.watermark_type,
+        rows=None if row.rows is None else int(row.rows),
+    )
 
 
 @contextmanager

@@ -76,6 +76,30 @@ entity_runs = Table(
     UniqueConstraint("source", "entity", "run_id", name="uq_ingest_entity_run"),
 )
 
+# One row per entity run whose publish began: which landing it publishes (the manifest's landing_id), the watermark
+# window it covers, and, once the Kafka transaction committed, how many messages. Written before the transaction
+# begins, so a run with a row here may have published: its landing is frozen (extract_land re-uses it, never lands
+# again), and a later run of the entity must not read its window again until it commits (see pipeline/frozen_run).
+publishes = Table(
+    "ingest_publish",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(63), nullable=False),
+    Column("entity", String(63), nullable=False),
+    Column("run_id", String(250), nullable=False),
+    Column("landing_id", String(64), nullable=False),
+    Column("manifest", Text, nullable=False),
+    Column("topic", String(250), nullable=False),
+    Column("moves_watermark", Boolean, nullable=False),
+    Column("watermark_from", Text, nullable=True),
+    Column("watermark_to", Text, nullable=True),
+    Column("watermark_type", String(16), nullable=True),
+    Column("rows", BigInteger, nullable=True),  # NULL until the transaction is known to have committed
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("published_at", DateTime(timezone=True), nullable=True),
+    UniqueConstraint("source", "entity", "run_id", name="uq_ingest_publish"),
+)
+
 # One row per check per validate attempt, passed or not, so failed runs (which never commit) keep their results.
 check_results = Table(
     "ingest_check_result",

@@ -1,0 +1,97 @@
+"""Which runs may read their source, and which must re-use what they landed. Checked first by every extract_land.
+
+- A run that committed keeps what it landed: its window would be read again from a watermark that has moved on.
+- A run whose publish began is frozen: its landing may be in Kafka already, so a retry, or a clear from extract_land
+  after a failed commit, re-uses the same landing (same files, same window, same watermarks) and reads nothing.
+  Landing it again would publish nothing (the run is in the publish log) while commit moved the watermark over rows
+  that never reached Kafka.
+- A run of a watermark entity does not read while an earlier run of the entity began publishing from the live
+  watermark and never committed: it would read and publish that run's rows again. The DAG already keeps it waiting
+  (extract_land waits for the previous run's commit); this holds also when that commit was marked success by hand.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from ingestion.errors import NotRetriableError
+from ingestion.pipeline.landed_run import committed_summary, landed_summary, open_lake, read_run_manifest
+
+if TYPE_CHECKING:
+    from ingestion.pipeline.run_info import RunInfo
+    from ingestion.planner import EntityPlan
+    from ingestion.state.store import ControlStore, PublishRecord
+
+log = logging.getLogger(__name__)
+
+
+class PreviousRunNotCommittedError(NotRetriableError):
+    """An earlier run of the entity may have published its window and never committed."""
+
+
+def moves_watermark(plan: EntityPlan, run: RunInfo) -> bool:
+    """Only incremental entities have a live watermark, and only their non-backfill runs move it."""
+    return plan.entity.load.mode == "incremental" and not run.is_backfill
+
+
+def reuse_or_guard(plan: EntityPlan, run: RunInfo, store: ControlStore) -> dict[str, Any] | None:
+    """The summary extract_land returns instead of reading (the run committed, or its publish began), or None when
+    the run may read its source. Raises PreviousRunNotCommittedError (see the module docstring)."""
+    committed = store.committed_run(plan.source, plan.entity.name, run.run_id)
+    if committed is not None:
+        return committed_summary(plan, run, committed)
+    started = store.publish_record(plan.source, plan.entity.name, run.run_id)
+    if started is not None:
+        return frozen_summary(plan, run, started)
+    if moves_watermark(plan, run):
+        _refuse_behind_an_uncommitted_publish(plan, run, store)
+    return None
+
+
+def frozen_summary(plan: EntityPlan, run: RunInfo, started: PublishRecord) -> dict[str, Any]:
+    from ingestion.state.store import LandingChangedError
+
+    manifest = read_run_manifest(plan, run, open_lake(plan))
+    if manifest.landing_id != started.landing_id:
+        raise LandingChangedError(
+            f"{plan.source}.{plan.entity.name} run {run.run_id}: its publish began with landing "
+            f"{started.landing_id}, but {started.manifest} now names landing {manifest.landing_id or '(none)'}; "
+            "the landing was replaced outside this run. Restore it, or trigger a new run"
+        )
+    log.info(
+        "%s.%s run %s began publishing before: re-using its landing (%d rows, window %s), reading nothing",
+        plan.source,
+        plan.entity.name,
+        run.run_id,
+        manifest.rows,
+        manifest.window,
+    )
+    return landed_summary(plan, run, manifest, seconds=0.0, frozen=True)
+
+
+def _refuse_behind_an_uncommitted_publish(plan: EntityPlan, run: RunInfo, store: ControlStore) -> None:
+    from ingestion.pipeline.watermark_values import same_watermark
+
+    where = f"{plan.source}.{plan.entity.name}"
+    mark = store.get_watermark(plan.source, plan.entity.name)
+    live = mark.value if mark is not None else None
+    for earlier in store.uncommitted_publishes(plan.source, plan.entity.name, other_than=run.run_id):
+        kind = earlier.watermark_type or "timestamp"
+        if not earlier.moves_watermark or earlier.rows == 0:
+            continue  # nothing of it can be read twice
+        if not same_watermark(live, earlier.watermark_from, kind):
+            continue  # its window no longer starts at the live watermark: reading from there repeats nothing of it
+        what = (
+            f"published {earlier.rows} row(s)"
+            if earlier.published
+            else "began publishing (whether its Kafka transaction committed is known to its publish task)"
+        )
+        raise PreviousRunNotCommittedError(
+            f"{where}: run {earlier.run_id} {what} for the window after watermark {earlier.watermark_from!r} and "
+            f"never committed, and the watermark is still there: this run would read and publish those rows again, "
+            f"so it reads nothing. Let run {earlier.run_id} commit first: clear its publish and commit tasks (after "
+            f"fixing why its commit failed); then clear this task. If that run's rows must not count, move the "
+            f"watermark past them by hand: `scripts/ingest watermark set {plan.source} {plan.entity.name} "
+            f"'{earlier.watermark_to}' --reason '...'`"
+        )

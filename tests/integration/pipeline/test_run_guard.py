@@ -1,0 +1,71 @@
+"""What a stage does when the watermark moved under a run that has not published yet: publish refuses before
+anything is sent, and the run, cleared from extract_land, lands its window again from the new watermark."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from airflow.sdk.exceptions import AirflowFailException
+from sqlalchemy import text
+
+from ingestion.state.store import open_control_store
+from tests.integration.support import (
+    ORDERS_COLUMNS,
+    ORDERS_TABLE_SQL,
+    crm_table,
+    read_committed,
+    run_stages,
+    sql_source_config,
+    write_configs,
+)
+
+END = datetime(2026, 11, 2, tzinfo=UTC)
+RUN = "scheduled__2026-11-02"
+
+
+@pytest.fixture
+def source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    name = f"g{uuid.uuid4().hex[:8]}"
+    with crm_table(f"{name}_orders", ORDERS_TABLE_SQL) as writer:
+        with writer.begin() as conn:
+            conn.execute(
+                text(
+                    f"INSERT INTO {name}_orders SELECT g, 'c' || g, g * 1.25, true, "
+                    "timestamptz '2026-11-01 00:00+00' + g * interval '1 minute' FROM generate_series(1, 300) g"
+                )
+            )
+        entity = {
+            "name": "orders",
+            "locator": {"kind": "sql", "schema": "public", "table": f"{name}_orders"},
+            "primary_key": ["order_id"],
+            "columns": ORDERS_COLUMNS,
+            "load": {"mode": "incremental", "cursor_column": "updated_at", "safety_margin_seconds": 0},
+        }
+        monkeypatch.setenv(
+            "INGEST_CONFIG_DIR", str(write_configs(tmp_path / "configs", sql_source_config(name, [entity])))
+        )
+        yield name
+
+
+def test_publish_refuses_a_run_whose_watermark_moved_after_it_landed(source: str) -> None:
+    results: dict[str, Any] = {}
+    run_stages(source, "orders", RUN, END, stages=("extract_land", "validate"), results=results)
+    assert results["extract_land"]["rows"] == 300
+    with open_control_store() as store:
+        store.set_watermark(source, "orders", "2026-11-01T04:00:00+00:00", reason="skip ahead", changed_by="cli:t")
+    with pytest.raises(AirflowFailException, match="the watermark is '2026-11-01T04:00:00\\+00:00', but this run"):
+        run_stages(source, "orders", RUN, END, stages=("publish",), results=results)
+    with open_control_store() as store:
+        assert store.publish_record(source, "orders", RUN) is None  # nothing began: the run is not frozen
+
+    # As the message says: clear the entity from extract_land; the run lands from the new watermark.
+    again = run_stages(source, "orders", RUN, END)
+    assert again["extract_land"]["rows"] == 60  # minutes 241..300
+    assert again["extract_land"]["landing_id"] != results["extract_land"]["landing_id"]
+    keys = sorted(int(k) for k, _, _ in read_committed(f"ingest.{source}.orders"))
+    assert keys == list(range(241, 301))  # each row past the new watermark once, none before it
