@@ -2,6 +2,7 @@
 and dlt, on the local stack (`make stack-up` first).
 
     .venv/bin/python bench/sql_pipeline_bench.py [--rows 1000000] [--skip-dlt] [--rounds 3] [--no-content-checks]
+    .venv/bin/python bench/sql_pipeline_bench.py --rows 10000000 --publish-only   # one long publish transaction
 
 Every measured thing runs in its own child process (as an Airflow task would), so each gets its own peak RSS
 (from wait4) and none inherits another's memory. Measured, for the same N-row, 9-column table:
@@ -167,7 +168,21 @@ def child_stage(stage: str, state: dict[str, Any]) -> dict[str, Any]:
     if stage == "publish":
         from ingestion.pipeline.publish_stage import publish_run
 
-        return publish_run(plan, run)
+        first_batch: list[float] = []
+
+        def note_first_batch(produced: int) -> None:
+            if not first_batch:
+                first_batch.append(time.monotonic())
+
+        published = publish_run(plan, run, on_batch=note_first_batch)
+        # From the first batch produced (the transaction began just before it) to the stage's return (just after the
+        # commit): how long the transaction stayed open, against the timeout the producer asked the broker for.
+        open_seconds = time.monotonic() - first_batch[0] if first_batch else 0.0
+        return {
+            **published,
+            "transaction_open_seconds": round(open_seconds, 1),
+            "transaction_timeout_ms": plan.kafka.transaction_timeout_ms,
+        }
     from ingestion.pipeline.commit_stage import commit_run
 
     return commit_run(plan, run, landed=state["extract_land"], validated=state["validate"], published=state["publish"])
@@ -238,6 +253,7 @@ def child_producer(state: dict[str, Any], *, with_headers: bool = True) -> dict[
     import pyarrow.parquet as pq
     from confluent_kafka import Producer
 
+    from ingestion.factory import load_entity_plan
     from ingestion.land.lake import Lake
     from ingestion.publish.json_encoding import encode_keys, encode_values
     from ingestion.publish.kafka_hooks import exactly_once_config
@@ -251,7 +267,10 @@ def child_producer(state: dict[str, Any], *, with_headers: bool = True) -> dict[
             values += encode_values(batch, names).cast(pa.binary()).to_pylist()
             keys += encode_keys(batch, ["order_id"]).cast(pa.binary()).to_pylist()
     bootstrap = json.loads(os.environ["AIRFLOW_CONN_KAFKA_DEFAULT"])["extra"]
-    producer = Producer(exactly_once_config(bootstrap, {}, f"bench.bare.{uuid.uuid4().hex[:6]}"))
+    transaction_timeout_ms = load_entity_plan(state["source"], "orders").kafka.transaction_timeout_ms
+    producer = Producer(
+        exactly_once_config(bootstrap, {}, f"bench.bare.{uuid.uuid4().hex[:6]}", transaction_timeout_ms)
+    )
     topic = f"bench.bare.{uuid.uuid4().hex[:8]}"
     headers = [
         ("ingest_run_id", state["run_id"]),
@@ -345,12 +364,18 @@ def _cpu_line(result: dict[str, Any]) -> str:
 
 def measure(argv: list[str], label: str, env: dict[str, str]) -> dict[str, Any]:
     """Run one child; its wall time and peak RSS (wait4), plus whatever JSON it printed last."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - started
-    out = proc.stdout.read() if proc.stdout else ""
-    err = proc.stderr.read() if proc.stderr else ""
+    import tempfile
+
+    # The child's output goes to files, not pipes: nothing reads a pipe until wait4 returns, so a child that writes
+    # more than a pipe holds (librdkafka logs every reconnect while a broker is away) would block for ever.
+    with tempfile.TemporaryFile("w+") as out_file, tempfile.TemporaryFile("w+") as err_file:
+        started = time.perf_counter()
+        proc = subprocess.Popen(argv, env=env, stdout=out_file, stderr=err_file, text=True, cwd=REPO)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - started
+        out_file.seek(0)
+        err_file.seek(0)
+        out, err = out_file.read(), err_file.read()
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         sys.exit(f"[bench] {label} failed ({proc.returncode}):\n{out[-3000:]}\n{err[-3000:]}")
@@ -420,6 +445,36 @@ def paired_rounds(
     return ratios
 
 
+def publish_only(rows: int, state: dict[str, Any], work: Path, me: list[str], env: dict[str, str]) -> None:
+    """extract_land to have a landed run, then the publish stage alone: every row in one Kafka transaction, which must
+    stay open past librdkafka's default transaction timeout (60 s) at ~100k rows/s from about 6M rows on."""
+    from confluent_kafka.admin import AdminClient
+
+    state_file = work / "state.json"
+    for stage in ("extract_land", "publish"):
+        state_file.write_text(json.dumps(state))
+        state[stage] = measure([*me, "--child", stage, "--arg", str(state_file)], f"ours: {stage}", env)
+    publish = state["publish"]
+    assert publish["rows_published"] == rows, publish
+    assert not publish["already_published"], publish
+    print(f"\n[bench] {rows:,} rows published in one transaction through the publish stage (2 cores)")
+    print(
+        f"  publish {publish['seconds']:.1f} s own clock ({publish['wall_seconds']:.1f} s wall), "
+        f"{rows / publish['seconds']:,.0f} rows/s, peak RSS {publish['peak_rss_mb']} MB"
+    )
+    print(
+        f"  transaction open {publish['transaction_open_seconds']:.1f} s (first batch to commit); "
+        f"transaction.timeout.ms {publish['transaction_timeout_ms']:,} (librdkafka's default: 60,000)"
+    )
+    # Ten million messages are gigabytes of the shared broker's disk: drop the topic once it has been counted.
+    topic = publish["topic"]
+    admin = AdminClient(json.loads(env["AIRFLOW_CONN_KAFKA_DEFAULT"])["extra"])
+    admin.delete_topics([topic], operation_timeout=60)[topic].result(timeout=90)
+    out = work / "results.json"
+    out.write_text(json.dumps({"rows": rows, **state}, indent=2, default=str))
+    print(f"[bench] raw results: {out}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -431,6 +486,11 @@ def main() -> int:
         "--no-content-checks",
         action="store_true",
         help="validate checks structure, drift and counts only (no value-reading checks)",
+    )
+    parser.add_argument(
+        "--publish-only",
+        action="store_true",
+        help="run extract_land, then publish alone: one transaction over every row (time, RSS, transaction open time)",
     )
     parser.add_argument(
         "--rounds",
@@ -470,6 +530,9 @@ def main() -> int:
     }
     state_file = work / "state.json"
     results: dict[str, Any] = {"rows": rows}
+    if args.publish_only:
+        publish_only(rows, state, work, me, env)
+        return 0
 
     for stage in ("extract_land", "validate", "publish", "commit"):
         if args.validation_only and stage == "publish":

@@ -307,6 +307,10 @@ class Kafka(Service):
                     "transaction.state.log.replication.factor=1",
                     "transaction.state.log.min.isr=1",
                     "transaction.state.log.num.partitions=4",
+                    # Kafka's default, stated: the longest transaction timeout a producer may ask for. Source configs
+                    # are held to it (ingestion.config.models.BROKER_TRANSACTION_MAX_TIMEOUT_MS), and
+                    # tests/integration/publish/test_transaction_timeout.py checks that this broker agrees.
+                    "transaction.max.timeout.ms=900000",
                     "group.initial.rebalance.delay.ms=0",
                     "auto.create.topics.enable=true",
                 ]

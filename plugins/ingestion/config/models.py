@@ -324,6 +324,18 @@ class Landing(Frozen):
     sensitive_container: str = Field(default="sensitive", pattern=r"^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$")
 
 
+# The broker setting transaction.max.timeout.ms at Kafka's default (15 min); the local stack's broker sets it to this
+# explicitly. A producer asking for a longer transaction timeout fails init_transactions (INVALID_TRANSACTION_TIMEOUT),
+# so configs are held to it when they are validated. A cluster configured higher still accepts every valid config.
+BROKER_TRANSACTION_MAX_TIMEOUT_MS = 900_000
+# The publisher aborts or commits shortly after its own deadline (the abort waits up to 10 s; reading the end offsets,
+# sending the publish log and committing are quick but each bounded by 30 s). The broker must not abort the transaction
+# first: it would fence the producer, and the attempt would end with a fencing error instead of its own clean one.
+TRANSACTION_TIMEOUT_MARGIN_SECONDS = 60
+DEFAULT_PUBLISH_TIMEOUT_SECONDS = 300
+MAX_PUBLISH_TIMEOUT_SECONDS = BROKER_TRANSACTION_MAX_TIMEOUT_MS // 1000 - TRANSACTION_TIMEOUT_MARGIN_SECONDS
+
+
 class Kafka(Frozen):
     conn_id: ConnId = "kafka_default"
     topic_template: str = Field(
@@ -337,11 +349,32 @@ class Kafka(Frozen):
         default=1, ge=1, le=7, description="replication of the topic if the platform creates it (3 in production)"
     )
     publish_timeout_seconds: int = Field(
-        default=300,
+        default=DEFAULT_PUBLISH_TIMEOUT_SECONDS,
         ge=10,
-        le=3600,
-        description="how long publish waits for the broker to acknowledge a run's messages before it aborts",
+        # The bound is checked below, with a message that names the broker setting behind it.
+        json_schema_extra={"maximum": MAX_PUBLISH_TIMEOUT_SECONDS},
+        description="how long publish waits for the broker to acknowledge a run's messages before it aborts; its "
+        f"Kafka transaction may stay open this long plus {TRANSACTION_TIMEOUT_MARGIN_SECONDS} s, which the broker's "
+        f"transaction.max.timeout.ms ({BROKER_TRANSACTION_MAX_TIMEOUT_MS} ms by default) must allow",
     )
+
+    @property
+    def transaction_timeout_ms(self) -> int:
+        """The producer's `transaction.timeout.ms` for a publish of this entity: its publish timeout and a margin, so
+        the publish's own deadline fires first (librdkafka's default of 60 s fenced publishes that took longer)."""
+        return (self.publish_timeout_seconds + TRANSACTION_TIMEOUT_MARGIN_SECONDS) * 1000
+
+    @field_validator("publish_timeout_seconds")
+    @classmethod
+    def _within_broker_transaction_limit(cls, value: int) -> int:
+        if value > MAX_PUBLISH_TIMEOUT_SECONDS:
+            raise ValueError(
+                f"publish_timeout_seconds is {value}, at most {MAX_PUBLISH_TIMEOUT_SECONDS} is allowed: a publish's "
+                f"Kafka transaction stays open up to publish_timeout_seconds + {TRANSACTION_TIMEOUT_MARGIN_SECONDS} s, "
+                "and the broker refuses transaction timeouts above its transaction.max.timeout.ms "
+                f"({BROKER_TRANSACTION_MAX_TIMEOUT_MS} ms, Kafka's default)"
+            )
+        return value
 
     @field_validator("topic_template")
     @classmethod

@@ -95,6 +95,7 @@ def publish_run(
     hook = TransactionalKafkaProducerHook(
         kafka_config_id=plan.kafka.conn_id,
         transactional_id=f"ingest.{plan.source}.{plan.entity.name}",
+        transaction_timeout_ms=plan.kafka.transaction_timeout_ms,
         producer_config=producer_config,
     )
 
