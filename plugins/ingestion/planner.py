@@ -54,6 +54,7 @@ class EntityPlan:
     pii_keys: PiiKeys = field(default_factory=PiiKeys)
     owners: Owners | None = None  # the source's, for alerts
     http: HttpOptions = field(default_factory=HttpOptions)  # the source's, for http entities
+    source_timezone: str = "UTC"  # the source's, for its zone-less timestamps (sql entities)
     stages: tuple[str, ...] = STAGES
 
     @property
@@ -154,6 +155,7 @@ def plan_entity(config: SourceConfig, entity: Entity) -> EntityPlan:
         pii_keys=config.pii,
         owners=config.owners,
         http=config.http,
+        source_timezone=config.source_timezone,
     )
 
 

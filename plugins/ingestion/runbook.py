@@ -15,8 +15,28 @@ if TYPE_CHECKING:
 
 _LOAD_MODES = {
     "full": "full reload every run",
-    "incremental": "incremental: rows past the watermark on `{cursor}`, re-reading {lookback} min below it",
+    "incremental": "incremental on `{cursor}`: from the watermark, inclusive, {high}{ties}{lookback}",
     "interval": "interval: rows whose `{cursor}` falls in the run's data interval",
+}
+# Upper bound of an incremental window, per cursor type (see extract/window.py).
+_HIGH = {
+    "timestamp": "up to min(max `{cursor}` at the start, now - {margin} s) (the margin leaves rows still committing "
+    "for the next run)",
+    "integer": "up to the largest `{cursor}` at the start (no time margin for ids: a row committed late with a lower "
+    "id is read only within the lookback in ids)",
+    "other": "up to the largest `{cursor}` at the start",
+    "http": "up to the largest `{cursor}` the API returns (its incremental parameter must be inclusive: at or after)",
+}
+_TIES = {
+    True: "; rows at the watermark's value that the previous run landed are left out by primary key, so rows committed "
+    "later with that value are read, not lost (after a manual `watermark set` they are read and sent again)",
+    False: "; no primary key: rows at the watermark's value are read and sent again each run",
+}
+_LOOKBACK = {
+    "timestamp": "; re-reads (and re-sends, ties with the watermark included) {n} min below the watermark for late "
+    "rows",
+    "integer": "; re-reads (and re-sends, ties with the watermark included) {n} ids below the watermark for rows "
+    "committed late with lower ids",
 }
 _SFTP_INCREMENTAL = "incremental: new or changed files (by modification time and name)"
 
@@ -40,10 +60,36 @@ def _locator(plan: EntityPlan) -> str:
 
 
 def _load_mode(plan: EntityPlan) -> str:
-    load = plan.entity.load
-    if load.mode == "incremental" and plan.entity.locator.kind == "sftp":
+    entity = plan.entity
+    load = entity.load
+    if load.mode == "incremental" and entity.locator.kind == "sftp":
         return _SFTP_INCREMENTAL
-    return _LOAD_MODES[load.mode].format(cursor=load.cursor_column, lookback=load.lookback_minutes)
+    if load.mode != "incremental":
+        return _LOAD_MODES[load.mode].format(cursor=load.cursor_column) + _zone_note(plan)
+    declared = next((c.type.strip().lower() for c in entity.columns if c.name == load.cursor_column), "")
+    kind = "integer" if declared in _INTEGER_CURSORS else "timestamp" if declared in _TIMESTAMP_CURSORS else "other"
+    if kind == "other" and load.lookback_minutes:
+        kind = "timestamp"  # an undeclared cursor: what its lookback says it is
+    lookback = load.lookback_ids if kind == "integer" else load.lookback_minutes
+    high = _HIGH["http" if entity.locator.kind == "http" else kind]
+    text = _LOAD_MODES["incremental"].format(
+        cursor=load.cursor_column,
+        high=high.format(cursor=load.cursor_column, margin=load.safety_margin_seconds),
+        # A lookback re-sends what it re-reads, the rows at the watermark's value included.
+        ties="" if lookback else _TIES[bool(entity.primary_key)],
+        lookback=_LOOKBACK[kind].format(n=lookback) if lookback and kind in _LOOKBACK else "",
+    )
+    return text + _zone_note(plan)
+
+
+_INTEGER_CURSORS = frozenset({"smallint", "integer", "int", "bigint"})
+_TIMESTAMP_CURSORS = frozenset({"timestamp", "timestamptz", "timestamp_ntz"})
+
+
+def _zone_note(plan: EntityPlan) -> str:
+    if plan.entity.locator.kind != "sql":
+        return ""
+    return f"; timestamps without a zone (MySQL DATETIME, Postgres `timestamp`) are read as {plan.source_timezone} time"
 
 
 def _entity_section(plan: EntityPlan) -> list[str]:

@@ -1,7 +1,9 @@
 """Sample REST API standing in for a real source system in tests and the demo.
 
 Serves paginated order records with an ``updated_at`` cursor behind token auth (bearer, API key, basic or
-OAuth2 client credentials; every secret is the one local token). Tests steer it through
+OAuth2 client credentials; every secret is the one local token). ``updated_since`` is inclusive: records updated
+at exactly that time are served, as a client that resumes from its last high mark needs (records written later
+with the same time would otherwise never be seen). Tests steer it through
 ``/_control/*``: inject 429 (with Retry-After) or 5xx answers, and upsert records to simulate source changes.
 State is in memory: restarting the process resets it, and so does ``POST /_control/reset``.
 """
@@ -171,7 +173,7 @@ def list_orders(
         rows = sorted(state.orders.values(), key=lambda r: (str(r.get("updated_at")), str(r.get("id"))))
         state.page_size_seen = max(state.page_size_seen, limit or page_size)
     if since is not None:
-        rows = [r for r in rows if _after(r, since)]
+        rows = [r for r in rows if _at_or_after(r, since)]
     size = limit or page_size
     if cursor is not None:
         try:
@@ -204,9 +206,9 @@ def list_orders(
     }
 
 
-def _after(record: dict[str, Any], since: datetime) -> bool:
+def _at_or_after(record: dict[str, Any], since: datetime) -> bool:
     try:
-        return datetime.fromisoformat(str(record["updated_at"]).replace("Z", "+00:00")) > since
+        return datetime.fromisoformat(str(record["updated_at"]).replace("Z", "+00:00")) >= since
     except (KeyError, ValueError):
         return True  # a malformed record is served as it is: clients must cope
 

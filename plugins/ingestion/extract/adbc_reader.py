@@ -9,16 +9,23 @@ One trade: ADBC streams only statements without bind parameters (with parameters
 whole-result batch), so the window's bounds are rendered into the SQL by SQLAlchemy's PostgreSQL literal
 renderer. That is done only for bounds whose type cannot carry SQL (timestamps, dates, integers); an entity with a
 text cursor takes the bound-parameter reader instead (`usable_for`).
+
+ADBC opens a libpq connection of its own. To read the same snapshot as the connection that counted the window,
+it imports the snapshot that connection exported (`pg_export_snapshot()`, extract/snapshot_read.py) with
+`SET TRANSACTION SNAPSHOT` in a REPEATABLE READ transaction, before its query.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Generator
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from ingestion.extract.arrow_types import localized
+from ingestion.extract.source_zone import DEFAULT_ZONE
 from ingestion.extract.sql_reader import SchemaMismatchError
 
 if TYPE_CHECKING:
@@ -29,6 +36,8 @@ if TYPE_CHECKING:
 # Size of each Arrow batch the driver hands over (its option is in bytes, not rows).
 BATCH_BYTES = 16 * 1024 * 1024
 _SAFE_BOUND_TYPES = (datetime, date, int)
+# What pg_export_snapshot() returns, e.g. 00000004-00000124-1: checked before it goes into a statement.
+_SNAPSHOT_ID = re.compile(r"^[0-9A-Fa-f]+(-[0-9A-Fa-f]+)+$")
 
 
 def adbc_available() -> bool:
@@ -47,13 +56,15 @@ def usable_for(dialect_name: str, window: Window) -> bool:
     return all(isinstance(b, _SAFE_BOUND_TYPES) and not isinstance(b, bool) for b in bounds)
 
 
-def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+def _conform(batch: pa.RecordBatch, schema: pa.Schema, source_zone: str = DEFAULT_ZONE) -> pa.RecordBatch:
     """The driver's batch as the config's types: numeric arrives as an opaque string extension type, integers and
-    timestamps may be wider or narrower than declared."""
+    timestamps may be wider or narrower than declared, `timestamp without time zone` holds wall-clock times of the
+    source's zone."""
     arrays = []
     for column, field in zip(batch.columns, schema, strict=True):
         if isinstance(column.type, pa.ExtensionType) or isinstance(column, pa.ExtensionArray):
             column = column.storage
+        column = localized(column, field.type, source_zone)
         if column.type != field.type:
             try:
                 column = column.cast(field.type, safe=True)
@@ -63,13 +74,29 @@ def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
-def read_batches_adbc(url: URL, statement: Select[Any], schema: pa.Schema) -> Generator[pa.RecordBatch, None, None]:
+def read_batches_adbc(
+    url: URL,
+    statement: Select[Any],
+    schema: pa.Schema,
+    *,
+    snapshot: str | None = None,
+    source_zone: str = DEFAULT_ZONE,
+) -> Generator[pa.RecordBatch, None, None]:
+    """The statement's rows as Arrow batches; in the exported `snapshot` when one is given (its exporting
+    transaction must stay open until this generator is closed)."""
     import adbc_driver_postgresql.dbapi as pg
     from sqlalchemy.dialects import postgresql
 
     sql = str(statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
     uri = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with pg.connect(uri) as conn, conn.cursor() as cursor:
+    # autocommit off: the driver opens a transaction at once, which the snapshot import needs to be the first
+    # thing in.
+    with pg.connect(uri, autocommit=False) as conn, conn.cursor() as cursor:
+        if snapshot is not None:
+            if not _SNAPSHOT_ID.match(snapshot):
+                raise ValueError(f"not a snapshot id: {snapshot!r}")
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            cursor.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
         cursor.adbc_statement.set_options(**{"adbc.postgresql.batch_size_hint_bytes": str(BATCH_BYTES)})
         cursor.execute(sql)
         reader = cursor.fetch_record_batch()
@@ -78,4 +105,4 @@ def read_batches_adbc(url: URL, statement: Select[Any], schema: pa.Schema) -> Ge
             raise SchemaMismatchError(f"query returned columns {returned}, the config declares {schema.names}")
         for batch in reader:
             if batch.num_rows:
-                yield _conform(batch, schema)
+                yield _conform(batch, schema, source_zone)

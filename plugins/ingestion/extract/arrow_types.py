@@ -52,3 +52,18 @@ def arrow_type(logical: str) -> pa.DataType:
 
 def arrow_schema(columns: Sequence[Column]) -> pa.Schema:
     return pa.schema([pa.field(c.name, arrow_type(c.type), nullable=c.nullable) for c in columns])
+
+
+def localized(array: pa.Array, target: pa.DataType, zone: str) -> pa.Array:
+    """Zone-less timestamps bound for a zoned landing type (`target`), as `target` values: the instants they are in
+    the source's `zone` (extract/source_zone.py). A wall-clock time in the hour repeated when clocks go back is taken
+    as its earlier instant. Anything else is returned unchanged, for the caller's own cast."""
+    import pyarrow.compute as pc
+
+    if not (pa.types.is_timestamp(array.type) and array.type.tz is None):
+        return array
+    if not (pa.types.is_timestamp(target) and target.tz is not None):
+        return array
+    if zone != "UTC":
+        array = pc.assume_timezone(array, timezone=zone, ambiguous="earliest", nonexistent="earliest")
+    return array.cast(target)  # a zone-less value casts to a zoned type as the UTC instant of its digits

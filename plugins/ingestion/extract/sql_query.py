@@ -8,27 +8,28 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, column, func, literal_column, select, table, text
 from sqlalchemy.sql.expression import ColumnElement, FromClause
 
+from ingestion.extract.source_zone import DEFAULT_ZONE, wall_clock
 from ingestion.extract.window import Window
 
-
-def _naive_utc(value: Any) -> Any:
-    if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.astimezone(UTC).replace(tzinfo=None)
-    return value
+ZONE_LESS_DIALECTS = frozenset({"mysql", "mariadb"})  # every temporal value comes back without a zone
 
 
 def window_for_dialect(window: Window, dialect_name: str) -> Window:
-    """MySQL/MariaDB DATETIME has no zone (the platform stores UTC there): compare with naive UTC values, or the
-    driver sends an offset the server ignores or rejects."""
-    if dialect_name not in {"mysql", "mariadb"}:
+    """The window with the bounds the database compares a zone-less cursor with: wall-clock times of the cursor's
+    zone (the source's `source_timezone`). A zone-aware bound would be sent with an offset that MySQL ignores or
+    rejects, and that Postgres drops for a `timestamp without time zone` literal (or, as a parameter, turns into the
+    session's zone). MySQL/MariaDB values never carry a zone: UTC unless the window names one."""
+    cursor_zone = window.cursor_zone
+    if cursor_zone is None and dialect_name in ZONE_LESS_DIALECTS:
+        cursor_zone = DEFAULT_ZONE
+    if cursor_zone is None:
         return window
-    return replace(window, low=_naive_utc(window.low), high=_naive_utc(window.high))
+    return replace(window, low=wall_clock(window.low, cursor_zone), high=wall_clock(window.high, cursor_zone))
 
 
 def source_relation(*, table_name: str | None, schema: str | None, query: str | None) -> FromClause:
@@ -69,6 +70,12 @@ def select_rows(relation: FromClause, columns: Sequence[str], cursor: str | None
 
 def select_max_cursor(relation: FromClause, cursor: str) -> Select[Any]:
     return select(func.max(_cursor(relation, cursor)))
+
+
+def select_cursor_sample(relation: FromClause, cursor: str) -> Select[Any]:
+    """One cursor value, to tell from the driver's answer whether the column carries a zone (reads one row)."""
+    col = _cursor(relation, cursor)
+    return select(col).select_from(relation).where(col.is_not(None)).limit(1)
 
 
 def select_count(relation: FromClause, cursor: str | None, window: Window) -> Select[Any]:

@@ -2,16 +2,21 @@
 
 Uses SQLAlchemy's server-side cursors (`stream_results`), so the driver holds one batch at a time whatever the
 table size, and builds each batch column-wise. Works for every dialect SQLAlchemy speaks; a faster Arrow-native
-path per dialect can replace it where measured to matter (bench/).
+path per dialect can replace it where measured to matter (bench/). Zone-less timestamps (the driver's naive
+datetimes) land in a zoned column as instants of the source's zone (`source_zone`, default UTC).
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator
+from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
-from sqlalchemy import Engine, Select
+from sqlalchemy import Connection, Engine, Select
+
+from ingestion.extract.arrow_types import localized
+from ingestion.extract.source_zone import DEFAULT_ZONE
 
 DEFAULT_BATCH_ROWS = 50_000
 
@@ -20,7 +25,16 @@ class SchemaMismatchError(ValueError):
     """The query returned different columns from the ones the config declares."""
 
 
-def _to_array(values: Any, field: pa.Field) -> pa.Array:
+def _zone_less(values: Any) -> bool:
+    first = next((v for v in values if v is not None), None)
+    return isinstance(first, datetime) and first.tzinfo is None
+
+
+def _to_array(values: Any, field: pa.Field, source_zone: str = DEFAULT_ZONE) -> pa.Array:
+    zoned = pa.types.is_timestamp(field.type) and field.type.tz is not None
+    if zoned and source_zone != DEFAULT_ZONE and _zone_less(values):
+        # Arrow would read the wall-clock digits as UTC: take them as the source zone's, then convert.
+        return localized(pa.array(values, type=pa.timestamp(field.type.unit)), field.type, source_zone)
     try:
         return pa.array(values, type=field.type)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
@@ -33,19 +47,37 @@ def _to_array(values: Any, field: pa.Field) -> pa.Array:
 
 
 def read_batches(
-    engine: Engine, statement: Select[Any], schema: pa.Schema, *, batch_rows: int = DEFAULT_BATCH_ROWS
+    engine: Engine,
+    statement: Select[Any],
+    schema: pa.Schema,
+    *,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    source_zone: str = DEFAULT_ZONE,
 ) -> Generator[pa.RecordBatch, None, None]:
+    """The statement's rows on a connection of its own."""
     with engine.connect() as conn:
-        result = conn.execution_options(stream_results=True, max_row_buffer=batch_rows).execute(statement)
-        try:
-            returned = list(result.keys())
-            if returned != schema.names:
-                raise SchemaMismatchError(f"query returned columns {returned}, the config declares {schema.names}")
-            for rows in result.partitions(batch_rows):
-                columns = list(zip(*rows, strict=True)) if rows else [() for _ in schema]
-                arrays = [_to_array(values, field) for values, field in zip(columns, schema, strict=True)]
-                yield pa.RecordBatch.from_arrays(arrays, schema=schema)
-        finally:
-            # A server-side cursor must be closed before the connection goes back to the pool (MySQL refuses
-            # any other command on a connection with an unread streaming result).
-            result.close()
+        yield from stream_batches(conn, statement, schema, batch_rows=batch_rows, source_zone=source_zone)
+
+
+def stream_batches(
+    conn: Connection,
+    statement: Select[Any],
+    schema: pa.Schema,
+    *,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    source_zone: str = DEFAULT_ZONE,
+) -> Generator[pa.RecordBatch, None, None]:
+    """The statement's rows on `conn`, inside whatever transaction (snapshot) it has open."""
+    result = conn.execution_options(stream_results=True, max_row_buffer=batch_rows).execute(statement)
+    try:
+        returned = list(result.keys())
+        if returned != schema.names:
+            raise SchemaMismatchError(f"query returned columns {returned}, the config declares {schema.names}")
+        for rows in result.partitions(batch_rows):
+            columns = list(zip(*rows, strict=True)) if rows else [() for _ in schema]
+            arrays = [_to_array(values, field, source_zone) for values, field in zip(columns, schema, strict=True)]
+            yield pa.RecordBatch.from_arrays(arrays, schema=schema)
+    finally:
+        # A server-side cursor must be closed before the connection goes back to the pool (MySQL refuses
+        # any other command on a connection with an unread streaming result).
+        result.close()

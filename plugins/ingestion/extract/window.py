@@ -1,9 +1,18 @@
 """Which slice of the source a run reads. Pure: no I/O, no Airflow, so every rule here is unit-tested.
 
 - full: everything.
-- incremental: rows after the watermark, up to `min(max cursor at start, now - safety margin)`; the margin leaves
-  alone rows whose transactions may still be committing with earlier cursor values. With a lookback, the low end
-  moves down by it and becomes inclusive, so rows that arrived late below the old high mark are read again.
+- incremental: `[watermark, high]`. The low end is inclusive so that rows committed after the last run with a cursor
+  equal to its high mark are read; the rows that run already landed at that value are left out by primary key
+  (`leaves_out_published_ties`, pipeline/boundary_ties.py), so a tie is neither lost nor sent twice.
+  - timestamp cursors: `high = min(max cursor at start, now - safety margin)`; the margin leaves alone rows whose
+    transactions may still be committing with earlier cursor values. `lookback` (minutes) moves the low end down
+    by it, so rows that arrived late below the old high mark are read again (and sent again: at-least-once).
+  - integer cursors (ids, sequences, versions): `high = max cursor at start`; a time margin means nothing for ids.
+    A row that commits after the run with an id below that high is below the next window: only `lookback_ids`
+    (in cursor units) reads it.
+  - a zone-less timestamp cursor (MySQL DATETIME, Postgres `timestamp without time zone`) holds wall-clock times of
+    the source's zone (`cursor_zone`): extract turns its values into UTC instants and the bounds back into
+    wall-clock times of that zone (extract/source_zone.py).
 - interval: `[data_interval_start, data_interval_end)` of the run; the watermark is neither read nor moved.
 """
 
@@ -24,6 +33,9 @@ class Window:
     low_inclusive: bool = False
     high_inclusive: bool = True
     empty: bool = False  # nothing new at the source: skip the read, keep the watermark
+    # The IANA zone of a cursor whose values carry no zone: its bounds are compared as wall-clock times of it.
+    # None: the cursor's values carry their zone (or are not timestamps).
+    cursor_zone: str | None = None
 
     def describe(self) -> str:
         if self.empty:
@@ -61,6 +73,10 @@ def interval_window(start: datetime, end: datetime) -> Window:
     return Window(mode="interval", low=start, high=end, low_inclusive=True, high_inclusive=False)
 
 
+class LookbackUnitError(ValueError):
+    """The lookback is in another unit than the cursor: minutes for timestamps, ids for integers."""
+
+
 def incremental_window(
     *,
     watermark: Any,
@@ -68,37 +84,66 @@ def incremental_window(
     now: datetime,
     safety_margin: timedelta = timedelta(0),
     lookback: timedelta = timedelta(0),
+    lookback_ids: int = 0,
     full_refresh: bool = False,
 ) -> Window:
-    """The window of an incremental run. `max_cursor` is the source's max(cursor) read when the run starts."""
+    """The window of an incremental run. `max_cursor` is the source's max(cursor) read when the run starts; the
+    watermark and the cursor values are comparable (timestamps aware, in UTC)."""
     if max_cursor is None:  # an empty source
         return Window(mode="incremental", low=watermark, high=watermark, empty=True)
     high = max_cursor
     if isinstance(max_cursor, datetime):
         high = min(max_cursor, now - safety_margin)
     low = None if full_refresh else watermark
-    reread_from = _minus_lookback(low, lookback)
-    if low is not None and high <= low:
-        # Nothing above the watermark (or the margin pulled the bound below it): never move back. With a lookback,
-        # still re-read [low - lookback, low], or a row that arrives late while the source is otherwise quiet
-        # would wait for the next new row to be seen.
+    reread_from = lowered_by_lookback(low if low is not None else max_cursor, lookback, lookback_ids)
+    if low is None:
+        return Window(mode="incremental", low=None, high=high)
+    if high < low:
+        # The source's newest row is below the watermark, or the margin pulled the bound below it: never move back.
+        # With a lookback, still re-read [low - lookback, low], or a row that arrives late while the source is
+        # otherwise quiet would wait for the next new row to be seen.
         if reread_from is not None:
             return Window(mode="incremental", low=reread_from, high=low, low_inclusive=True)
         return Window(mode="incremental", low=low, high=low, empty=True)
     if reread_from is not None:
         return Window(mode="incremental", low=reread_from, high=high, low_inclusive=True)
-    return Window(mode="incremental", low=low, high=high)
+    # Inclusive even when high == low: rows tied with the watermark may have been committed since the last run.
+    return Window(mode="incremental", low=low, high=high, low_inclusive=True)
 
 
-def _minus_lookback(low: Any, lookback: timedelta) -> Any:
-    """The low end moved down by the lookback (seconds for integer cursors), or None without one."""
-    if low is None or not lookback:
+def lowered_by_lookback(value: Any, lookback: timedelta, lookback_ids: int) -> Any:
+    """`value` moved down by the lookback in the cursor's unit, or None without one. `value` tells the cursor's
+    type (the watermark, or on a first run the max cursor); a lookback in the other unit is refused."""
+    if not lookback and not lookback_ids:
         return None
-    if isinstance(low, datetime):
-        return low - lookback
-    if isinstance(low, int):
-        return low - int(lookback.total_seconds())
-    return None
+    if isinstance(value, datetime):
+        if lookback_ids:
+            raise LookbackUnitError(
+                "lookback_ids is for integer cursors; this cursor is a timestamp: use lookback_minutes"
+            )
+        return value - lookback
+    if isinstance(value, int) and not isinstance(value, bool):
+        if lookback:
+            raise LookbackUnitError(
+                "lookback_minutes is for timestamp cursors; this cursor is an integer: use lookback_ids"
+            )
+        return value - lookback_ids
+    unit = "lookback_minutes is for timestamp cursors" if lookback else "lookback_ids is for integer cursors"
+    raise LookbackUnitError(
+        f"{unit}; this cursor is text ({type(value).__name__}): a lookback needs a timestamp or integer"
+    )
+
+
+def leaves_out_published_ties(window: Window, watermark: Any) -> bool:
+    """Whether the window starts at the watermark itself, inclusively: then the rows tied with it that the run which
+    set it already landed must be left out (by primary key). Windows from a lookback re-send what they re-read."""
+    return (
+        window.mode == "incremental"
+        and not window.empty
+        and watermark is not None
+        and window.low_inclusive
+        and window.low == watermark
+    )
 
 
 def next_watermark(window: Window, previous: Any) -> Any:

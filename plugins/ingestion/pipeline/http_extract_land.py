@@ -14,7 +14,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ingestion.extract.window import Window
+from ingestion.extract.window import LookbackUnitError, Window, lowered_by_lookback
 from ingestion.pipeline import watermark_values
 from ingestion.pipeline.landed_run import landed_summary
 from ingestion.pipeline.run_guard import reuse_or_guard
@@ -65,12 +65,16 @@ def http_window(plan: EntityPlan, run: RunInfo, store: ControlStore) -> tuple[Wi
     mark = store.get_watermark(plan.source, entity.name)
     watermark = watermark_values.decode(mark.value, mark.value_type) if mark else None
     low = None if run.full_refresh else watermark
-    if low is not None and load.lookback_minutes:
-        lookback = timedelta(minutes=load.lookback_minutes)
-        low = low - lookback if isinstance(low, datetime) else low - int(lookback.total_seconds())
+    if low is not None and (load.lookback_minutes or load.lookback_ids):
+        try:
+            low = lowered_by_lookback(low, timedelta(minutes=load.lookback_minutes), load.lookback_ids)
+        except LookbackUnitError as error:
+            raise ConfigNotSupportedError(f"{plan.source}.{entity.name}: load.{error}") from None
     if low is not None:
         params[locator.incremental_param] = _param_text(low)
-    return Window(mode="incremental", low=low, high=None, low_inclusive=bool(load.lookback_minutes)), watermark, params
+    # The parameter is taken as inclusive (the API returns records at exactly that value): the records the run that
+    # set the watermark landed there are left out by key (pipeline/boundary_ties.py).
+    return Window(mode="incremental", low=low, high=None, low_inclusive=True), watermark, params
 
 
 def _keep_in_window(batch: pa.RecordBatch, cursor: str, window: Window) -> pa.RecordBatch:
@@ -87,6 +91,7 @@ def extract_land(plan: EntityPlan, run: RunInfo) -> dict[str, Any]:
     from ingestion.extract.http_client import ApiClient
     from ingestion.extract.http_pages import pages
     from ingestion.extract.record_typing import RecordTyper, numbered
+    from ingestion.pipeline.boundary_ties import boundary_ties
     from ingestion.pipeline.record_landing import RecordRunLanding, advanced, load_record_run_keys
     from ingestion.state.store import open_control_store
 
@@ -107,28 +112,40 @@ def extract_land(plan: EntityPlan, run: RunInfo) -> dict[str, Any]:
     landing = RecordRunLanding(plan, run, keys, columns)
     cursor = entity.load.cursor_column
     highest: Any = None
-    client = ApiClient(plan.conn_id, plan.http, where=where)
+    ties = boundary_ties(plan, run, keys, columns, window=window, watermark=watermark)
     try:
-        for page in pages(client, locator, params, where=where):
-            batch, rejected = typer.records_to_batch(page.records, numbered(f"page {page.number} record", 0))
-            kept = _keep_in_window(batch, cursor, window) if window.mode == "interval" and cursor else batch
-            if cursor and kept.num_rows:
-                highest = advanced(highest, pc.max(kept.column(cursor)).as_py())
-            landing.add(kept, rejected, seen=len(page.records), outside_window=batch.num_rows - kept.num_rows)
-            if page.number % 100 == 0:
-                log.info("%s: %d page(s), %d record(s) so far", where, page.number, landing.records_seen)
-    except BaseException:
-        landing.abort()
-        raise
+        client = ApiClient(plan.conn_id, plan.http, where=where)
+        try:
+            for page in pages(client, locator, params, where=where):
+                batch, rejected = typer.records_to_batch(page.records, numbered(f"page {page.number} record", 0))
+                kept = _keep_in_window(batch, cursor, window) if window.mode == "interval" and cursor else batch
+                outside = batch.num_rows - kept.num_rows
+                if ties is not None:
+                    kept = ties.leave_out(kept)  # counted apart, as left out at the boundary
+                    ties.note(kept)
+                if cursor and kept.num_rows:
+                    highest = advanced(highest, pc.max(kept.column(cursor)).as_py())
+                landing.add(kept, rejected, seen=len(page.records), outside_window=outside)
+                if page.number % 100 == 0:
+                    log.info("%s: %d page(s), %d record(s) so far", where, page.number, landing.records_seen)
+        except BaseException:
+            landing.abort()
+            raise
+        finally:
+            client.close()
+        new_watermark = advanced(watermark, highest) if window.mode == "incremental" else watermark
+        if ties is not None:
+            ties.finish(new_watermark)  # before the manifest: a landed run always has its keys recorded
     finally:
-        client.close()
-    new_watermark = advanced(watermark, highest) if window.mode == "incremental" else watermark
+        if ties is not None:
+            ties.close()
     extra: dict[str, Any] = {
         "watermark_from": watermark_values.encode(watermark),
         "watermark_to": watermark_values.encode(new_watermark),
         "watermark_type": watermark_values.cursor_type(new_watermark if new_watermark is not None else ""),
         "requests": client.requests_made,
         "columns": [c.model_dump(mode="json", exclude_defaults=True) for c in columns],
+        "left_out_at_boundary": ties.left_out if ties is not None else 0,
     }
     extra.update(
         window_start=watermark_values.encode(window.low),

@@ -66,12 +66,23 @@ def compute_window(
     relation: FromClause,
     now: datetime | None = None,
 ) -> tuple[Window, Any]:
-    """The window to read, and the watermark the run starts from (decoded), for the entity's load mode."""
-    from ingestion.extract.sql_query import select_max_cursor
+    """The window to read, and the watermark the run starts from (decoded), for the entity's load mode.
+
+    The max cursor is read here, just before extract_land's read opens its snapshot (extract/snapshot_read.py): rows
+    at or below it that committed by then are all in that snapshot. A zone-less timestamp cursor's values are
+    wall-clock times of the source's zone: the max becomes the UTC instant it is there, and the window names the zone
+    (`cursor_zone`) so its bounds go back to wall-clock times when compared (sql_query.window_for_dialect)."""
+    from dataclasses import replace
+
+    from ingestion.extract.source_zone import instant
+    from ingestion.extract.sql_query import ZONE_LESS_DIALECTS, select_cursor_sample, select_max_cursor
+    from ingestion.extract.window import LookbackUnitError
 
     load = plan.entity.load
+    zone = plan.source_timezone
     if load.mode == "full":
         return full_window(), None
+    assert load.cursor_column is not None
     if load.mode == "interval":
         start, end = run.data_interval_start, run.data_interval_end
         if start is None or end is None or start >= end:
@@ -80,22 +91,33 @@ def compute_window(
                     f"{plan.source}.{plan.entity.name}: interval loads need a periodic schedule, not {plan.schedule}"
                 )
             start, end = latest_complete_interval(plan.schedule, run.run_after or now or datetime.now(UTC))
-        return interval_window(start, end), None
-    assert load.cursor_column is not None
+        window = interval_window(start, end)
+        zone_less = engine.dialect.name in ZONE_LESS_DIALECTS
+        if not zone_less:
+            with engine.connect() as conn:
+                sample = conn.execute(select_cursor_sample(relation, load.cursor_column)).scalar()
+            zone_less = isinstance(sample, datetime) and sample.tzinfo is None
+        return (replace(window, cursor_zone=zone) if zone_less else window), None
     mark = store.get_watermark(plan.source, plan.entity.name)
     watermark = watermark_values.decode(mark.value, mark.value_type) if mark else None
     with engine.connect() as conn:
         max_cursor = conn.execute(select_max_cursor(relation, load.cursor_column)).scalar_one()
-    if isinstance(max_cursor, datetime) and max_cursor.tzinfo is None:
-        max_cursor = max_cursor.replace(tzinfo=UTC)  # zone-less DATETIME columns hold UTC
-    window = incremental_window(
-        watermark=watermark,
-        max_cursor=max_cursor,
-        now=now or datetime.now(UTC),
-        safety_margin=timedelta(seconds=load.safety_margin_seconds),
-        lookback=timedelta(minutes=load.lookback_minutes),
-        full_refresh=run.full_refresh,
-    )
+    zone_less = isinstance(max_cursor, datetime) and max_cursor.tzinfo is None
+    max_cursor = instant(max_cursor, zone)
+    try:
+        window = incremental_window(
+            watermark=watermark,
+            max_cursor=max_cursor,
+            now=now or datetime.now(UTC),
+            safety_margin=timedelta(seconds=load.safety_margin_seconds),
+            lookback=timedelta(minutes=load.lookback_minutes),
+            lookback_ids=load.lookback_ids,
+            full_refresh=run.full_refresh,
+        )
+    except LookbackUnitError as error:
+        raise ConfigNotSupportedError(f"{plan.source}.{plan.entity.name}: load.{error}") from None
+    if zone_less or engine.dialect.name in ZONE_LESS_DIALECTS:
+        window = replace(window, cursor_zone=zone)
     return window, watermark
 
 
@@ -110,6 +132,7 @@ def window_bounds(window: Window) -> dict[str, Any]:
         "high_inclusive": window.high_inclusive,
         "empty": window.empty,
         "value_type": watermark_values.cursor_type(bound if bound is not None else ""),
+        "cursor_zone": window.cursor_zone,
     }
 
 
@@ -122,6 +145,7 @@ def window_from_bounds(bounds: dict[str, Any]) -> Window:
         low_inclusive=bounds["low_inclusive"],
         high_inclusive=bounds["high_inclusive"],
         empty=bounds["empty"],
+        cursor_zone=bounds.get("cursor_zone"),  # manifests written before zones were named: None
     )
 
 
@@ -161,11 +185,12 @@ def _with_null_columns(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBat
 
 
 def extract_land(plan: EntityPlan, run: RunInfo) -> dict[str, Any]:
-    from ingestion.extract.adbc_reader import read_batches_adbc, usable_for
+    from ingestion.extract.adbc_reader import usable_for
     from ingestion.extract.arrow_types import arrow_schema
+    from ingestion.extract.snapshot_read import WindowRead
     from ingestion.extract.sql_engine import source_engine
-    from ingestion.extract.sql_query import select_rows, source_relation, window_for_dialect
-    from ingestion.extract.sql_reader import read_batches
+    from ingestion.extract.sql_query import select_count, select_rows, source_relation, window_for_dialect
+    from ingestion.pipeline.boundary_ties import boundary_ties
     from ingestion.pipeline.masked_landing import MaskedLanding, load_plan_keys, pii_masker
     from ingestion.prefetch import prefetched
     from ingestion.state.store import open_control_store
@@ -190,39 +215,58 @@ def extract_land(plan: EntityPlan, run: RunInfo) -> dict[str, Any]:
         schema = arrow_schema(columns)
         read_schema = arrow_schema([c for c in columns if c.name not in absent])
         lander = MaskedLanding(plan, run, pii_masker(plan, keys, columns))
+        ties = boundary_ties(plan, run, keys, columns, window=window, watermark=watermark)
         rows = 0
-        if not window.empty:
-            statement = select_rows(
-                relation, read_schema.names, entity.load.cursor_column, window_for_dialect(window, engine.dialect.name)
-            )
-            if usable_for(engine.dialect.name, window):
-                log.info("reading through ADBC (Arrow-native COPY)")
-                source_batches = read_batches_adbc(engine.url, statement, read_schema)
-            else:
-                source_batches = read_batches(engine, statement, read_schema)
-            # The source is read a couple of batches ahead while the previous ones are encoded and uploaded.
-            batches = prefetched(source_batches, name="source-reader")
-            try:
-                for batch in batches:
-                    if absent:
-                        batch = _with_null_columns(batch, schema)
-                    lander.write(batch)
-                    rows += batch.num_rows
-                    if rows and rows % 1_000_000 < batch.num_rows:
-                        log.info("%s.%s: %d rows landed so far", plan.source, entity.name, rows)
-            except BaseException:
-                lander.abort()
-                raise
-            finally:
-                # Closes the source cursor now: a failure must not leave a transaction (and its table locks) open
-                # until the generator happens to be collected.
-                batches.close()
-        new_watermark = next_watermark(window, watermark)
+        counted: int | None = None  # the window's rows in the read's snapshot, where the dialect has one
+        try:
+            if not window.empty:
+                cursor = entity.load.cursor_column
+                bounded = window_for_dialect(window, engine.dialect.name)
+                adbc = usable_for(engine.dialect.name, window)
+                if adbc:
+                    log.info("reading through ADBC (Arrow-native COPY)")
+                read = WindowRead(
+                    engine,
+                    select_rows(relation, read_schema.names, cursor, bounded),
+                    select_count(relation, cursor, bounded),
+                    read_schema,
+                    use_adbc=adbc,
+                    source_zone=plan.source_timezone,
+                )
+                # The source is read a couple of batches ahead while the previous ones are encoded and uploaded.
+                batches = prefetched(read.batches(), name="source-reader")
+                try:
+                    for batch in batches:
+                        if absent:
+                            batch = _with_null_columns(batch, schema)
+                        if ties is not None:
+                            batch = ties.leave_out(batch)
+                            ties.note(batch)
+                        lander.write(batch)
+                        rows += batch.num_rows
+                        if rows and rows % 1_000_000 < batch.num_rows:
+                            log.info("%s.%s: %d rows landed so far", plan.source, entity.name, rows)
+                except BaseException:
+                    lander.abort()
+                    raise
+                finally:
+                    # Closes the source cursor now: a failure must not leave a transaction (and its table locks)
+                    # open until the generator happens to be collected.
+                    batches.close()
+                counted = read.counted
+            new_watermark = next_watermark(window, watermark)
+            if ties is not None:
+                ties.finish(new_watermark)  # before the manifest: a landed run always has its keys recorded
+        finally:
+            if ties is not None:
+                ties.close()
         extra: dict[str, Any] = {
             "watermark_from": watermark_values.encode(watermark),
             "watermark_to": watermark_values.encode(new_watermark),
             "watermark_type": watermark_values.cursor_type(new_watermark if new_watermark is not None else ""),
             "window_bounds": window_bounds(window),
+            "source_count": counted,
+            "left_out_at_boundary": ties.left_out if ties is not None else 0,
         }
         if drift is not None and drift.any:
             extra["schema_drift"] = {"policy": entity.schema_drift, "detail": drift.describe(), **drift.as_dict()}

@@ -6,8 +6,12 @@
 2. Content: the entity's checks (not_null, unique, accepted_values, range, regex, freshness, row_count, zero_rows,
    row_count_anomaly), in one streaming pass over only the columns they name.
 3. Reconciliation: the source's count for the run's window against the landed rows (publish and commit then hold
-   Kafka's count to the landed one). For SQL a COUNT over the window; for REST and files the records seen, which
-   must equal landed + quarantined + outside the window. Quarantined records are a `warn` result naming the file.
+   Kafka's count to the landed one). For SQL a COUNT over the window, taken by extract_land in the snapshot it read
+   (Postgres, MySQL/MariaDB; other dialects count at validate time), which must equal landed + left out at the
+   boundary (rows tied with the watermark that the previous run landed); `late_rows` then counts the window again
+   and fails when rows were committed into it after the read. For REST and files the records seen, which must
+   equal landed + quarantined + outside the window + left out at the boundary. Quarantined records are a `warn`
+   result naming the file.
 
 Every result is stored in the control database (passed or not) and logged; an `error` result fails the task, so
 nothing is published or committed; `warn` results go on with the run and to alerting. A run committed before is
@@ -111,15 +115,24 @@ def source_count(plan: EntityPlan, manifest: LandingManifest) -> int | None:
 
 
 def records_reconciliation(manifest: LandingManifest, severity: str) -> CheckResult:
-    """REST and file sources: every record received is landed, quarantined, or outside the run's window."""
+    """REST and file sources: every record received is landed, quarantined, outside the run's window, or left out
+    at the boundary (tied with the watermark and landed by the run that set it)."""
     from ingestion.validate.checks import CheckResult
 
     extra = manifest.extra
     seen, quarantined, outside = extra["records_seen"], extra.get("quarantined", 0), extra.get("outside_window", 0)
+    left_out = int(extra.get("left_out_at_boundary") or 0)
     observed = {"source": seen, "landed": manifest.rows, "quarantined": quarantined, "outside_window": outside}
-    accounted = manifest.rows + quarantined + outside
+    if left_out:
+        observed["left_out_at_boundary"] = left_out
+    tie_text = f" + left out at the boundary {left_out}" if left_out else ""
+    tie_part = f", left out at the boundary {left_out}" if left_out else ""
+    accounted = manifest.rows + quarantined + outside + left_out
     if seen == accounted:
-        detail = f"records seen {seen} = landed {manifest.rows} + quarantined {quarantined} + outside window {outside}"
+        detail = (
+            f"records seen {seen} = landed {manifest.rows} + quarantined {quarantined} + outside window {outside}"
+            f"{tie_text}"
+        )
         return CheckResult("reconciliation", "reconciliation", True, severity, detail, observed)
     return CheckResult(
         "reconciliation",
@@ -127,7 +140,7 @@ def records_reconciliation(manifest: LandingManifest, severity: str) -> CheckRes
         False,
         severity,
         f"{seen} record(s) were read from the source but {accounted} are accounted for (landed {manifest.rows}, "
-        f"quarantined {quarantined}, outside window {outside}): records were lost; re-run extract_land",
+        f"quarantined {quarantined}, outside window {outside}{tie_part}): records were lost; re-run extract_land",
         observed,
     )
 
@@ -152,30 +165,88 @@ def quarantine_result(manifest: LandingManifest) -> CheckResult | None:
     )
 
 
+def _reconciliation_severity(plan: EntityPlan) -> str:
+    declared = [c for c in plan.entity.checks if c.kind == "reconciliation"]
+    return declared[0].severity if declared else "error"
+
+
 def reconciliation_result(plan: EntityPlan, manifest: LandingManifest) -> CheckResult | None:
+    """SQL: the window's count against the rows landed plus the rows left out at the boundary (tied with the
+    watermark and landed by the run that set it). The count is the one extract_land took in the read's own snapshot
+    (Postgres, MySQL/MariaDB), so a table that changes during or after the run still balances; other dialects have
+    none, and the window is counted at the source now (rows changed since the read then fail it)."""
     from ingestion.validate.checks import CheckResult
 
-    declared = [c for c in plan.entity.checks if c.kind == "reconciliation"]
-    severity = declared[0].severity if declared else "error"
+    severity = _reconciliation_severity(plan)
     if "records_seen" in manifest.extra:
         return records_reconciliation(manifest, severity)
     if plan.entity.locator.kind != "sql" or "window_bounds" not in manifest.extra:
         return None
-    counted = source_count(plan, manifest)
+    counted = manifest.extra.get("source_count")
+    where = "in the read's snapshot"
+    if counted is None:
+        counted, where = source_count(plan, manifest), "at the source now"
     if counted is None:
         return CheckResult("reconciliation", "reconciliation", True, severity, "nothing new at the source", {})
-    observed = {"source": counted, "landed": manifest.rows}
-    if counted == manifest.rows:
+    left_out = int(manifest.extra.get("left_out_at_boundary") or 0)
+    observed = {"source": counted, "landed": manifest.rows, "left_out_at_boundary": left_out}
+    accounted = manifest.rows + left_out
+    tie_text = f" + {left_out} left out at the boundary (landed by the run that set the watermark)" if left_out else ""
+    if counted == accounted:
         return CheckResult(
-            "reconciliation", "reconciliation", True, severity, f"source {counted} = landed {manifest.rows}", observed
+            "reconciliation",
+            "reconciliation",
+            True,
+            severity,
+            f"source {counted} (counted {where}) = landed {manifest.rows}{tie_text}",
+            observed,
         )
     return CheckResult(
         "reconciliation",
         "reconciliation",
         False,
         severity,
-        f"the source holds {counted} row(s) in the run's window, {manifest.rows} were landed: rows changed at the "
-        "source during the run, or were lost; re-run extract_land to read the window again",
+        f"the source holds {counted} row(s) in the run's window (counted {where}), {manifest.rows} were landed"
+        f"{tie_text}: rows changed at the source during the run, or were lost; re-run extract_land to read the "
+        "window again",
+        observed,
+    )
+
+
+def late_rows_result(plan: EntityPlan, manifest: LandingManifest) -> CheckResult | None:
+    """Rows committed into a closed window after extract_land read it: the window counted now holds more rows than
+    it did in the read's snapshot. A later run starts above the window, so they are lost unless a lookback covers
+    them (then a warning) or extract_land reads the window again. Rows that left the window since (updated to a
+    newer cursor) are not counted against it: they are read again at their new value. Only for windows counted in
+    a snapshot (elsewhere reconciliation itself counts now), and not for full loads, whose next run reads them."""
+    from ingestion.validate.checks import CheckResult
+
+    counted = manifest.extra.get("source_count")
+    bounds = manifest.extra.get("window_bounds") or {}
+    if counted is None or bounds.get("mode") not in ("incremental", "interval") or bounds.get("empty"):
+        return None
+    now = source_count(plan, manifest)
+    if now is None:
+        return None
+    observed = {"read": counted, "now": now}
+    if now <= counted:
+        detail = f"no row arrived in the window after it was read ({counted} then, {now} now)"
+        return CheckResult("late_rows", "reconciliation", True, "warn", detail, observed)
+    load = plan.entity.load
+    covered = bounds["mode"] == "incremental" and bool(load.lookback_minutes or load.lookback_ids)
+    severity = "warn" if covered else _reconciliation_severity(plan)
+    outcome = (
+        "the next run's lookback re-reads them if it reaches that far"
+        if covered
+        else "no later run reads them: re-run extract_land to read the window again, or widen the safety margin"
+    )
+    return CheckResult(
+        "late_rows",
+        "reconciliation",
+        False,
+        severity,
+        f"{now - counted} row(s) arrived in the run's window after extract_land read it ({counted} then, {now} now): "
+        f"they were committed late; {outcome}",
         observed,
     )
 
@@ -228,7 +299,12 @@ def validate_run(plan: EntityPlan, run: RunInfo) -> dict[str, Any]:
         manifest = read_run_manifest(plan, run, lake)
         results = [structure_result(plan, lake, manifest)]
         if results[0].passed:  # content and counts mean nothing over files that are not what they claim
-            more = (drift_result(plan, manifest), reconciliation_result(plan, manifest), quarantine_result(manifest))
+            more = (
+                drift_result(plan, manifest),
+                reconciliation_result(plan, manifest),
+                late_rows_result(plan, manifest),
+                quarantine_result(manifest),
+            )
             results += [r for r in more if r]
             results += content_results(plan, run, lake, manifest, store)
         store.record_checks(plan.source, plan.entity.name, run.run_id, run.try_number, [r.as_dict() for r in results])

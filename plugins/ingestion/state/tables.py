@@ -156,3 +156,20 @@ processed_files = Table(
     Column("processed_at", DateTime(timezone=True), nullable=False),
     Index("ix_ingest_processed_file_name", "source", "entity", "file_name"),
 )
+
+# The primary keys (as landed in the general zone: PII key columns hashed, never raw) of the rows an incremental run
+# landed with the cursor value it moves the watermark to. The next run reads the watermark's value inclusively and
+# leaves these rows out, so rows committed later with the same value are read and the ones published are not sent
+# again (pipeline/boundary_ties.py). Written by extract_land under its run id; trusted only for the run the live
+# watermark names, at the value it holds.
+boundary_keys = Table(
+    "ingest_boundary_key",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(63), nullable=False),
+    Column("entity", String(63), nullable=False),
+    Column("run_id", String(250), nullable=False),
+    Column("cursor_value", Text, nullable=False),
+    Column("row_key", Text, nullable=False),
+    Index("ix_ingest_boundary_key_run", "source", "entity", "run_id"),
+)

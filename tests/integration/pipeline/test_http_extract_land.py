@@ -120,7 +120,14 @@ def test_incremental_run_reads_only_what_changed_since_the_watermark(
     assert first["rows"] == SEEDED
     assert first["watermark_to"] == "2026-11-01T20:50:00+00:00"  # the largest updated_at seen
     store = ControlStore(control_engine()).ensure_schema()
-    store.set_watermark(name, "orders", first["watermark_to"], reason="test: commit of run 1", changed_by="test")
+    store.set_watermark(  # as commit does: naming the run, whose records at that value the next run leaves out
+        name,
+        "orders",
+        first["watermark_to"],
+        reason="test: commit of run 1",
+        changed_by="test",
+        run_id="scheduled__2026-11-22",
+    )
     changed = [
         {"id": 7, "customer_id": 1, "status": "shipped", "amount": "1.00", "updated_at": "2026-11-21T10:00:00Z"},
         {"id": 999, "customer_id": 2, "status": "new", "amount": "2.50", "updated_at": "2026-11-21T11:00:00Z"},

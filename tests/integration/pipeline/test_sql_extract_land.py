@@ -34,6 +34,7 @@ from tests.integration.support import (
 
 REPO = Path(__file__).resolve().parents[3]
 COLUMNS = ORDERS_COLUMNS
+RUN_1 = "scheduled__2026-11-02"
 
 
 @pytest.fixture
@@ -99,10 +100,13 @@ def test_first_run_lands_the_table_row_by_row_and_a_rerun_adds_no_file(source: d
 
 def test_incremental_run_lands_only_rows_changed_past_the_watermark(source: dict[str, Any]) -> None:
     name, writer = source["name"], source["writer"]
-    first = _run(name, "scheduled__2026-11-02", datetime(2026, 11, 2, tzinfo=UTC))
-    # What commit will do once it exists: move the watermark to what the run read up to.
+    first = _run(name, RUN_1, datetime(2026, 11, 2, tzinfo=UTC))
+    # What commit does: move the watermark to what the run read up to, naming the run (whose rows at that value
+    # the next run leaves out).
     store = ControlStore(control_engine()).ensure_schema()
-    store.set_watermark(name, "orders", first["watermark_to"], reason="test: commit of run 1", changed_by="test")
+    store.set_watermark(
+        name, "orders", first["watermark_to"], reason="test: commit of run 1", changed_by="test", run_id=RUN_1
+    )
     recent = datetime.now(UTC) - timedelta(minutes=5)
     with writer.begin() as conn:
         conn.execute(
@@ -124,12 +128,15 @@ def test_incremental_run_lands_only_rows_changed_past_the_watermark(source: dict
 
 def test_full_refresh_conf_reads_everything_again(source: dict[str, Any]) -> None:
     name = source["name"]
-    first = _run(name, "scheduled__2026-11-02", datetime(2026, 11, 2, tzinfo=UTC))
+    first = _run(name, RUN_1, datetime(2026, 11, 2, tzinfo=UTC))
     store = ControlStore(control_engine()).ensure_schema()
-    store.set_watermark(name, "orders", first["watermark_to"], reason="test", changed_by="test")
+    store.set_watermark(name, "orders", first["watermark_to"], reason="test", changed_by="test", run_id=RUN_1)
     store.engine.dispose()
     nothing = _run(name, "scheduled__2026-11-03", datetime(2026, 11, 3, tzinfo=UTC))
-    assert (nothing["rows"], nothing["files"], nothing["window"]) == (0, [], "empty (nothing new at the source)")
+    # Only the row at the watermark's value is in the window, and run 1 landed it.
+    high = first["watermark_to"]
+    assert (nothing["rows"], nothing["files"], nothing["window"]) == (0, [], f"[{high}, {high}]")
+    assert nothing["left_out_at_boundary"] == 1
     refresh = _run(name, "manual__refresh", datetime(2026, 11, 3, 1, tzinfo=UTC), {"full_refresh": True})
     assert refresh["rows"] == 500
 

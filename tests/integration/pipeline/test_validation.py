@@ -120,20 +120,20 @@ def test_error_check_stops_the_run_and_warn_check_lets_it_publish(table: tuple[s
         store.engine.dispose()
 
 
-def test_reconciliation_catches_a_count_mismatch(
+def test_a_row_committed_late_into_the_window_fails_validate(
     table: tuple[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     name, writer = table
     monkeypatch.setenv("INGEST_CONFIG_DIR", str(write_configs(tmp_path / "configs", _config(name, "warn", "interval"))))
     context = stage_context("scheduled__2026-11-02", datetime(2026, 11, 2, tzinfo=UTC))
     landed = ExtractLandOperator(task_id="e", source_name=name, entity_name="orders").execute(context)
-    assert landed["rows"] == ROWS
-    # A row committed late inside the run's window, after extract_land read it: the count no longer matches.
+    assert (landed["rows"], landed["source_count"]) == (ROWS, ROWS)  # counted in the read's snapshot
+    # A row committed late inside the run's closed window, after extract_land read it: no later run reads it.
     with writer.begin() as conn:
         conn.execute(text(f"INSERT INTO {name}_orders VALUES (9999, 'paid', timestamptz '2026-11-01 12:00+00')"))
     with pytest.raises(
         AirflowFailException,
-        match=rf"reconciliation: the source holds {ROWS + 1} row\(s\) in the run's window, {ROWS} were landed",
+        match=r"late_rows: 1 row\(s\) arrived in the run's window after extract_land read it",
     ):
         ValidateOperator(task_id="v", source_name=name, entity_name="orders").execute(context)
     store = _store()
@@ -141,4 +141,6 @@ def test_reconciliation_catches_a_count_mismatch(
         results = {r["check_name"]: r for r in store.check_results(name, "orders")}
     finally:
         store.engine.dispose()
-    assert results["reconciliation"]["observed"] == {"source": ROWS + 1, "landed": ROWS}
+    assert results["reconciliation"]["passed"]  # what was read was landed
+    assert results["reconciliation"]["observed"] == {"source": ROWS, "landed": ROWS, "left_out_at_boundary": 0}
+    assert results["late_rows"]["observed"] == {"read": ROWS, "now": ROWS + 1}

@@ -1,0 +1,66 @@
+"""The keys of the rows a run landed at its new high cursor value, in the control database (`ingest_boundary_key`).
+
+A run records them under its own run id while it extracts; the next run of the entity reads the set of the run the
+live watermark names, at the value the watermark holds (pipeline/boundary_ties.py). Keys are texts of the values
+as landed in the general zone, so a PII key column (which may only be hashed) is stored as its hash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Iterator
+from itertools import islice
+
+from sqlalchemy import Engine, delete, insert, select
+
+from ingestion.state.tables import boundary_keys
+
+# Keys per INSERT: enough to make a big set quick, small enough for any driver's parameter limits.
+INSERT_CHUNK = 5_000
+READ_CHUNK = 10_000
+
+
+def published_keys(engine: Engine, source: str, entity: str, run_id: str, cursor_value: str) -> set[str]:
+    """The keys run `run_id` recorded at `cursor_value` (the encoded watermark), as one set."""
+    c = boundary_keys.c
+    query = select(c.row_key).where(
+        c.source == source, c.entity == entity, c.run_id == run_id, c.cursor_value == cursor_value
+    )
+    with engine.connect() as conn:
+        rows = conn.execution_options(stream_results=True, yield_per=READ_CHUNK).execute(query)
+        return {key for (key,) in rows}
+
+
+def forget_run(engine: Engine, source: str, entity: str, run_id: str) -> None:
+    """Drop what an earlier attempt of the run recorded: the run's set is written again."""
+    c = boundary_keys.c
+    with engine.begin() as conn:
+        conn.execute(delete(boundary_keys).where(c.source == source, c.entity == entity, c.run_id == run_id))
+
+
+def record_keys(engine: Engine, source: str, entity: str, run_id: str, cursor_value: str, keys: Iterable[str]) -> int:
+    """Add keys to the run's set at `cursor_value`; returns how many."""
+    written = 0
+    for chunk in _chunks(keys, INSERT_CHUNK):
+        rows = [
+            {"source": source, "entity": entity, "run_id": run_id, "cursor_value": cursor_value, "row_key": key}
+            for key in chunk
+        ]
+        with engine.begin() as conn:
+            conn.execute(insert(boundary_keys), rows)
+        written += len(rows)
+    return written
+
+
+def keep_only(engine: Engine, source: str, entity: str, run_ids: Collection[str]) -> None:
+    """Drop the sets of every other run of the entity: only the live watermark's run and the current one matter."""
+    c = boundary_keys.c
+    with engine.begin() as conn:
+        conn.execute(
+            delete(boundary_keys).where(c.source == source, c.entity == entity, c.run_id.not_in(list(run_ids)))
+        )
+
+
+def _chunks(keys: Iterable[str], size: int) -> Iterator[list[str]]:
+    iterator = iter(keys)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
