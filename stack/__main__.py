@@ -117,8 +117,9 @@ def start_one(settings: Settings, name: str) -> int:
     if svc.proc.running():
         _say(f"{name}: already running (pid {svc.proc.pid()})")
         return 0
-    if not svc.data.exists():
-        _say(f"FAILED: {name}: no data in {svc.data}; run `python -m stack up` to build it")
+    built = svc.built_state
+    if built is not None and not built.exists():
+        _say(f"FAILED: {name}: nothing built in {built}; run `python -m stack up` to build it")
         return 1
     svc.proc.pid_file.unlink(missing_ok=True)
     t0 = time.monotonic()

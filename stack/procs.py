@@ -64,6 +64,32 @@ def _group_members(pgid: int) -> list[list[str]]:
     return members
 
 
+def _descendants(pid: int) -> list[int]:
+    """Every live process below `pid`, also those that left its process group (sshd's connection children start
+    sessions of their own)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_fields(stat.parent.name)
+        except (OSError, IndexError):
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found: list[int] = []
+    todo = list(children.get(pid, []))
+    while todo:
+        child = todo.pop()
+        found.append(child)
+        todo.extend(children.get(child, []))
+    return found
+
+
+def _pgid(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except ProcessLookupError:
+        return None
+
+
 OWNER_VAR = "STACK_OWNER"
 
 
@@ -164,6 +190,9 @@ class ManagedProcess:
         if pid is None:
             return "not running"
         outcome = "stopped"
+        # A stopped service leaves nothing behind: processes it forked into sessions of their own (an SSH
+        # connection's server side) would go on serving their clients.
+        strays = [child for child in _descendants(pid) if _pgid(child) not in (pid, None)]
         try:
             os.killpg(pid, sig)
         except ProcessLookupError:
@@ -181,6 +210,9 @@ class ManagedProcess:
             time.sleep(0.5)
         if _group_alive(pid):
             raise StackError(f"{self.name}: process group {pid} is still alive after SIGKILL")
+        for child in strays:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)
         self.pid_file.unlink(missing_ok=True)
         return outcome
 

@@ -99,6 +99,11 @@ class Service:
     def port(self) -> int:
         return self.s.port(self.name)
 
+    @property
+    def built_state(self) -> Path | None:
+        """What `up` builds and a restart (`start NAME`) needs in place; None when the service keeps no state."""
+        return self.data
+
     def fresh_data_dir(self) -> Path:
         shutil.rmtree(self.data, ignore_errors=True)
         self.data.mkdir(parents=True)
@@ -395,6 +400,10 @@ class Sftp(Service):
         return self.s.state_dir / "sftp"
 
     @property
+    def built_state(self) -> Path | None:
+        return self.ssh_dir  # its config, host key and the client's key
+
+    @property
     def client_key(self) -> Path:
         return self.ssh_dir / "client_ed25519"
 
@@ -476,6 +485,10 @@ class PythonApp(Service):
     """A FastAPI app from stack/apps, served by uvicorn from the project's virtualenv."""
 
     module = ""
+
+    @property
+    def built_state(self) -> Path | None:
+        return None  # state lives in the process; a restart starts it afresh
 
     def command(self) -> list[str]:
         return [
