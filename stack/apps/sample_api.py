@@ -4,7 +4,8 @@ Serves paginated order records with an ``updated_at`` cursor behind token auth (
 OAuth2 client credentials; every secret is the one local token). ``updated_since`` is inclusive: records updated
 at exactly that time are served, as a client that resumes from its last high mark needs (records written later
 with the same time would otherwise never be seen). Tests steer it through
-``/_control/*``: inject 429 (with Retry-After) or 5xx answers, and upsert records to simulate source changes.
+``/_control/*``: inject 429 (with Retry-After) or 5xx answers, or answers whose connection closes in the middle of
+the body (``{"kind": "truncate"}``), and upsert records to simulate source changes.
 State is in memory: restarting the process resets it, and so does ``POST /_control/reset``.
 """
 
@@ -20,7 +21,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import Depends, FastAPI, Form, Header, HTTPException, Query, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 API_TOKEN = os.environ.get("SAMPLE_API_TOKEN", "sample-token")
 SEED_RECORDS = int(os.environ.get("SAMPLE_API_RECORDS", "250"))
@@ -58,7 +59,7 @@ class _State:
 
     def reset(self) -> None:
         self.orders = _seed_orders(SEED_RECORDS)
-        # Each fault is {"status": int, "remaining": int, "retry_after": int | None}.
+        # Each fault is {"kind": "status" | "truncate", "status": int, "remaining": int, "retry_after": int | None}.
         self.faults: list[dict[str, Any]] = []
         self.requests_served = 0
         self.oauth_tokens: dict[str, float] = {}
@@ -130,12 +131,26 @@ def oauth_token(
 async def inject_faults(request: Request, call_next: Any) -> Any:
     if request.url.path.startswith("/v1/"):
         fault = _take_fault()
+        if fault is not None and fault.get("kind") == "truncate":
+            return await _truncated(await call_next(request))
         if fault is not None:
             headers = {}
             if fault.get("retry_after") is not None:
                 headers["Retry-After"] = str(fault["retry_after"])
             return JSONResponse({"error": f"injected {fault['status']}"}, status_code=fault["status"], headers=headers)
     return await call_next(request)
+
+
+async def _truncated(response: Any) -> StreamingResponse:
+    """The real answer with its full Content-Length, but the connection closes halfway through the body."""
+    body = b"".join([chunk async for chunk in response.body_iterator])
+
+    async def half_then_close() -> Any:
+        yield body[: len(body) // 2]
+        raise ConnectionResetError("injected: connection closed mid-body")
+
+    headers = {"content-length": str(len(body)), "content-type": "application/json"}
+    return StreamingResponse(half_then_close(), status_code=response.status_code, headers=headers)
 
 
 @app.get("/health")
@@ -217,8 +232,11 @@ def _at_or_after(record: dict[str, Any], since: datetime) -> bool:
 def add_fault(body: dict[str, Any]) -> dict[str, Any]:
     status = int(body.get("status", 500))
     count = int(body.get("count", 1))
+    kind = str(body.get("kind", "status"))
     with _lock:
-        state.faults.append({"status": status, "remaining": count, "retry_after": body.get("retry_after")})
+        state.faults.append(
+            {"kind": kind, "status": status, "remaining": count, "retry_after": body.get("retry_after")}
+        )
         return {"faults": state.faults}
 
 

@@ -9,9 +9,9 @@ The connection (never the config) says how to authenticate, in its extra `auth`:
   connection's host) issues the token; it is fetched again shortly before it expires, and once on a 401.
 These extra keys are taken out of the session's headers (HttpHook turns unknown extra keys into headers).
 
-Retries (tenacity): 429 waits for its Retry-After; 5xx, timeouts and connection errors back off exponentially; other
-4xx fail at once with the response's own message (NotRetriableError). Messages name the path, never the query string
-(an API key may sit there) or a header.
+Retries (tenacity): 429 waits for its Retry-After; 5xx, timeouts, connection errors and bodies cut short back off
+exponentially; other 4xx fail at once with the response's own message (NotRetriableError). Messages name the path,
+never the query string (an API key may sit there) or a header.
 """
 
 from __future__ import annotations
@@ -244,7 +244,15 @@ class ApiClient:
             )
 
         retrying = Retrying(
-            retry=retry_if_exception_type((RetryableResponseError, requests.ConnectionError, requests.Timeout)),
+            # ChunkedEncodingError: the connection closed in the middle of the body (a proxy or server restart).
+            retry=retry_if_exception_type(
+                (
+                    RetryableResponseError,
+                    requests.ConnectionError,
+                    requests.Timeout,
+                    requests.exceptions.ChunkedEncodingError,
+                )
+            ),
             stop=stop_after_attempt(self.options.max_attempts),
             wait=wait,
             before_sleep=before_sleep,
