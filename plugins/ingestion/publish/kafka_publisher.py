@@ -51,6 +51,10 @@ class PublishCountMismatchError(PublishError):
     """The broker holds a different number of new messages than the run landed."""
 
 
+class TransactionTimeoutRefusedError(PublishError, NotRetriableError):
+    """The broker's transaction.max.timeout.ms is below the entity's transaction timeout: no retry can help."""
+
+
 class PublishedOtherLandingError(NotRetriableError):
     """The publish log holds the run with a different landing: the run was landed again after it published."""
 
@@ -323,7 +327,7 @@ def publish(
     short = min(target.timeout_seconds, 30.0)
     try:
         # First, so a zombie attempt of this entity is fenced and its open transaction aborted before we look.
-        producer.init_transactions(short)
+        _init_transactions(producer, target, short)
         published = _read_publish_log(consumer, target.topic, short)
         if target.run_key in published.runs:
             earlier = published.runs[target.run_key]
@@ -381,6 +385,21 @@ def publish(
     seconds = round(time.monotonic() - started, 3)
     log.info("%s: committed %d messages in %.1f s", target.topic, delivered, seconds)
     return PublishResult(target.topic, delivered, False, {p: (before[p], after[p]) for p in range(partitions)}, seconds)
+
+
+def _init_transactions(producer: Producer, target: PublishTarget, timeout: float) -> None:
+    from confluent_kafka import KafkaError, KafkaException
+
+    try:
+        producer.init_transactions(timeout)
+    except KafkaException as exc:
+        if exc.args and exc.args[0].code() == KafkaError.INVALID_TRANSACTION_TIMEOUT:
+            raise TransactionTimeoutRefusedError(
+                f"{target.topic}: the broker refuses this publish's transaction timeout (publish_timeout_seconds "
+                f"{target.timeout_seconds:.0f} plus the margin) as above its transaction.max.timeout.ms; lower "
+                "kafka.publish_timeout_seconds or raise the broker setting"
+            ) from exc
+        raise
 
 
 def _abort(producer: Producer, topic: str) -> None:

@@ -115,3 +115,31 @@ def test_the_broker_accepts_the_longest_publish_timeout_a_config_may_ask_for_and
     error = refused.value.args[0]
     assert error.code() == KafkaError.INVALID_TRANSACTION_TIMEOUT
     assert error.fatal()  # retrying the same producer cannot help
+
+
+def test_a_publish_whose_transaction_timeout_the_broker_refuses_fails_at_once_saying_why() -> None:
+    import pyarrow as pa
+
+    from ingestion.errors import NotRetriableError
+    from ingestion.publish.kafka_publisher import PublishTarget, TransactionTimeoutRefusedError, publish
+
+    topic = f"test.timeout.{uuid.uuid4().hex[:10]}"
+    hook = TransactionalKafkaProducerHook(
+        transactional_id=f"test.{topic}",
+        transaction_timeout_ms=Kafka(publish_timeout_seconds=840).transaction_timeout_ms + 1,
+        producer_config={"log_level": 0},
+    )
+    target = PublishTarget(
+        topic=topic,
+        partitions=1,
+        replication_factor=1,
+        key_columns=(),
+        value_columns=("id",),
+        headers=(),
+        run_key="r1",
+        expected_rows=1,
+    )
+    batch = pa.RecordBatch.from_pydict({"id": pa.array([1], pa.int64())})
+    with pytest.raises(TransactionTimeoutRefusedError, match=r"transaction\.max\.timeout\.ms") as refused:
+        publish(hook, target, lambda: [batch])
+    assert isinstance(refused.value, NotRetriableError)  # the task fails at once instead of retrying in vain
