@@ -148,6 +148,9 @@ def _common_failures(plan: DagPlan) -> list[str]:
         "Nothing was published and the watermark did not move, so clearing the task after the fix is safe |",
         "| `publish` fails | Kafka unreachable or the topic missing | the publish is transactional: an aborted "
         "attempt is invisible to read_committed consumers; clear the task once Kafka is back |",
+        "| `validate` fails `late_rows` | rows were committed into the run's window after it was read | clear "
+        "the entity's tasks from `extract_land` (the window is read again); widen `load.safety_margin_seconds` or "
+        "add a lookback so later runs catch such rows |",
         "| `validate` fails on reconciliation (source vs landed) | rows lost between the source and the lake | "
         "nothing was published: clear the entity's tasks from `extract_land`; the run lands its window again "
         "over its own files (never duplicated) |",

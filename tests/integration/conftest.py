@@ -7,6 +7,7 @@ never a skip.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,17 @@ def stack_env() -> dict[str, str]:
     values = read_env_file(ENV_FILE)
     os.environ.update(values)
     return values
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fault_matrix_table() -> Iterator[None]:
+    """At the end of a session in which every fault-matrix row ran and passed, the README's table is written from
+    them (or, in CI, checked against them)."""
+    from tests.integration.faults import matrix
+
+    yield
+    if matrix.complete():
+        matrix.update_readme(Path(__file__).resolve().parents[2] / "README.md", matrix.ROWS)
 
 
 @pytest.fixture(scope="session")

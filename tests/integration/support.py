@@ -52,7 +52,7 @@ ORDERS_COLUMNS: list[dict[str, Any]] = [
 def crm_table(table: str, columns_sql: str) -> Iterator[Engine]:
     """A table of the test's own in the CRM database, readable by the source connection; dropped afterwards.
     Yields an engine that may write to it."""
-    writer = create_engine(CRM_WRITER_URL)
+    writer = create_engine(CRM_WRITER_URL, pool_pre_ping=True)  # survives a Postgres restart (fault tests)
     try:
         with writer.begin() as conn:
             conn.execute(text(f"CREATE TABLE {table} ({columns_sql})"))

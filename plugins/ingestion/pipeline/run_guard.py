@@ -87,9 +87,10 @@ def _refuse_behind_an_uncommitted_publish(plan: EntityPlan, run: RunInfo, store:
             if earlier.published
             else "began publishing (whether its Kafka transaction committed is known to its publish task)"
         )
+        start = "from the start" if earlier.watermark_from is None else f"after watermark {earlier.watermark_from!r}"
         raise PreviousRunNotCommittedError(
-            f"{where}: run {earlier.run_id} {what} for the window after watermark {earlier.watermark_from!r} and "
-            f"never committed, and the watermark is still there: this run would read and publish those rows again, "
+            f"{where}: run {earlier.run_id} {what} for the window {start} and never committed, and the watermark "
+            "is still where that run started: this run would read and publish those rows again, "
             f"so it reads nothing. Let run {earlier.run_id} commit first: clear its publish and commit tasks (after "
             f"fixing why its commit failed); then clear this task. If that run's rows must not count, move the "
             f"watermark past them by hand: `scripts/ingest watermark set {plan.source} {plan.entity.name} "

@@ -23,6 +23,7 @@ from sqlalchemy import create_engine, select
 from ingestion.notify.dispatch import MAX_POSTS_PER_MINUTE
 from ingestion.state.tables import alerts
 from tests.adaptive_card import card_errors
+from tests.integration.faults.matrix import FaultRow, record
 from tests.integration.notify.alert_process import failure_alert
 from tests.integration.support import REPO
 
@@ -148,6 +149,18 @@ def test_20_concurrent_failures_with_the_control_db_down_still_post_and_the_dige
     assert f"{STORM - sent} alert(s) held back" in title
     assert run_alert_maintenance()["digests"] == 0  # moved once: a second run finds nothing to move or summarise
     assert len(_rows(control_url, teams_channel)) == STORM + 1
+    record(
+        FaultRow(
+            15,
+            f"control DB down while {STORM} tasks fail at once",
+            "the failure callbacks' alert dispatch",
+            "n/a",
+            "n/a",
+            "n/a",
+            f"posts up to the throttle ({MAX_POSTS_PER_MINUTE} a minute per channel), each naming the outage; the "
+            "rest held on the machine and summarised by the digest once the DB was back; no alert lost",
+        )
+    )
 
 
 def test_the_next_dispatch_after_an_outage_moves_the_local_records_into_the_control_db(
