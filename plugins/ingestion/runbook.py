@@ -168,10 +168,11 @@ def _common_failures(plan: DagPlan) -> list[str]:
         "watermark set` that puts the watermark back, then clear only `commit` |",
         "| deadline missed | source slow, or the run queued behind a failed one (runs go one at a time) | look "
         "for a failed earlier run of this DAG first |",
-        "| a cursor entity's `extract_land` stays without a state | it waits for the previous run's `commit` to "
-        "succeed (it would otherwise read that run's rows again) | fix and clear the previous run's failed task; "
-        "the waiting run then starts by itself. Never mark that `commit` success by hand: `extract_land` then "
-        "refuses to read, naming the run that never committed |",
+        "| a cursor entity's `extract_land` stays without a state, or `up_for_reschedule` | it waits for the "
+        "previous run's `commit` to succeed (it would otherwise read that run's rows again); scheduled runs wait "
+        "in Airflow, manual ones look again every 30 s, naming the run in their log | fix and clear the previous "
+        "run's failed task; the waiting run then goes on by itself. Marking that `commit` success by hand does not "
+        "release it: only a commit does |",
         "| zero rows | nothing changed at the source, or the window is wrong | compare the entity's watermark "
         "in the control database with the source's newest rows |",
         *_record_source_failures(plan),

@@ -5,6 +5,8 @@
 - Kafka stopped during a run: publish fails, the watermark does not move and nothing of the attempt is visible to
   read_committed; with Kafka back, the retry completes with exact counts;
 - clearing that finished run re-runs it with no new files, no new committed messages and the watermark unchanged;
+- a run whose commit failed holds the next run's extract of the incremental entity until it committed, so that
+  run reads only new rows (no row published twice);
 - a run still going past its source's deadline, and a daily run not finished by its `finish_by` time, each post a
   deadline alert, and the runs still finish.
 
@@ -19,6 +21,7 @@ import signal
 import subprocess
 import time
 import uuid
+from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -167,10 +170,12 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
 @pytest.fixture(scope="module")
 def airflow(source: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     home = tmp_path_factory.mktemp("airflow")
+    fault_dir = tmp_path_factory.mktemp("faults")  # faults armed here fire in the components' task processes
     env = airflow_env(
         home,
         source["configs"],
         **COMPONENT_SETTINGS,
+        INGEST_FAULT_DIR=str(fault_dir),
         AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL="5",
         AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"postgresql+psycopg://ingest:ingest@127.0.0.1:{PG_PORT}/airflow",
     )
@@ -180,7 +185,7 @@ def airflow(source: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) ->
         api = Api(PORT, password)
         dag_id = f"ingest_{source['name']}"
         api.wait_parsed(dag_id)
-        yield {"api": api, "env": env, "dag_id": dag_id, "home": home}
+        yield {"api": api, "env": env, "dag_id": dag_id, "home": home, "faults": fault_dir}
     finally:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=120)
@@ -329,6 +334,77 @@ def test_clearing_a_finished_run_adds_no_files_no_messages_and_keeps_the_waterma
     assert _watermark(name) == watermark
     assert len(store.runs(name, limit=100)) == records
     store.engine.dispose()
+
+
+@pytest.mark.timeout(600)  # two runs, a failed commit with its retry, and the clear
+def test_a_failed_commit_holds_the_next_runs_extract_until_it_commits(
+    airflow: dict[str, Any], source: dict[str, Any]
+) -> None:
+    api, dag_id, name = airflow["api"], airflow["dag_id"], source["name"]
+    topic = f"ingest.{name}.live"
+    # Unpaused (the earlier tests of the module have done so) and with no run going, whatever ran before.
+    api.call("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+    api.wait(
+        "earlier runs to finish",
+        lambda: (runs := api.runs(dag_id)) and all(r["state"] in ("success", "failed") for r in runs),
+    )
+
+    def touch(first: int, last: int) -> None:
+        with source["writer"].begin() as conn:
+            conn.execute(
+                text(
+                    f"UPDATE {source['table']} SET updated_at = now() - interval '1 second' "
+                    "WHERE order_id BETWEEN :a AND :b"
+                ),
+                {"a": first, "b": last},
+            )
+
+    # Run A publishes rows 30..39 of `live`, then its commit fails on every try (the control DB refusing it).
+    touch(30, 39)
+    armed = airflow["faults"] / f"commit.in_transaction@{name}.live"
+    armed.write_text(json.dumps({"action": "raise", "once": False}))
+    # Runs with logical dates, as scheduled runs have (Airflow's depends_on_past ignores runs without one; those
+    # are held by extract_land itself, see the fault matrix).
+    now = datetime.now(UTC).replace(microsecond=0)
+    run_a = api.call(
+        "POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": (now - timedelta(minutes=2)).isoformat()}
+    )["dag_run_id"]
+    api.wait(
+        "run A to fail in live.commit",
+        lambda: api.call("GET", f"/dags/{dag_id}/dagRuns/{run_a}")["state"] == "failed",
+        timeout=300,
+    )
+    assert api.task_states(dag_id, run_a)["live.commit"] == "failed"
+
+    # Run B: rows 40..44 change too. Its live.extract_land must wait for A's commit, or it would publish 30..39
+    # again (the watermark has not moved).
+    touch(40, 44)
+    run_b = api.call(
+        "POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": (now - timedelta(minutes=1)).isoformat()}
+    )["dag_run_id"]
+    path = f"/dags/{dag_id}/dagRuns/{run_b}/taskInstances/live.extract_land/dependencies"
+
+    def waiting_on_a() -> bool:
+        reasons = [d["reason"] for d in api.call("GET", path)["dependencies"]]
+        return any("wait_for_downstream" in reason for reason in reasons)
+
+    api.wait("run B's live.extract_land to wait for run A's commit", waiting_on_a, timeout=180)
+    assert api.task_states(dag_id, run_b)["live.extract_land"] in (None, "none", "scheduled")
+
+    # The control DB is back: clearing A's commit commits A, and B then runs by itself.
+    armed.unlink()
+    api.call(
+        "POST",
+        f"/dags/{dag_id}/clearTaskInstances",
+        json={"dag_run_id": run_a, "task_ids": ["live.commit"], "dry_run": False, "reset_dag_runs": True},
+    )
+    api.wait_run(dag_id, run_a)
+    api.wait_run(dag_id, run_b)
+    published = defaultdict(list)
+    for key, _, headers in read_committed(topic):
+        published[headers["ingest_run_id"].decode()].append(int(key))
+    assert sorted(published[run_a]) == list(range(30, 40))
+    assert sorted(published[run_b]) == list(range(40, 45))  # only the new rows, each once
 
 
 def _deadline_posts(webhook_sink_url: str, source: str) -> list[dict[str, Any]]:

@@ -8,7 +8,9 @@ yet for a kind of source raises StageNotImplementedError, which fails the task (
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
@@ -18,6 +20,8 @@ if TYPE_CHECKING:
 
     from ingestion.pipeline.run_info import RunInfo
     from ingestion.planner import EntityPlan
+
+log = logging.getLogger(__name__)
 
 
 class EntityStageOperator(BaseOperator):
@@ -77,7 +81,24 @@ class ExtractLandOperator(EntityStageOperator):
             from ingestion.pipeline import sftp_extract_land as stage  # type: ignore[no-redef]
         else:
             from ingestion.pipeline import sql_extract_land as stage  # type: ignore[no-redef]
-        return stage.extract_land(plan, run)
+        from ingestion.pipeline.run_guard import PreviousRunNotCommittedError
+
+        try:
+            return stage.extract_land(plan, run)
+        except PreviousRunNotCommittedError as waiting:
+            return _wait_for_previous_commit(waiting)
+
+
+# How often a run whose entity has an earlier run published but not committed looks again (up_for_reschedule):
+# Airflow's own wait (wait_for_downstream) does not hold runs without a logical date, such as manual triggers.
+PREVIOUS_COMMIT_POKE = timedelta(seconds=30)
+
+
+def _wait_for_previous_commit(waiting: Exception) -> Any:
+    from airflow.sdk.exceptions import AirflowRescheduleException
+
+    log.warning("%s; looking again in %d s", waiting, PREVIOUS_COMMIT_POKE.total_seconds())
+    raise AirflowRescheduleException(reschedule_date=datetime.now(UTC) + PREVIOUS_COMMIT_POKE)
 
 
 def backfill_skip_reason(plan: EntityPlan, run: RunInfo) -> str | None:

@@ -6,8 +6,10 @@
   Landing it again would publish nothing (the run is in the publish log) while commit moved the watermark over rows
   that never reached Kafka.
 - A run of a watermark entity does not read while an earlier run of the entity began publishing from the live
-  watermark and never committed: it would read and publish that run's rows again. The DAG already keeps it waiting
-  (extract_land waits for the previous run's commit); this holds also when that commit was marked success by hand.
+  watermark and never committed: it would read and publish that run's rows again. Airflow keeps scheduled runs
+  waiting (extract_land waits for the previous run's commit), but not runs without a logical date (manual
+  triggers), nor a run whose predecessor's commit was marked success by hand: for those, extract_land raises
+  PreviousRunNotCommittedError and its operator looks again later (up_for_reschedule) until that run committed.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from ingestion.errors import NotRetriableError
+from ingestion.errors import IngestionError
 from ingestion.pipeline.landed_run import committed_summary, landed_summary, open_lake, read_run_manifest
 
 if TYPE_CHECKING:
@@ -26,8 +28,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class PreviousRunNotCommittedError(NotRetriableError):
-    """An earlier run of the entity may have published its window and never committed."""
+class PreviousRunNotCommittedError(IngestionError):
+    """An earlier run of the entity may have published its window and never committed: this one must wait."""
 
 
 def moves_watermark(plan: EntityPlan, run: RunInfo) -> bool:
@@ -91,8 +93,8 @@ def _refuse_behind_an_uncommitted_publish(plan: EntityPlan, run: RunInfo, store:
         raise PreviousRunNotCommittedError(
             f"{where}: run {earlier.run_id} {what} for the window {start} and never committed, and the watermark "
             "is still where that run started: this run would read and publish those rows again, "
-            f"so it reads nothing. Let run {earlier.run_id} commit first: clear its publish and commit tasks (after "
-            f"fixing why its commit failed); then clear this task. If that run's rows must not count, move the "
+            f"so it waits. Let run {earlier.run_id} commit first: clear its publish and commit tasks (after fixing "
+            f"why its commit failed); this run then goes on by itself. If that run's rows must not count, move the "
             f"watermark past them by hand: `scripts/ingest watermark set {plan.source} {plan.entity.name} "
             f"'{earlier.watermark_to}' --reason '...'`"
         )

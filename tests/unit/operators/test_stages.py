@@ -92,3 +92,33 @@ def test_backfills_skip_entities_that_are_not_interval_windowed(config_dir: Path
     backfill, scheduled = RunInfo.from_context(_context("backfill")), RunInfo.from_context(_context("scheduled"))
     assert backfill_skip_reason(load_entity_plan("crm", "orders"), backfill) is None
     assert backfill_skip_reason(load_entity_plan("crm", "customers"), scheduled) is None
+
+
+def test_extract_land_waits_while_an_earlier_run_has_not_committed(
+    config_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Airflow does not hold runs without a logical date behind depends_on_past: the stage finds the earlier run
+    # itself, and the operator looks again later (up_for_reschedule) instead of failing or reading.
+    from airflow.sdk.exceptions import AirflowRescheduleException
+
+    from ingestion.pipeline import sql_extract_land
+    from ingestion.pipeline.run_guard import PreviousRunNotCommittedError
+
+    def earlier_run_uncommitted(plan: object, run: object) -> None:
+        raise PreviousRunNotCommittedError("crm.customers: run manual__1 published 3 row(s) ... so it waits")
+
+    monkeypatch.setattr(sql_extract_land, "extract_land", earlier_run_uncommitted)
+    dag_run = SimpleNamespace(
+        dag_id="ingest_crm",
+        run_id="manual__2",
+        run_type="manual",
+        data_interval_start=None,
+        data_interval_end=None,
+        run_after=datetime(2026, 11, 3, tzinfo=UTC),
+        conf={},
+    )
+    op = STAGE_OPERATORS["extract_land"](task_id="extract_land", source_name="crm", entity_name="customers")
+    before = datetime.now(UTC)
+    with pytest.raises(AirflowRescheduleException) as waiting:
+        op.execute({"dag_run": dag_run, "ti": SimpleNamespace(try_number=1)})  # type: ignore[arg-type]
+    assert before < waiting.value.reschedule_date <= datetime.now(UTC) + timedelta(minutes=1)
