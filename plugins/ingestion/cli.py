@@ -23,10 +23,10 @@ from ingestion.config.schema import render_schema, schema_path
 from ingestion.errors import InvalidSourceConfigError, UnknownSourceError
 from ingestion.factory import load_entity_plan
 from ingestion.paths import config_dir as default_config_dir
-from ingestion.pipeline import watermark_values
 from ingestion.planner import DagPlan, plan_source
 from ingestion.runbook import markdown_cell
 from ingestion.schedule_text import refresh_frequency
+from ingestion.state import watermark_values
 
 if TYPE_CHECKING:
     from ingestion.config.models import Entity

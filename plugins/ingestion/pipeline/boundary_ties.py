@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ingestion.extract.window import Window, leaves_out_published_ties
-from ingestion.pipeline import watermark_values
+from ingestion.state import watermark_values
 
 if TYPE_CHECKING:
     import pyarrow as pa

@@ -15,9 +15,9 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ingestion.extract.window import LookbackUnitError, Window, lowered_by_lookback
-from ingestion.pipeline import watermark_values
 from ingestion.pipeline.landed_run import landed_summary
 from ingestion.pipeline.run_guard import reuse_or_guard
+from ingestion.state import watermark_values
 
 if TYPE_CHECKING:
     import pyarrow as pa

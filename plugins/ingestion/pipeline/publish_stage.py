@@ -149,7 +149,7 @@ def _manifest_path(plan: EntityPlan, run: RunInfo) -> str:
 
 
 def _refuse_if_watermark_moved(plan: EntityPlan, run: RunInfo, manifest: LandingManifest, store: ControlStore) -> None:
-    from ingestion.pipeline.watermark_values import same_watermark
+    from ingestion.state.watermark_values import same_watermark
 
     mark = store.get_watermark(plan.source, plan.entity.name)
     live = mark.value if mark is not None else None

@@ -73,7 +73,7 @@ def frozen_summary(plan: EntityPlan, run: RunInfo, started: PublishRecord) -> di
 
 
 def _refuse_behind_an_uncommitted_publish(plan: EntityPlan, run: RunInfo, store: ControlStore) -> None:
-    from ingestion.pipeline.watermark_values import same_watermark
+    from ingestion.state.watermark_values import same_watermark
 
     where = f"{plan.source}.{plan.entity.name}"
     mark = store.get_watermark(plan.source, plan.entity.name)

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from ingestion.config.models import SOURCE_FILE_COLUMN
 from ingestion.faults import fault_point
-from ingestion.pipeline import watermark_values
 from ingestion.pipeline.landed_run import landed_summary
 from ingestion.pipeline.run_guard import reuse_or_guard
+from ingestion.state import watermark_values
 
 if TYPE_CHECKING:
     import pyarrow as pa

@@ -21,9 +21,9 @@ from ingestion.extract.window import (
     latest_complete_interval,
     next_watermark,
 )
-from ingestion.pipeline import watermark_values
 from ingestion.pipeline.landed_run import landed_summary
 from ingestion.pipeline.run_guard import reuse_or_guard
+from ingestion.state import watermark_values
 
 if TYPE_CHECKING:
     import pyarrow as pa

@@ -254,8 +254,8 @@ def late_rows_result(plan: EntityPlan, manifest: LandingManifest) -> CheckResult
 def content_results(
     plan: EntityPlan, run: RunInfo, lake: Lake, manifest: LandingManifest, store: ControlStore
 ) -> list[CheckResult]:
-    from ingestion.pipeline import watermark_values
     from ingestion.pipeline.landed_run import landed_batches
+    from ingestion.state import watermark_values
     from ingestion.validate.checks import ContentChecks, RunFacts
 
     checks = ContentChecks(plan.entity.checks, plan.entity.load.cursor_column)

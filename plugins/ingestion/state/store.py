@@ -28,6 +28,7 @@ from ingestion.state.tables import (
     watermark_history,
     watermarks,
 )
+from ingestion.state.watermark_values import same_watermark
 
 log = logging.getLogger(__name__)
 
@@ -179,8 +180,6 @@ class ControlStore:
         run_id: str | None,
         expected: str | None,
     ) -> None:
-        from ingestion.pipeline.watermark_values import same_watermark
-
         now = datetime.now(UTC)
         current = conn.execute(
             select(watermarks.c.value, watermarks.c.value_type)

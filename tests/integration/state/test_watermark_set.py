@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.pipeline.watermark_values import decode, encode
 from ingestion.state.engine import control_engine
 from ingestion.state.store import CommitOutcome, ControlStore, RunRecord, WatermarkConflictError
+from ingestion.state.watermark_values import decode, encode
 from tests.integration.support import REPO, write_configs
 
 

@@ -8,8 +8,8 @@ import pytest
 
 from ingestion.config.models import Entity
 from ingestion.errors import NotRetriableError
-from ingestion.pipeline import watermark_values
-from ingestion.pipeline.watermark_values import WatermarkValueError, decode, encode, normalise, same_watermark
+from ingestion.state import watermark_values
+from ingestion.state.watermark_values import WatermarkValueError, decode, encode, normalise, same_watermark
 
 RUN_STORED = encode(datetime(2026, 11, 3, 2, 0, tzinfo=UTC))  # what a run's commit writes
 
