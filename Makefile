@@ -13,7 +13,7 @@ help:
 	@echo "make airflow       api-server, scheduler, dag-processor and triggerer, supervised (Ctrl-C stops them)"
 	@echo "make airflow-stop  stop the components started by make airflow"
 	@echo "make test-unit     unit and DAG tests only (no services)"
-	@echo "make lint          ruff and mypy"
+	@echo "make lint          ruff, mypy and the import layers"
 	@echo "make validate      validate every source config (scripts/ingest validate)"
 	@echo "make bench-parse   DAG parse benchmark: factory vs hand-written vs dag-factory (bench/README.md)"
 
@@ -52,7 +52,7 @@ airflow-stop:
 	@source scripts/airflow_env.sh; $(PY) scripts/airflow_local.py stop
 
 lint: bootstrap
-	@.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy
+	@.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy && PYTHONPATH=plugins .venv/bin/lint-imports --no-cache
 
 format:
 	@.venv/bin/ruff format . && .venv/bin/ruff check --fix .

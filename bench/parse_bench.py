@@ -93,9 +93,11 @@ def make_config(index: int, entities: int) -> dict[str, Any]:
 def _handwritten_dag(plan: Any, index: int) -> str:
     """Python source of one DAG, spelled out with literals: the same constructor calls and arguments as the builder
     (task arguments passed to each operator, as the builder does), so the difference is the factory's own work."""
+    from ingestion.runbook import render_runbook
+
     retry = plan.retry
     lines = [
-        f"DOC_{index} = {plan.doc_md!r}",
+        f"DOC_{index} = {render_runbook(plan)!r}",
         "with DAG(",
         f"    dag_id={plan.dag_id!r},",
         f"    description={plan.description!r},",
@@ -133,6 +135,8 @@ def _handwritten_dag(plan: Any, index: int) -> str:
 
 
 def _dagfactory_yaml(plan: Any) -> dict[str, Any]:
+    from ingestion.runbook import render_runbook
+
     retry = plan.retry
     tasks: dict[str, Any] = {}
     groups: dict[str, Any] = {}
@@ -177,7 +181,7 @@ def _dagfactory_yaml(plan: Any) -> dict[str, Any]:
             "catchup": plan.catchup,
             "tags": list(plan.tags),
             "max_active_runs": plan.max_active_runs,
-            "doc_md": plan.doc_md,
+            "doc_md": render_runbook(plan),
             "task_groups": groups,
             "tasks": tasks,
         }

@@ -150,7 +150,7 @@ def child_stage(stage: str, state: dict[str, Any]) -> dict[str, Any]:
     # What the stage itself imports (the Azure SDK, the drivers, pyarrow.parquet) stays on its clock.
     import airflow.sdk.execution_time.task_runner  # noqa: F401
 
-    from ingestion.factory import load_entity_plan
+    from ingestion.plan_loader import load_entity_plan
     from ingestion.stage_memory import use_lean_memory
 
     use_lean_memory()  # what EntityStageOperator.execute does first
@@ -253,8 +253,8 @@ def child_producer(state: dict[str, Any], *, with_headers: bool = True) -> dict[
     import pyarrow.parquet as pq
     from confluent_kafka import Producer
 
-    from ingestion.factory import load_entity_plan
     from ingestion.land.lake import Lake
+    from ingestion.plan_loader import load_entity_plan
     from ingestion.publish.json_encoding import encode_keys, encode_values
     from ingestion.publish.kafka_hooks import exactly_once_config
 

@@ -26,6 +26,8 @@ say "ruff"
 .venv/bin/ruff format --check . || { say "FAILED: ruff format (run: make format)"; exit 1; }
 say "mypy"
 .venv/bin/mypy || { say "FAILED: mypy"; exit 1; }
+say "import layers"
+PYTHONPATH=plugins .venv/bin/lint-imports --no-cache || { say "FAILED: import layers (pyproject.toml [tool.importlinter])"; exit 1; }
 
 say "pytest"
 "$PY" -m pytest tests "$@"

@@ -1,6 +1,7 @@
 """The builder: a DagPlan in, an Airflow DAG out. The only module that instantiates operators.
 
-Every decision (ids, edges, retries, tags, runbook) was made by the pure planner; this module only translates.
+Every decision (ids, edges, retries, tags) was made by the pure planner; this module only translates, and renders
+the runbook (the DAG's doc_md) from the same plan.
 """
 
 from __future__ import annotations
@@ -9,27 +10,19 @@ import os
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import DAG, Asset, CronDataIntervalTimetable, TaskGroup
+from airflow.sdk import DAG, CronDataIntervalTimetable, TaskGroup
 
 from ingestion.config.models import NON_PERIODIC_SCHEDULES
 from ingestion.notify.notifiers import EntityFailureNotifier
 from ingestion.operators import STAGE_OPERATORS
+from ingestion.operators.assets import entity_asset
+from ingestion.runbook import render_runbook
 
 if TYPE_CHECKING:
     from ingestion.planner import DagPlan, EntityPlan
 
 # No DAG params: `full_refresh` is read from the run conf (see RunInfo). Airflow validates declared params with
 # jsonschema at construction and deep-copies them into every task: 1.4 ms per DAG here (bench/README.md).
-
-
-def entity_asset(plan: EntityPlan) -> Asset:
-    """The Asset a successful commit updates, so downstream DAGs can be scheduled on fresh data."""
-    return Asset(
-        name=f"ingest.{plan.source}.{plan.entity.name}",
-        uri=f"ingest://{plan.source}/{plan.entity.name}",
-        group="ingestion",
-        extra={"topic": plan.topic, "landing": plan.landing_path_pattern},
-    )
 
 
 def _timetable(schedule: str | None) -> Any:
@@ -122,7 +115,7 @@ def build_dag(plan: DagPlan) -> DAG:
         tags=set(plan.tags),
         owner_links=plan.owner_links,
         max_active_runs=plan.max_active_runs,
-        doc_md=plan.doc_md,
+        doc_md=render_runbook(plan),
         deadline=_deadlines(plan),
     ) as dag:
         task_args = _task_args(plan)

@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 from ingestion.config.loader import LoadResult, load_configs
 from ingestion.config.schema import render_schema, schema_path
 from ingestion.errors import InvalidSourceConfigError, UnknownSourceError
-from ingestion.factory import load_entity_plan
 from ingestion.paths import config_dir as default_config_dir
+from ingestion.plan_loader import load_entity_plan
 from ingestion.planner import DagPlan, plan_source
-from ingestion.runbook import markdown_cell
+from ingestion.runbook import markdown_cell, render_runbook
 from ingestion.schedule_text import refresh_frequency
 from ingestion.state import watermark_values
 
@@ -48,7 +48,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     result = _load(args)
     plans = _plans(result)
     for plan in plans:
-        plan.doc_md  # noqa: B018  (renders the runbook: a config that cannot be documented is not valid)
+        render_runbook(plan)  # a config that cannot be documented is not valid
     if result.errors:
         files = {e.file for e in result.errors}
         print(f"{len(result.errors)} error(s) in {len(files)} file(s) (env {result.env}):", file=sys.stderr)

@@ -1,7 +1,8 @@
 """The DAG factory: config folder in, DAGs out; broken configs reported, never hiding the valid ones.
 
 Called from the thin files in dags/. With Airflow's parsing context (a worker about to run one task), only that
-task's source config is read and only its DAG is built.
+task's source config is read and only its DAG is built. (A task that needs its entity's plan at execute time reads
+it through ingestion.plan_loader, below this module.)
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ingestion.builder import build_dag
 from ingestion.config.loader import ConfigError, load_configs
-from ingestion.errors import InvalidSourceConfigError, UnknownSourceError
+from ingestion.errors import InvalidSourceConfigError
 from ingestion.paths import config_dir as default_config_dir
-from ingestion.planner import EntityPlan, find_entity, plan_entity, plan_source, source_for_dag_id
+from ingestion.planner import plan_source, source_for_dag_id
 
 if TYPE_CHECKING:
     from airflow.sdk import DAG
@@ -27,8 +29,6 @@ class FactoryResult:
 
 def build_dags(config_dir: Path | None = None, *, env: str | None = None, dag_id: str | None = None) -> FactoryResult:
     """Every valid source's DAG, or with `dag_id` (the parsing context) just that one, or none if it is not ours."""
-    from ingestion.builder import build_dag  # imports Airflow; the rest of this module does not
-
     only = None
     if dag_id is not None:
         only = source_for_dag_id(dag_id)
@@ -40,24 +40,6 @@ def build_dags(config_dir: Path | None = None, *, env: str | None = None, dag_id
         dag = build_dag(plan_source(config, loaded.env))
         result.dags[dag.dag_id] = dag
     return result
-
-
-def load_entity_plan(
-    source_name: str, entity_name: str, *, config_dir: Path | None = None, env: str | None = None
-) -> EntityPlan:
-    """One entity's plan from its source's current config file (only that file is read), or a clear error."""
-    folder = config_dir or default_config_dir()
-    result = load_configs(folder, env, only=source_name)
-    if result.errors:
-        raise InvalidSourceConfigError(result.errors)
-    config = result.configs.get(source_name)
-    if config is None:
-        raise UnknownSourceError(f"no config for source {source_name!r} in {folder}")
-    try:
-        entity = find_entity(config, entity_name)
-    except KeyError as exc:
-        raise UnknownSourceError(exc.args[0]) from None
-    return plan_entity(config, entity)
 
 
 def raise_for_config_errors(config_dir: Path | None = None, *, env: str | None = None) -> None:

@@ -1,7 +1,8 @@
 """The planner: a validated source config in, plain DAG and task metadata out. Pure: no Airflow import.
 
-Everything the builder needs is decided here (ids, stages, edges, effective per-entity settings, retries, tags, the
-runbook), so it can be tested without a scheduler and reused by the CLI. Only the builder instantiates operators.
+Everything the builder needs is decided here (ids, stages, edges, effective per-entity settings, retries, tags), so
+it can be tested without a scheduler and reused by the CLI; the runbook module renders a plan as text. Only the
+builder instantiates operators.
 """
 
 from __future__ import annotations
@@ -117,12 +118,6 @@ class DagPlan:
     @property
     def edges(self) -> tuple[tuple[str, str], ...]:
         return tuple(edge for entity in self.entities for edge in entity.edges)
-
-    @property
-    def doc_md(self) -> str:
-        from ingestion.runbook import render_runbook  # the runbook module imports this one for its types
-
-        return render_runbook(self)
 
 
 _Settings = TypeVar("_Settings", Landing, Kafka, Alerts)

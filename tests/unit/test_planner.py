@@ -11,6 +11,7 @@ import pytest
 from ingestion.config.loader import load_configs
 from ingestion.config.models import Alerts, Landing, SourceConfig
 from ingestion.planner import plan_entity, plan_source, source_for_dag_id
+from ingestion.runbook import render_runbook
 from ingestion.schedule_text import refresh_frequency
 
 REPO = Path(__file__).resolve().parents[2]
@@ -91,7 +92,7 @@ def test_entity_override_changes_only_the_fields_it_names(configs: dict[str, Sou
 
 
 def test_runbook_covers_what_on_call_needs(configs: dict[str, SourceConfig]) -> None:
-    doc = plan_source(configs["crm"], "dev").doc_md
+    doc = render_runbook(plan_source(configs["crm"], "dev"))
     for expected in (
         "# ingest_crm: runbook",
         "Customers and orders from the CRM",  # purpose

@@ -82,8 +82,8 @@ class EntityFailureNotifier(BaseNotifier):
         self.kind = kind
 
     def notify(self, context: Any) -> None:
-        from ingestion.factory import load_entity_plan
         from ingestion.notify.alert import alert_from_context
+        from ingestion.plan_loader import load_entity_plan
 
         plan = load_entity_plan(self.source_name, self.entity_name)
         if not plan.alerts.channels:

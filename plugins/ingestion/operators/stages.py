@@ -37,7 +37,7 @@ class EntityStageOperator(BaseOperator):
 
     def execute(self, context: Context) -> Any:
         from ingestion.errors import NotRetriableError
-        from ingestion.factory import load_entity_plan
+        from ingestion.plan_loader import load_entity_plan
         from ingestion.stage_memory import use_lean_memory
 
         use_lean_memory()
@@ -147,7 +147,7 @@ class CommitOperator(EntityStageOperator):
     ui_color = "#d5f5e3"
 
     def run_stage(self, plan: EntityPlan, context: Context) -> Any:
-        from ingestion.builder import entity_asset
+        from ingestion.operators.assets import entity_asset
         from ingestion.pipeline.commit_stage import commit_run
         from ingestion.pipeline.run_info import RunInfo
 

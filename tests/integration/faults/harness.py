@@ -150,10 +150,10 @@ class Scenario:
     def verdict(self, expected: dict[datetime, set[bytes]]) -> Verdict:
         """`expected`: for each run (by its interval end) that should have committed, the keys of the source rows
         of its window."""
-        from ingestion.factory import load_entity_plan
         from ingestion.land.lake import Lake
         from ingestion.pipeline.landed_run import landing_paths, read_run_manifest
         from ingestion.pipeline.run_info import RunInfo
+        from ingestion.plan_loader import load_entity_plan
         from ingestion.state.store import open_control_store
 
         expected_by_id = {run_id_for(end): keys for end, keys in expected.items()}

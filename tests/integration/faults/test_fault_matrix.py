@@ -130,10 +130,10 @@ def record_measured(order: int, fault: str, where: str, verdict: Any, outcome: s
 
 def landed_blobs(s: Scenario, end: datetime) -> list[str]:
     """Every blob under the run's prefix in the general container, visible to a reader (committed ones only)."""
-    from ingestion.factory import load_entity_plan
     from ingestion.land.lake import Lake
     from ingestion.pipeline.landed_run import landing_paths
     from ingestion.pipeline.run_info import RunInfo
+    from ingestion.plan_loader import load_entity_plan
 
     plan = load_entity_plan(s.name, s.entity, config_dir=s.config_dir)
     run = RunInfo(f"ingest_{s.name}", run_id_for(end), "scheduled", None, end, end)

@@ -12,10 +12,10 @@ import pytest
 from airflow.sdk.exceptions import AirflowSkipException
 
 from ingestion.errors import InvalidSourceConfigError, StageNotImplementedError, UnknownSourceError
-from ingestion.factory import load_entity_plan
 from ingestion.operators import STAGE_OPERATORS
 from ingestion.operators.stages import EntityStageOperator, backfill_skip_reason
 from ingestion.pipeline.run_info import RunInfo
+from ingestion.plan_loader import load_entity_plan
 
 CONFIGS = Path(__file__).resolve().parents[3] / "include" / "source_configs"
 
