@@ -224,9 +224,17 @@ class MariaDB(Service):
     def _socket(self) -> Path:
         return self.data / "mysqld.sock"
 
+    def _tmp(self) -> Path:
+        # MariaDB writes temporary files to TMPDIR, which may be a folder only the caller can write (mktemp -d).
+        return self.data / "tmp"
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "TMPDIR": str(self._tmp())}
+
     def prepare(self) -> None:
         data = self.fresh_data_dir()
         self.s.data_dir.chmod(0o755)
+        self._tmp().mkdir()
         installer = require_binary(shutil.which("mariadb-install-db"), self.name, "mariadb-server")
         argv = [
             installer,
@@ -238,7 +246,7 @@ class MariaDB(Service):
         if IS_ROOT:
             chown_tree(data, "mysql")
             argv.append("--user=mysql")
-        run(argv, self.name)
+        run(argv, self.name, env=self.env())
 
     def command(self) -> list[str]:
         server = require_binary(shutil.which("mariadbd") or "/usr/sbin/mariadbd", self.name, "mariadb-server")
@@ -256,6 +264,7 @@ class MariaDB(Service):
             "--character-set-server=utf8mb4",
             "--collation-server=utf8mb4_unicode_ci",
             "--default-time-zone=+00:00",
+            f"--tmpdir={self._tmp()}",
         ]
         if IS_ROOT:
             argv.append("--user=mysql")
@@ -407,6 +416,12 @@ class Sftp(Service):
     def client_key(self) -> Path:
         return self.ssh_dir / "client_ed25519"
 
+    @property
+    def authorized_keys(self) -> Path:
+        # sshd reads it as the SFTP user, who cannot reach a checkout under /root or in a `mktemp -d` folder: it
+        # lives in the stack's data dir (world-readable) instead of beside the other keys.
+        return self.data / "authorized_keys"
+
     def host_public_key(self) -> str | None:
         pub = self.ssh_dir / "ssh_host_ed25519_key.pub"
         if not pub.exists():
@@ -429,7 +444,10 @@ class Sftp(Service):
         keygen = require_binary(shutil.which("ssh-keygen"), self.name, "openssh-client")
         run([keygen, "-q", "-t", "ed25519", "-N", "", "-f", str(self.ssh_dir / "ssh_host_ed25519_key")], self.name)
         run([keygen, "-q", "-t", "ed25519", "-N", "", "-C", SFTP_USER, "-f", str(self.client_key)], self.name)
-        shutil.copy(self.ssh_dir / "client_ed25519.pub", self.ssh_dir / "authorized_keys")
+        self.fresh_data_dir()
+        self.s.data_dir.chmod(0o755)
+        shutil.copy(self.ssh_dir / "client_ed25519.pub", self.authorized_keys)
+        self.authorized_keys.chmod(0o644)
         try:
             pwd.getpwnam(SFTP_USER)
         except KeyError:
@@ -443,7 +461,7 @@ class Sftp(Service):
                     "ListenAddress 127.0.0.1",
                     f"HostKey {self.ssh_dir / 'ssh_host_ed25519_key'}",
                     f"PidFile {self.ssh_dir / 'sshd.pid'}",
-                    f"AuthorizedKeysFile {self.ssh_dir / 'authorized_keys'}",
+                    f"AuthorizedKeysFile {self.authorized_keys}",
                     "StrictModes no",
                     "PasswordAuthentication yes",
                     "KbdInteractiveAuthentication no",
