@@ -28,13 +28,13 @@ def stack_env() -> dict[str, str]:
 
 @pytest.fixture(scope="session", autouse=True)
 def fault_matrix_table() -> Iterator[None]:
-    """At the end of a session in which every fault-matrix row ran and passed, the README's table is written from
-    them (or, in CI, checked against them)."""
+    """At the end of a session in which every fault-matrix row ran and passed, the table in docs/reliability.md is
+    written from them (or, in CI, checked against them)."""
     from tests.integration.faults import matrix
 
     yield
     if matrix.complete():
-        matrix.update_readme(Path(__file__).resolve().parents[2] / "README.md", matrix.ROWS)
+        matrix.update_readme(Path(__file__).resolve().parents[2] / "docs" / "reliability.md", matrix.ROWS)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""The README's worked example of adding a source is a valid config that builds the DAG it promises."""
+"""The worked example of adding a source (docs/sources.md) is a valid config that builds the DAG it promises."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_worked_example_validates_and_builds(tmp_path: Path) -> None:
-    readme = (REPO / "README.md").read_text()
-    section = readme[readme.index("### Adding a source: a worked example") :]
+    page = (REPO / "docs" / "sources.md").read_text()
+    section = page[page.index("## Adding a source: a worked example") :]
     block = re.search(r"```json\n(.*?)```", section, re.DOTALL)
     assert block is not None
     example = json.loads(block.group(1))

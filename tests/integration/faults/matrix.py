@@ -1,6 +1,6 @@
 """The fault matrix's results as a table: each row recorded by the test that measured it (`record`), written into
-the README's reliability section between two markers at the end of a session in which every row was recorded
-(tests/integration/conftest.py). In CI (`CI` set) a README whose table differs from what the suite measured fails
+docs/reliability.md between two markers at the end of a session in which every row was recorded
+(tests/integration/conftest.py). In CI (`CI` set) a page whose table differs from what the suite measured fails
 the run instead, so the committed table is the suite's own.
 """
 
@@ -20,7 +20,7 @@ HEADER = (
 )
 
 
-SIZE = 15  # rows in the table: the README is written only when every one of them ran and passed
+SIZE = 15  # rows in the table: docs/reliability.md is written only when every one of them ran and passed
 
 
 @dataclass(frozen=True)

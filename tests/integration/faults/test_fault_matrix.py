@@ -4,7 +4,7 @@ operator following our messages would. Every row ends with the same check, as a 
 every source row of each committed run's window is in Kafka exactly once for a read_committed consumer, no blob
 under a committed run's prefix is outside its manifest, and the watermark moved once per committed run.
 
-Each test records its row; once all have passed, the table is written into the README's reliability section
+Each test records its row; once all have passed, the table is written into docs/reliability.md
 (tests/integration/faults/matrix.py). Scenarios use sources, tables, topics and folders of their own.
 """
 
