@@ -114,6 +114,15 @@ def run(port: int, once: bool) -> int:
         print(migrate.stdout[-3000:] + migrate.stderr[-3000:])
         print("[airflow] FAILED: airflow db migrate")
         return 1
+    # The stages only check the control DB's schema revision (as in a deploy, it is upgraded before the code serves).
+    print("[airflow] upgrading the control database's schema", flush=True)
+    upgrade = subprocess.run(
+        [str(REPO / "scripts" / "ingest"), "db", "upgrade"], env=env, capture_output=True, text=True, check=False
+    )
+    if upgrade.returncode != 0:
+        print(upgrade.stdout[-3000:] + upgrade.stderr[-3000:])
+        print("[airflow] FAILED: scripts/ingest db upgrade")
+        return 1
     stopping = False
 
     def _on_signal(signum: int, _frame: object) -> None:

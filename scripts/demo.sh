@@ -21,6 +21,10 @@ mkdir -p "$AIRFLOW_HOME/demo"
 say "preparing Airflow metadata in $AIRFLOW_HOME (SQLite)"
 .venv/bin/airflow db migrate > "$AIRFLOW_HOME/demo/db-migrate.log" 2>&1 \
   || { tail -20 "$AIRFLOW_HOME/demo/db-migrate.log"; say "FAILED: airflow db migrate"; exit 1; }
+# The stages only check the control DB's schema revision; a deploy (here: the demo) upgrades it first. Idempotent.
+say "upgrading the control DB schema (scripts/ingest db upgrade)"
+scripts/ingest db upgrade > "$AIRFLOW_HOME/demo/control-db-upgrade.log" 2>&1 \
+  || { cat "$AIRFLOW_HOME/demo/control-db-upgrade.log"; say "FAILED: scripts/ingest db upgrade"; exit 1; }
 
 failed=0
 dag_ids=()

@@ -1,5 +1,5 @@
 """`python -m ingestion` (or `scripts/ingest`): validate, list, show, schema and docs for the source configs, and
-watermark show / history / set / reset and status against the control database.
+watermark show / history / set / reset, status and db upgrade / current against the control database.
 
 The config commands are pure (no Airflow import), so they run in CI and pre-commit in well under a second; the
 watermark commands import Airflow only to resolve the control DB connection. They never guess the control DB: with
@@ -256,12 +256,11 @@ def cmd_docs(args: argparse.Namespace) -> int:
     return 1 if result.errors else 0
 
 
-def _store(args: argparse.Namespace) -> Any:
-    """The control store, named on stderr (host and database, never the password). Without a control DB configured
-    this exits (2; 1 when the lookup failed in a way that may pass) rather than guess one."""
+def _control_engine(args: argparse.Namespace) -> Any:
+    """The control DB's engine, named on stderr (host and database, never the password). Without a control DB
+    configured this exits (2; 1 when the lookup failed in a way that may pass) rather than guess one."""
     from ingestion.errors import NotRetriableError
     from ingestion.state.engine import ControlDbError, engine_for, resolve_control_db
-    from ingestion.state.store import ControlStore
 
     try:
         control_db = resolve_control_db(args.db_url, allow_embedded=False)
@@ -270,7 +269,48 @@ def _store(args: argparse.Namespace) -> Any:
         print(f"ingest {args.command}: {error}{'' if args.db_url else '; or pass --db-url'}", file=sys.stderr)
         raise SystemExit(2 if isinstance(error, NotRetriableError) else 1) from None
     print(f"control DB: {control_db.describe()}", file=sys.stderr)
-    return ControlStore(engine).ensure_schema()
+    return engine
+
+
+def _store(args: argparse.Namespace) -> Any:
+    """The control store, its schema at this code's revision (an SQLite file is upgraded); a server database that is
+    not exits 2 naming `ingest db upgrade`."""
+    from ingestion.state.schema import ControlSchemaError, prepare
+    from ingestion.state.store import ControlStore
+
+    engine = _control_engine(args)
+    try:
+        prepare(engine)
+    except ControlSchemaError as error:
+        print(f"ingest {args.command}: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    return ControlStore(engine)
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    """`db upgrade`: bring the control DB's schema to this code's revision (idempotent). `db current`: its revision;
+    exit 1 when it is not this code's."""
+    from ingestion.state.schema import ControlSchemaError, schema_state, upgrade
+
+    engine = _control_engine(args)
+    try:
+        if args.action == "current":
+            state = schema_state(engine)
+            print(state.current or "none")
+            if not state.at_head:
+                print(state.problem(), file=sys.stderr)
+            return 0 if state.at_head else 1
+        done = upgrade(engine)
+    except ControlSchemaError as error:
+        print(f"ingest db {args.action}: {error}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    if done.recorded:
+        print(f"tables made before schema migrations recorded at revision {done.recorded} (no row changed)")
+    outcome = "upgraded" if done.changed else "already this code's newest revision: nothing to do"
+    print(f"control DB schema: {done.before or 'none'} -> {done.after} ({outcome})")
+    return 0
 
 
 def _entity_or_exit_code(args: argparse.Namespace) -> Entity | int:
@@ -440,6 +480,18 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true")
     status.add_argument("--db-url", help=DB_URL_HELP)
     status.set_defaults(func=cmd_status)
+
+    db = commands.add_parser("db", help="the control DB's schema: upgrade it to this code's revision, or show it")
+    db.add_argument("--db-url", help=DB_URL_HELP)
+    db_actions = db.add_subparsers(dest="action", required=True)
+    db_upgrade = db_actions.add_parser(
+        "upgrade",
+        help="apply the migrations this code has and the database lacks (idempotent; run before the new code serves)",
+    )
+    db_current = db_actions.add_parser("current", help="print the schema revision; exit 1 when it is not this code's")
+    for action in (db_upgrade, db_current):  # `db --db-url URL upgrade` and `db upgrade --db-url URL` both work
+        action.add_argument("--db-url", help=DB_URL_HELP, default=argparse.SUPPRESS)
+    db.set_defaults(func=cmd_db)
     return parser
 
 

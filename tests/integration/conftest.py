@@ -27,6 +27,20 @@ def stack_env() -> dict[str, str]:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def control_db_schema(stack_env: dict[str, str]) -> None:
+    """The stack's control database at this code's schema revision, once a session, as a deploy upgrades it before the
+    new code serves (`scripts/ingest db upgrade`): the stages only check it."""
+    from ingestion.state.engine import control_engine
+    from ingestion.state.schema import upgrade
+
+    engine = control_engine(allow_embedded=False)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session", autouse=True)
 def fault_matrix_table() -> Iterator[None]:
     """At the end of a session in which every fault-matrix row ran and passed, the table in docs/reliability.md is
     written from them (or, in CI, checked against them)."""

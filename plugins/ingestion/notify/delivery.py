@@ -19,22 +19,21 @@ from __future__ import annotations
 
 import logging
 import os
-from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import create_engine, delete, insert, make_url, or_, select
+from sqlalchemy import create_engine, make_url
 
 from ingestion.notify.alert import short_error
-from ingestion.notify.dispatch import SENDING, STALE_RESERVATION, AlertStoreError, dispatch
-from ingestion.state.tables import alerts
+from ingestion.notify.dispatch import STALE_RESERVATION, AlertStoreError, dispatch
+from ingestion.state import alerts as records
 
 if TYPE_CHECKING:
-    from sqlalchemy import Connection, Engine
+    from sqlalchemy import Engine
 
     from ingestion.notify.alert import Alert
     from ingestion.state.store import ControlStore
@@ -79,14 +78,17 @@ def _connect_args(url: str) -> dict[str, Any]:
 @contextmanager
 def control_alert_store() -> Iterator[ControlStore]:
     """The control store for alerts, as state.store opens it but with a bounded connect timeout. Raises when the
-    database cannot be resolved (state.engine: e.g. its connection lookup failed) or reached."""
+    database cannot be resolved (state.engine: e.g. its connection lookup failed) or reached, or its schema is not
+    this code's (state.schema: the alert is then decided on this machine, and its record moves in after the upgrade)."""
     from ingestion.state.engine import control_db_url
+    from ingestion.state.schema import prepare
     from ingestion.state.store import ControlStore
 
     url = control_db_url()
     engine = create_engine(url, pool_pre_ping=True, connect_args=_connect_args(url))
     try:
-        yield ControlStore(engine).ensure_schema()
+        prepare(engine)
+        yield ControlStore(engine)
     finally:
         engine.dispose()
 
@@ -103,35 +105,10 @@ def local_alert_store(path: Path) -> Iterator[ControlStore]:
     path.parent.mkdir(parents=True, exist_ok=True)
     engine = _local_engine(path)
     try:
-        with engine.connect() as conn:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")  # processes creating the table at once would race
-            alerts.create(conn, checkfirst=True)
-            conn.commit()
+        records.create_table(engine)
         yield ControlStore(engine)
     finally:
         engine.dispose()
-
-
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)  # SQLite gives naive UTC back
-
-
-def _identity(row: Mapping[Any, Any]) -> tuple[str, str, datetime]:
-    # What tells a record apart across the two stores (ids do not carry over; status changes after a move).
-    return row["channel"], row["dedup_key"], _utc(row["created_at"])
-
-
-def _already_moved(conn: Connection, rows: list[dict[str, Any]]) -> Counter[tuple[str, str, datetime]]:
-    """How many control records each identity of `rows` already has. Counted, not just seen: two records of one
-    alert and channel may share a timestamp (a duplicate held in the same microsecond, or a clock handed in)."""
-    found = conn.execute(
-        select(alerts.c.channel, alerts.c.dedup_key, alerts.c.created_at).where(
-            alerts.c.channel.in_({r["channel"] for r in rows}),
-            alerts.c.created_at >= min(r["created_at"] for r in rows),
-            alerts.c.created_at <= max(r["created_at"] for r in rows),
-        )
-    ).mappings()
-    return Counter(_identity(r) for r in found)
 
 
 def move_local_records(store: ControlStore, path: Path | None = None, now: datetime | None = None) -> int:
@@ -140,37 +117,17 @@ def move_local_records(store: ControlStore, path: Path | None = None, now: datet
     path = path or fallback_db_path()
     if not path.exists():
         return 0
-    cutoff = (now or datetime.now(UTC)) - STALE_RESERVATION
     local = _local_engine(path)
     try:
-        with local.connect() as lconn:
-            # The local write lock for the whole move: one mover at a time, and no local decision in between.
-            lconn.exec_driver_sql("BEGIN IMMEDIATE")
-            alerts.create(lconn, checkfirst=True)  # a file whose creator died before the table was made
-            rows = [
-                dict(r)
-                for r in lconn.execute(
-                    select(alerts)
-                    .where(or_(alerts.c.status != SENDING, alerts.c.created_at < cutoff))
-                    .order_by(alerts.c.id)
-                ).mappings()
-            ]
-            for row in rows:
-                row["created_at"] = _utc(row["created_at"])
-            if not rows:
-                return 0
-            with store.engine.begin() as conn:
-                already = _already_moved(conn, rows)
-                for row in rows:
-                    if already[_identity(row)] > 0:  # moved by a move whose local delete did not commit
-                        already[_identity(row)] -= 1
-                        continue
-                    conn.execute(insert(alerts).values({k: v for k, v in row.items() if k != "id"}))
-            lconn.execute(delete(alerts).where(alerts.c.id.in_([r["id"] for r in rows])))
-            lconn.commit()
+        # The local write lock for the whole move: one mover at a time, and no local decision in between. The local
+        # records are deleted only after the control store committed them; a move cut short in between is repeated
+        # without copying twice (state.alerts.move_in).
+        with records.taking_out(local, stale_before=(now or datetime.now(UTC)) - STALE_RESERVATION) as rows:
+            records.move_in(store.engine, rows)
     finally:
         local.dispose()
-    log.info("moved %d alert record(s) kept on this machine during a control database outage", len(rows))
+    if rows:
+        log.info("moved %d alert record(s) kept on this machine during a control database outage", len(rows))
     return len(rows)
 
 

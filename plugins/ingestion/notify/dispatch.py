@@ -26,25 +26,23 @@ The `ingest_alerts` DAG runs digest, escalation and pruning every few minutes.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections import Counter
 from dataclasses import asdict, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from ingestion.errors import IngestionError
 from ingestion.notify.alert import Alert, short_error
-from ingestion.state.tables import alerts, entity_runs
+from ingestion.state import alerts as records
+from ingestion.state.alerts import SENDING
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from sqlalchemy import Connection
-
+    from ingestion.state.alerts import ChannelDecision
     from ingestion.state.store import ControlStore
 
 log = logging.getLogger(__name__)
@@ -56,7 +54,6 @@ MAX_POSTS_PER_MINUTE = 10
 ESCALATION_LOOKBACK = timedelta(days=7)
 RETENTION_DAYS = 30
 HIGHER = {"low": "medium", "medium": "high", "high": "critical", "critical": "critical"}
-SENDING = "sending"  # a reservation: the decision to post is recorded, the post not confirmed yet
 POSTED = ("sent", SENDING)  # what de-duplication and the throttle count
 # A post gives up after 30 s: a reservation this old belongs to a process that died before it could confirm.
 STALE_RESERVATION = timedelta(minutes=5)
@@ -101,63 +98,28 @@ def _alert_row(
     }
 
 
-def channel_lock_key(channel: str) -> int:
-    """The channel's advisory-lock key: a signed 64-bit number, the same in every process (unlike `hash()`)."""
-    digest = hashlib.blake2b(f"ingest_alert:{channel}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
-
-
-def _lock_channel(conn: Connection, channel: str) -> None:
-    """Serialise the decisions for one channel until `conn`'s transaction ends. Must be its first statement."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(select(func.pg_advisory_xact_lock(channel_lock_key(channel))))
-    elif conn.dialect.name == "sqlite":
-        # One writer at a time: taking the write lock now, not at the insert, keeps the count and the insert
-        # together. pysqlite begins no transaction of its own before a SELECT, so this BEGIN is the transaction's.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-def _hold_reason(conn: Connection, alert: Alert, channel: str, now: datetime) -> str | None:
+def _hold_reason(decision: ChannelDecision, alert: Alert, now: datetime) -> str | None:
     if alert.severity == "low":
         return "digest"
-    recent_same = conn.execute(
-        select(func.count()).where(
-            alerts.c.channel == channel,
-            alerts.c.dedup_key == dedup_key(alert),
-            alerts.c.status.in_(POSTED),
-            alerts.c.created_at >= now - timedelta(minutes=DEDUP_MINUTES),
-        )
-    ).scalar_one()
-    if recent_same:
+    if decision.count(POSTED, since=now - timedelta(minutes=DEDUP_MINUTES), dedup_key=dedup_key(alert)):
         return "duplicate"
-    last_minute = conn.execute(
-        select(func.count()).where(
-            alerts.c.channel == channel,
-            alerts.c.status.in_(POSTED),
-            alerts.c.created_at >= now - timedelta(minutes=1),
-        )
-    ).scalar_one()
+    last_minute = decision.count(POSTED, since=now - timedelta(minutes=1))
     return "throttled" if last_minute >= MAX_POSTS_PER_MINUTE else None
 
 
 def _reserve(store: ControlStore, alert: Alert, channel: str, now: datetime) -> tuple[int, str | None]:
     """Decide post or hold for one channel and record the decision, atomically for the channel: (row id, hold
     reason or None to post)."""
-    with store.engine.connect() as conn:
-        _lock_channel(conn, channel)
-        reason = _hold_reason(conn, alert, channel, now)
-        row = _alert_row(alert, channel, "held" if reason else SENDING, reason, now)
-        key = conn.execute(insert(alerts).values(row)).inserted_primary_key
-        conn.commit()
-    assert key is not None  # an insert of one row always has one
-    return int(key[0]), reason
+    with records.deciding(store.engine, channel) as decision:
+        reason = _hold_reason(decision, alert, now)
+        row_id = decision.record(_alert_row(alert, channel, "held" if reason else SENDING, reason, now))
+    return row_id, reason
 
 
 def _settle(store: ControlStore, row_id: int, status: str) -> None:
     """Record what became of a reserved post. On failure the row stays a reservation: it counts as posted."""
     try:
-        with store.engine.begin() as conn:
-            conn.execute(update(alerts).where(alerts.c.id == row_id).values(status=status))
+        records.set_status(store.engine, row_id, status)
     except SQLAlchemyError as error:
         log.warning("alert record %s could not be marked %s: %s", row_id, status, short_error(error))
 
@@ -202,12 +164,7 @@ def send_digest(store: ControlStore, post: Callable[[str, Alert], None], now: da
     """One summary post per channel of the alerts held since the last digest, and of reservations never confirmed
     (reason "unconfirmed"); returns the posts made."""
     now = now or datetime.now(UTC)
-    owed = or_(
-        alerts.c.status == "held",
-        and_(alerts.c.status == SENDING, alerts.c.created_at < now - STALE_RESERVATION),
-    )
-    with store.engine.connect() as conn:
-        held = conn.execute(select(alerts).where(owed).order_by(alerts.c.id)).mappings().all()
+    held = records.owed_to_digest(store.engine, stale_before=now - STALE_RESERVATION)
     by_channel: dict[str, list[Any]] = {}
     for row in held:
         by_channel.setdefault(row["channel"], []).append(row)
@@ -241,9 +198,7 @@ def send_digest(store: ControlStore, post: Callable[[str, Alert], None], now: da
             log.error("digest to %s not sent: %s", channel, error)
             continue
         posts += 1
-        with store.engine.begin() as conn:
-            conn.execute(update(alerts).where(alerts.c.id.in_([r["id"] for r in rows])).values(status="digested"))
-            conn.execute(insert(alerts).values(_alert_row(summary, channel, "sent", None, now)))
+        records.digested(store.engine, [r["id"] for r in rows], _alert_row(summary, channel, "sent", None, now))
     return posts
 
 
@@ -257,63 +212,47 @@ def escalate(
 
     `escalate_after(source, entity)` gives the entity's delay from its config (None: the entity is gone)."""
     now = now or datetime.now(UTC)
-    with store.engine.connect() as conn:
-        failures = (
-            # A week back is plenty: an episode older than that has long been escalated or resolved.
-            conn.execute(
-                select(alerts)
-                .where(alerts.c.kind == "failure", alerts.c.created_at >= now - ESCALATION_LOOKBACK)
-                .order_by(alerts.c.created_at)
-            )
-            .mappings()
-            .all()
+    # A week back is plenty: an episode older than that has long been escalated or resolved.
+    failures = records.records_of_kind(store.engine, "failure", since=now - ESCALATION_LOOKBACK)
+    episodes: dict[tuple[str, str | None], Any] = {}
+    last_success: dict[tuple[str, str | None], datetime | None] = {}
+    for row in failures:
+        key = (row["source"], row["entity"])
+        if key not in last_success:  # one lookup per entity, however many alerts it has
+            last_success[key] = records.last_commit(store.engine, *key)
+        succeeded = last_success[key]
+        if succeeded is not None and succeeded >= _utc(row["created_at"]):
+            continue  # a run succeeded after this alert: that episode is over
+        episodes.setdefault(key, row)  # the first failure alert of the open episode
+    escalated = 0
+    for (source, entity), first in episodes.items():
+        delay = escalate_after(source, entity)
+        started = _utc(first["created_at"])
+        if delay is None or now - started < delay:
+            continue
+        episode = f"escalation|{source}|{entity or ''}|{started.isoformat()}"
+        if records.count_with_key(store.engine, episode):
+            continue
+        original = Alert(**first["alert"])
+        secondary = original.secondary_owner or original.owner
+        minutes = int((now - started).total_seconds() // 60)
+        alert = replace(
+            original,
+            kind="escalation",
+            severity=HIGHER[original.severity],
+            title=f"ESCALATED to {secondary}: {source}.{entity} still failing {minutes} min after the first "
+            "alert, no success since",
         )
-        episodes: dict[tuple[str, str | None], Any] = {}
-        last_success: dict[tuple[str, str | None], datetime | None] = {}
-        for row in failures:
-            key = (row["source"], row["entity"])
-            if key not in last_success:  # one lookup per entity, however many alerts it has
-                found = conn.execute(
-                    select(func.max(entity_runs.c.committed_at)).where(
-                        entity_runs.c.source == key[0], entity_runs.c.entity == key[1]
-                    )
-                ).scalar()
-                last_success[key] = _utc(found) if found is not None else None
-            succeeded = last_success[key]
-            if succeeded is not None and succeeded >= _utc(row["created_at"]):
-                continue  # a run succeeded after this alert: that episode is over
-            episodes.setdefault(key, row)  # the first failure alert of the open episode
-        escalated = 0
-        for (source, entity), first in episodes.items():
-            delay = escalate_after(source, entity)
-            started = _utc(first["created_at"])
-            if delay is None or now - started < delay:
-                continue
-            episode = f"escalation|{source}|{entity or ''}|{started.isoformat()}"
-            done = conn.execute(select(func.count()).where(alerts.c.dedup_key == episode)).scalar_one()
-            if done:
-                continue
-            original = Alert(**first["alert"])
-            secondary = original.secondary_owner or original.owner
-            minutes = int((now - started).total_seconds() // 60)
-            alert = replace(
-                original,
-                kind="escalation",
-                severity=HIGHER[original.severity],
-                title=f"ESCALATED to {secondary}: {source}.{entity} still failing {minutes} min after the first "
-                "alert, no success since",
-            )
-            channels = sorted({r["channel"] for r in failures if (r["source"], r["entity"]) == (source, entity)})
-            for channel in channels:
-                try:
-                    post(channel, alert)
-                    status = "sent"
-                except Exception as error:  # noqa: BLE001
-                    log.error("escalation to %s not sent: %s", channel, error)
-                    status = "failed"
-                with store.engine.begin() as write:
-                    write.execute(insert(alerts).values(_alert_row(alert, channel, status, None, now, key=episode)))
-            escalated += 1
+        channels = sorted({r["channel"] for r in failures if (r["source"], r["entity"]) == (source, entity)})
+        for channel in channels:
+            try:
+                post(channel, alert)
+                status = "sent"
+            except Exception as error:  # noqa: BLE001
+                log.error("escalation to %s not sent: %s", channel, error)
+                status = "failed"
+            records.add(store.engine, _alert_row(alert, channel, status, None, now, key=episode))
+        escalated += 1
     return escalated
 
 
@@ -323,8 +262,4 @@ def prune(store: ControlStore, now: datetime | None = None, keep_days: int = RET
     if timedelta(days=keep_days) <= ESCALATION_LOOKBACK:
         raise ValueError(f"keep_days must be more than the escalation look-back ({ESCALATION_LOOKBACK.days} days)")
     cutoff = (now or datetime.now(UTC)) - timedelta(days=keep_days)
-    with store.engine.begin() as conn:
-        deleted = conn.execute(
-            delete(alerts).where(alerts.c.created_at < cutoff, alerts.c.status.not_in(("held", SENDING)))
-        )
-    return deleted.rowcount
+    return records.delete_before(store.engine, cutoff)

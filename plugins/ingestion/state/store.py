@@ -22,7 +22,6 @@ from ingestion.faults import fault_point
 from ingestion.state.tables import (
     check_results,
     entity_runs,
-    metadata,
     processed_files,
     publishes,
     watermark_history,
@@ -125,7 +124,11 @@ class ControlStore:
         self.engine = engine
 
     def ensure_schema(self) -> ControlStore:
-        metadata.create_all(self.engine, checkfirst=True)
+        """Bring the schema to the newest revision (state.schema.upgrade: what `scripts/ingest db upgrade` runs); a
+        no-op at head. For tests and local tools: a stage only checks it, through `open_control_store`."""
+        from ingestion.state.schema import upgrade
+
+        upgrade(self.engine)
         return self
 
     # -- watermarks -------------------------------------------------------------------------------------------
@@ -493,11 +496,15 @@ def _publish_record(row: Any) -> PublishRecord:
 
 @contextmanager
 def open_control_store(explicit_url: str | None = None) -> Iterator[ControlStore]:
-    """The control store for one stage: schema ensured, and its connections closed on the way out."""
+    """The control store for one stage, its connections closed on the way out. Its schema must be at this code's
+    revision (an SQLite file is upgraded on the spot): otherwise state.schema.ControlSchemaError, terminal, says to
+    run `scripts/ingest db upgrade`."""
     from ingestion.state.engine import control_engine
+    from ingestion.state.schema import prepare
 
-    store = ControlStore(control_engine(explicit_url)).ensure_schema()
+    store = ControlStore(control_engine(explicit_url))
     try:
+        prepare(store.engine)
         yield store
     finally:
         store.engine.dispose()

@@ -12,7 +12,8 @@ from sqlalchemy import create_engine, insert, select
 
 from ingestion.notify.alert import Alert
 from ingestion.notify.delivery import LOCAL_NOTICE, deliver, local_alert_store, move_local_records
-from ingestion.notify.dispatch import SENDING, STALE_RESERVATION, _alert_row, channel_lock_key, dispatch
+from ingestion.notify.dispatch import SENDING, STALE_RESERVATION, _alert_row, dispatch
+from ingestion.state.alerts import channel_lock_key
 from ingestion.state.store import ControlStore
 from ingestion.state.tables import alerts
 
