@@ -158,13 +158,13 @@ def child_stage(stage: str, state: dict[str, Any]) -> dict[str, Any]:
     plan = load_entity_plan(state["source"], "orders")
     run = _run_info(state)
     if stage == "extract_land":
-        from ingestion.pipeline.sql_extract_land import extract_land
+        from ingestion.pipeline.extract_driver import extract_land
 
-        return extract_land(plan, run)
+        return extract_land(plan, run).to_xcom()
     if stage == "validate":
         from ingestion.pipeline.validate_stage import validate_run
 
-        return validate_run(plan, run)
+        return validate_run(plan, run).to_xcom()
     if stage == "publish":
         from ingestion.pipeline.publish_stage import publish_run
 
@@ -179,13 +179,21 @@ def child_stage(stage: str, state: dict[str, Any]) -> dict[str, Any]:
         # commit): how long the transaction stayed open, against the timeout the producer asked the broker for.
         open_seconds = time.monotonic() - first_batch[0] if first_batch else 0.0
         return {
-            **published,
+            **published.to_xcom(),
             "transaction_open_seconds": round(open_seconds, 1),
             "transaction_timeout_ms": plan.kafka.transaction_timeout_ms,
         }
     from ingestion.pipeline.commit_stage import commit_run
+    from ingestion.pipeline.contracts import LandedRun, PublishedRun, ValidatedRun
 
-    return commit_run(plan, run, landed=state["extract_land"], validated=state["validate"], published=state["publish"])
+    # The earlier stages' results, as the commit operator reads them from XCom.
+    return commit_run(
+        plan,
+        run,
+        landed=LandedRun.from_xcom(state["extract_land"]),
+        validated=ValidatedRun.from_xcom(state["validate"]),
+        published=PublishedRun.from_xcom(state["publish"]),
+    ).to_xcom()
 
 
 def child_copy(table: str) -> dict[str, Any]:

@@ -65,9 +65,7 @@ def entity_statuses(
         for entity in config.entities:
             runs = store.runs(config.name, entity.name, limit=1)
             last = runs[0] if runs else None
-            committed_at = last["committed_at"] if last else None
-            if committed_at is not None and committed_at.tzinfo is None:
-                committed_at = committed_at.replace(tzinfo=UTC)
+            committed_at = last.committed_at if last else None  # UTC
             age = now - committed_at if committed_at else None
             state = "never" if age is None else ("late" if due is not None and age > due else "ok")
             failing = [
@@ -84,7 +82,7 @@ def entity_statuses(
                     last_success=committed_at.isoformat(timespec="seconds") if committed_at else None,
                     age=_age(age) if age is not None else None,
                     due_within=_age(due) if due else None,
-                    rows=last["rows_landed"] if last else None,
+                    rows=last.rows_landed if last else None,
                     watermark=mark.value if mark else None,
                     failing_checks=failing,
                 )

@@ -117,8 +117,9 @@ def run_stages(
     results: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The entity's stage operators in order, in-process, as the DAG would run them: each result goes to the next
-    through a stand-in for XCom. Returns {stage: result}. `stages` picks some; `results` carries on from an earlier
-    call (e.g. publish again after a failure)."""
+    through a stand-in for XCom, as the JSON Airflow would store (the operators' `to_xcom`, read back by commit with
+    `from_xcom`). Returns {stage: result}. `stages` picks some; `results` carries on from an earlier call (e.g.
+    publish again after a failure)."""
     from ingestion.operators import STAGE_OPERATORS
     from ingestion.planner import STAGES
 
@@ -128,7 +129,7 @@ def run_stages(
     context["outlet_events"] = defaultdict(SimpleNamespace)
     for stage in stages or STAGES:
         op = STAGE_OPERATORS[stage](task_id=f"{entity}.{stage}", source_name=source, entity_name=entity)
-        results[stage] = op.execute(context)
+        results[stage] = json.loads(json.dumps(op.execute(context)))  # fails on anything XCom could not hold
     return results
 
 

@@ -264,10 +264,10 @@ def test_backfill_lands_each_day_and_leaves_the_live_watermark_alone(
                 {"a": start, "b": start + timedelta(days=1)},
             ).scalar_one()
             run_id = next(r["dag_run_id"] for r in runs if r["logical_date"].startswith(f"{start:%Y-%m-%d}"))
-            record = next(r for r in store.runs(name, "daily", limit=50) if r["run_id"] == run_id)
-            assert (record["rows_landed"], record["rows_published"]) == (expected, expected)
-            assert record["files"][0].startswith(f"{name}/daily/date={start + timedelta(days=1):%Y-%m-%d}/")
-            assert record["moved_watermark"] is False
+            record = next(r for r in store.runs(name, "daily", limit=50) if r.run_id == run_id)
+            assert (record.rows_landed, record.rows_published) == (expected, expected)
+            assert record.files[0].startswith(f"{name}/daily/date={start + timedelta(days=1):%Y-%m-%d}/")
+            assert record.moved_watermark is False
     assert _watermark(name) == watermark
     assert len(store.history(name, "live")) == history_before
     store.engine.dispose()
@@ -296,8 +296,8 @@ def test_kafka_down_fails_publish_without_moving_the_watermark_then_the_retry_is
 
     api.wait_run(dag_id, run_id)
     store = _store()
-    record = next(r for r in store.runs(name, "live") if r["run_id"] == run_id)
-    assert record["rows_landed"] == record["rows_published"] == 25
+    record = next(r for r in store.runs(name, "live") if r.run_id == run_id)
+    assert record.rows_landed == record.rows_published == 25
     published = [m for m in read_committed(f"ingest.{name}.live") if m[2]["ingest_run_id"] == run_id.encode()]
     assert sorted(int(k) for k, _, _ in published) == list(range(25))  # each row once
     assert _watermark(name) != watermark

@@ -12,7 +12,7 @@ see the same committed data:
 - Other dialects: no snapshot here. The read runs as before and `counted` stays None; validate then counts the
   window at the source, so rows that change in between fail reconciliation (a documented caveat).
 
-The window's high bound (max cursor) is read just before the snapshot begins (sql_extract_land.compute_window):
+The window's high bound (max cursor) is read just before the snapshot begins (pipeline.sources.sql_source):
 every row at or below it committed by then is in the snapshot, so the window is complete as of the snapshot.
 """
 

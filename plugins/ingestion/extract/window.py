@@ -20,9 +20,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+from ingestion.state import watermark_values
+
+if TYPE_CHECKING:
+    from ingestion.json_types import JsonObject, JsonReader
 
 Mode = Literal["full", "incremental", "interval"]
+MODES: tuple[Mode, ...] = ("full", "incremental", "interval")
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,76 @@ class Window:
 
 def _text(value: Any) -> str:
     return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+@dataclass(frozen=True)
+class WindowBounds:
+    """A window as a manifest keeps it: its bounds as watermark text with their type, so a later stage (validate's
+    reconciliation) can count the same rows at the source."""
+
+    mode: Mode
+    low: str | None
+    high: str | None
+    low_inclusive: bool
+    high_inclusive: bool
+    empty: bool
+    value_type: str
+    cursor_zone: str | None = None
+
+    @classmethod
+    def of(cls, window: Window) -> WindowBounds:
+        bound = window.low if window.low is not None else window.high
+        return cls(
+            mode=window.mode,
+            low=watermark_values.encode(window.low),
+            high=watermark_values.encode(window.high),
+            low_inclusive=window.low_inclusive,
+            high_inclusive=window.high_inclusive,
+            empty=window.empty,
+            value_type=watermark_values.cursor_type(bound if bound is not None else ""),
+            cursor_zone=window.cursor_zone,
+        )
+
+    def window(self) -> Window:
+        return Window(
+            mode=self.mode,
+            low=watermark_values.decode(self.low, self.value_type),
+            high=watermark_values.decode(self.high, self.value_type),
+            low_inclusive=self.low_inclusive,
+            high_inclusive=self.high_inclusive,
+            empty=self.empty,
+            cursor_zone=self.cursor_zone,
+        )
+
+    def to_json(self) -> JsonObject:
+        return {
+            "mode": self.mode,
+            "low": self.low,
+            "high": self.high,
+            "low_inclusive": self.low_inclusive,
+            "high_inclusive": self.high_inclusive,
+            "empty": self.empty,
+            "value_type": self.value_type,
+            "cursor_zone": self.cursor_zone,
+        }
+
+    @classmethod
+    def from_json(cls, fields: JsonReader) -> WindowBounds:
+        from ingestion.json_types import StageResultError
+
+        mode = fields.text("mode")
+        if mode not in MODES:
+            raise StageResultError(f"{fields.what}: mode {mode!r} is not one of {', '.join(MODES)}")
+        return cls(
+            mode=mode,
+            low=fields.optional_text("low"),
+            high=fields.optional_text("high"),
+            low_inclusive=fields.flag("low_inclusive"),
+            high_inclusive=fields.flag("high_inclusive"),
+            empty=fields.flag("empty"),
+            value_type=fields.text("value_type"),
+            cursor_zone=fields.optional_text("cursor_zone"),  # manifests written before zones were named: None
+        )
 
 
 def full_window() -> Window:

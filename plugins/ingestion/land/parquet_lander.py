@@ -19,7 +19,7 @@ import logging
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -27,10 +27,11 @@ import pyarrow.parquet as pq
 from ingestion.errors import NotRetriableError
 from ingestion.faults import fault_point
 from ingestion.land.blob_writer import DEFAULT_BLOCK_BYTES, BlockBlobWriter
+from ingestion.land.landing_facts import LandingFacts
 from ingestion.land.paths import LandingPaths
 
 if TYPE_CHECKING:
-    from ingestion.land.lake import Lake
+    from ingestion.land.lake_api import LakeContainer
 
 log = logging.getLogger(__name__)
 
@@ -85,23 +86,51 @@ class LandingManifest:
     schema_fingerprint: str
     files: list[LandedFile] = field(default_factory=list)
     landed_at: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+    facts: LandingFacts = field(default_factory=LandingFacts)  # `extra` in the JSON
     landing_id: str = ""  # unique per landing of a run; "" in manifests written before it existed
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True)
+        data = {
+            "source": self.source,
+            "entity": self.entity,
+            "run_id": self.run_id,
+            "container": self.container,
+            "format": self.format,
+            "window": self.window,
+            "rows": self.rows,
+            "bytes": self.bytes,
+            "schema_fingerprint": self.schema_fingerprint,
+            "files": [asdict(f) for f in self.files],
+            "landed_at": self.landed_at,
+            "extra": self.facts.to_json(),
+            "landing_id": self.landing_id,
+        }
+        return json.dumps(data, indent=2, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> LandingManifest:
         data = json.loads(text)
-        data["files"] = [LandedFile(**f) for f in data["files"]]
-        return cls(**data)
+        return cls(
+            source=data["source"],
+            entity=data["entity"],
+            run_id=data["run_id"],
+            container=data["container"],
+            format=data["format"],
+            window=data["window"],
+            rows=data["rows"],
+            bytes=data["bytes"],
+            schema_fingerprint=data["schema_fingerprint"],
+            files=[LandedFile(**f) for f in data["files"]],
+            landed_at=data.get("landed_at", ""),
+            facts=LandingFacts.from_json(data.get("extra") or {}, f"{data['container']} manifest of {data['run_id']}"),
+            landing_id=data.get("landing_id", ""),
+        )
 
 
 class ParquetLander:
     def __init__(
         self,
-        lake: Lake,
+        lake: LakeContainer,
         paths: LandingPaths,
         schema: pa.Schema,
         *,
@@ -199,7 +228,7 @@ class ParquetLander:
             self._sink.abort()
         self._writer, self._sink = None, None
 
-    def finish(self, *, window: str, extra: dict[str, Any] | None = None) -> LandingManifest:
+    def finish(self, *, window: str, facts: LandingFacts | None = None) -> LandingManifest:
         self._claim()  # a run that landed no rows still must not write over another run's manifest
         if self._writer is not None:
             self._close_part()
@@ -215,7 +244,7 @@ class ParquetLander:
             schema_fingerprint=schema_fingerprint(self.schema),
             files=list(self.files),
             landed_at=self.ingested_at.isoformat(),
-            extra=extra or {},
+            facts=facts or LandingFacts(),
             landing_id=uuid.uuid4().hex,
         )
         self.lake.put(self.paths.manifest, manifest.to_json().encode())
@@ -227,5 +256,5 @@ class ParquetLander:
         return manifest
 
 
-def read_manifest(lake: Lake, paths: LandingPaths) -> LandingManifest:
+def read_manifest(lake: LakeContainer, paths: LandingPaths) -> LandingManifest:
     return LandingManifest.from_json(lake.get(paths.manifest).decode())

@@ -20,6 +20,7 @@ from ingestion.notify.alert import short_error
 
 if TYPE_CHECKING:
     from ingestion.notify.alert import Alert
+    from ingestion.pipeline.contracts import ValidatedRun
 
 log = logging.getLogger(__name__)
 
@@ -102,25 +103,25 @@ class EntityFailureNotifier(BaseNotifier):
         send(alert, plan.alerts.channels)
 
 
-def alert_warnings(plan: Any, context: Any, validated: dict[str, Any]) -> dict[str, str]:
+def alert_warnings(plan: Any, context: Any, validated: ValidatedRun) -> dict[str, str]:
     """After a validate that passed with `warn` results: one alert naming them (kind zero_rows when the only
     warning is the zero-row policy, else check_failed). Returns the dispatch outcome ({} when nothing to say)."""
     from ingestion.notify.alert import alert_from_context
 
-    failed = [c for c in validated.get("checks", []) if not c["passed"] and c["severity"] == "warn"]
+    failed = validated.failed_warnings
     if not failed or not plan.alerts.channels:
         return {}
-    kind = "zero_rows" if {c["kind"] for c in failed} == {"zero_rows"} else "check_failed"
-    names = ", ".join(c["name"] for c in failed)
+    kind = "zero_rows" if {c.kind for c in failed} == {"zero_rows"} else "check_failed"
+    names = ", ".join(c.name for c in failed)
     alert = alert_from_context(
         context,
         plan,
         kind=kind,
         severity=plan.alerts.severity.value,
         title=f"{plan.source}.{plan.entity.name}: {len(failed)} warning check(s) failed: {names}",
-        counts={"rows_landed": validated.get("rows", 0)},
+        counts={"rows_landed": validated.rows},
     )
-    detail = "; ".join(f"{c['name']}: {c['detail']}" for c in failed)
+    detail = "; ".join(f"{c.name}: {c.detail}" for c in failed)
     return send(replace(alert, error=short_error(detail)), plan.alerts.channels)
 
 

@@ -74,19 +74,14 @@ class ExtractLandOperator(EntityStageOperator):
             from airflow.sdk.exceptions import AirflowSkipException
 
             raise AirflowSkipException(reason)  # skips the entity's later stages too (all_success)
-        kind = plan.entity.locator.kind
-        if kind == "http":
-            from ingestion.pipeline import http_extract_land as stage
-        elif kind == "sftp":
-            from ingestion.pipeline import sftp_extract_land as stage  # type: ignore[no-redef]
-        else:
-            from ingestion.pipeline import sql_extract_land as stage  # type: ignore[no-redef]
+        from ingestion.pipeline.extract_driver import extract_land
         from ingestion.pipeline.run_guard import PreviousRunNotCommittedError
 
         try:
-            return stage.extract_land(plan, run)
+            landed = extract_land(plan, run)
         except PreviousRunNotCommittedError as waiting:
             return _wait_for_previous_commit(waiting)
+        return landed.to_xcom()  # XCom holds plain JSON: the UI shows it, commit reads it back (LandedRun)
 
 
 # How often a run whose entity has an earlier run published but not committed looks again (up_for_reschedule):
@@ -124,7 +119,7 @@ class ValidateOperator(EntityStageOperator):
         validated = validate_run(plan, RunInfo.from_context(context))
         # An error result fails the task (the failure callback alerts); warnings let the run go on, but are told.
         alert_warnings(plan, context, validated)
-        return validated
+        return validated.to_xcom()
 
 
 class PublishOperator(EntityStageOperator):
@@ -137,7 +132,7 @@ class PublishOperator(EntityStageOperator):
         from ingestion.pipeline.publish_stage import publish_run
         from ingestion.pipeline.run_info import RunInfo
 
-        return publish_run(plan, RunInfo.from_context(context))
+        return publish_run(plan, RunInfo.from_context(context)).to_xcom()
 
 
 class CommitOperator(EntityStageOperator):
@@ -149,6 +144,7 @@ class CommitOperator(EntityStageOperator):
     def run_stage(self, plan: EntityPlan, context: Context) -> Any:
         from ingestion.operators.assets import entity_asset
         from ingestion.pipeline.commit_stage import commit_run
+        from ingestion.pipeline.contracts import LandedRun, PublishedRun, ValidatedRun
         from ingestion.pipeline.run_info import RunInfo
 
         ti = context["ti"]
@@ -156,25 +152,25 @@ class CommitOperator(EntityStageOperator):
         def result_of(stage: str) -> Any:
             return ti.xcom_pull(task_ids=f"{plan.group_id}.{stage}")
 
-        summary = commit_run(
-            plan,
-            RunInfo.from_context(context),
-            landed=result_of("extract_land"),
-            validated=result_of("validate"),
-            published=result_of("publish"),
+        # Typed again from XCom here, and only here; an empty result counts as none (commit says which is missing).
+        landed = LandedRun.from_xcom(x) if (x := result_of("extract_land")) else None
+        validated = ValidatedRun.from_xcom(x) if (x := result_of("validate")) else None
+        published = PublishedRun.from_xcom(x) if (x := result_of("publish")) else None
+        committed = commit_run(
+            plan, RunInfo.from_context(context), landed=landed, validated=validated, published=published
         )
+        summary = committed.to_xcom()
         # The Asset event carries the run's counts, so downstream DAGs can see what arrived without a lookup.
         context["outlet_events"][entity_asset(plan)].extra = summary
-        _alert_if_long(plan, context, [result_of(s) for s in ("extract_land", "validate", "publish")])
+        _alert_if_long(plan, context, sum(r.seconds for r in (landed, validated, published) if r is not None))
         return summary
 
 
-def _alert_if_long(plan: EntityPlan, context: Context, results: list[Any]) -> None:
+def _alert_if_long(plan: EntityPlan, context: Context, seconds: float) -> None:
     """A run far longer than the entity's recent history is worth a look even when it succeeded."""
     from ingestion.notify.notifiers import alert_long_run
     from ingestion.state.store import open_control_store
 
-    seconds = sum(float((r or {}).get("seconds") or 0) for r in results)
     with open_control_store() as store:
         history = store.recent_durations(plan.source, plan.entity.name, before_run=context["dag_run"].run_id)
     alert_long_run(plan, context, seconds, history)

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from ingestion.config.models import Column
     from ingestion.pii.keys import PiiKeys
     from ingestion.pipeline.run_info import RunInfo
+    from ingestion.pipeline.storage import StageStorage
     from ingestion.planner import EntityPlan
 
 log = logging.getLogger(__name__)
@@ -57,10 +58,10 @@ class BoundaryTies:
         *,
         window: Window,
         watermark: Any,
+        storage: StageStorage,
     ) -> None:
         from ingestion.pipeline.masked_landing import pii_masker
         from ingestion.state.boundary_keys import forget_run, published_keys
-        from ingestion.state.store import open_control_store
 
         entity = plan.entity
         assert entity.load.cursor_column is not None
@@ -78,7 +79,7 @@ class BoundaryTies:
         self.pending: set[str] = set()  # REST: the keys at the highest value seen so far
         self.left_out = 0
         self._stack = contextlib.ExitStack()
-        self.store = self._stack.enter_context(open_control_store())
+        self.store = self._stack.enter_context(storage.control_store())
         mark = self.store.get_watermark(plan.source, entity.name)
         self.live_run = mark.run_id if mark is not None else None
         self.published: set[str] = set()
@@ -175,7 +176,14 @@ def _text(value: Any) -> str:
 
 
 def boundary_ties(
-    plan: EntityPlan, run: RunInfo, pii_keys: PiiKeys, columns: Sequence[Column], *, window: Window, watermark: Any
+    plan: EntityPlan,
+    run: RunInfo,
+    pii_keys: PiiKeys,
+    columns: Sequence[Column],
+    *,
+    window: Window,
+    watermark: Any,
+    storage: StageStorage,
 ) -> BoundaryTies | None:
     """The run's tie handling, or None where there is none: not incremental, or no primary key to tell rows by."""
     entity = plan.entity
@@ -185,4 +193,4 @@ def boundary_ties(
         if window.low_inclusive and window.low == watermark and watermark is not None:
             log.info("%s: no primary key: the rows at the watermark's value are read and sent again", entity.name)
         return None
-    return BoundaryTies(plan, run, pii_keys, columns, window=window, watermark=watermark)
+    return BoundaryTies(plan, run, pii_keys, columns, window=window, watermark=watermark, storage=storage)

@@ -8,14 +8,18 @@ are then archived on the server when the config says so. The counts returned her
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ingestion.errors import IngestionError, NotRetriableError
 from ingestion.pipeline.run_guard import moves_watermark
 
 if TYPE_CHECKING:
+    from ingestion.pipeline.contracts import CommittedRun, LandedRun, PublishedRun, ValidatedRun
     from ingestion.pipeline.run_info import RunInfo
+    from ingestion.pipeline.sources.base import Source
+    from ingestion.pipeline.storage import StageStorage
     from ingestion.planner import EntityPlan
+    from ingestion.validate.check_result import CheckResult
 
 log = logging.getLogger(__name__)
 
@@ -28,13 +32,11 @@ class CommitConflictError(NotRetriableError):
     """The watermark was moved after the run read it; the run has published, so it cannot simply start again."""
 
 
-def _conflict(plan: EntityPlan, run: RunInfo, landed: dict[str, Any]) -> CommitConflictError:
-    from ingestion.state.store import open_control_store
-
-    with open_control_store() as store:
+def _conflict(plan: EntityPlan, run: RunInfo, landed: LandedRun, storage: StageStorage) -> CommitConflictError:
+    with storage.control_store() as store:
         mark = store.get_watermark(plan.source, plan.entity.name)
     live = mark.value if mark is not None else None
-    source, entity, start = plan.source, plan.entity.name, landed.get("watermark_from")
+    source, entity, start = plan.source, plan.entity.name, landed.watermark_from
     put_back = (
         f"`scripts/ingest watermark set {source} {entity} '{start}' --reason '...'`"
         if start is not None
@@ -43,39 +45,47 @@ def _conflict(plan: EntityPlan, run: RunInfo, landed: dict[str, Any]) -> CommitC
     return CommitConflictError(
         f"{source}.{entity} run {run.run_id}: the watermark is {live!r}, but this run read its window from "
         f"{start!r}: it was moved since (see `scripts/ingest watermark history {source} {entity}`). The run's "
-        f"{landed['rows']} row(s) up to {landed.get('watermark_to')!r} are in Kafka already; nothing was committed "
+        f"{landed.rows} row(s) up to {landed.watermark_to!r} are in Kafka already; nothing was committed "
         f"and the watermark was not touched. To commit this run, put the watermark back where the run started, "
         f"{put_back}, then clear only this run's commit task; set the watermark again afterwards if you meant to "
         "move it. Clearing from extract_land re-uses the same landing and changes nothing"
     )
 
 
-def _kafka_reconciliation(landed: dict[str, Any], published: dict[str, Any]) -> dict[str, Any]:
+def _kafka_reconciliation(landed: LandedRun, published: PublishedRun) -> CheckResult:
     """The last leg of reconciliation, as a check result on the run record: committed to Kafka == landed."""
-    rows = published["rows_published"]
-    how = "published before" if published.get("already_published") else "committed in the run's transaction"
-    return {
-        "name": "reconciliation_kafka",
-        "kind": "reconciliation",
-        "passed": True,  # a mismatch never gets here: publish aborts, and commit refuses above
-        "severity": "error",
-        "detail": f"landed {landed['rows']} = {rows} message(s) {how}",
-        "observed": {"landed": landed["rows"], "kafka": rows},
-    }
+    from ingestion.validate.check_result import CheckResult
+
+    how = "published before" if published.already_published else "committed in the run's transaction"
+    return CheckResult(
+        name="reconciliation_kafka",
+        kind="reconciliation",
+        passed=True,  # a mismatch never gets here: publish aborts, and commit refuses above
+        severity="error",
+        detail=f"landed {landed.rows} = {published.rows} message(s) {how}",
+        observed={"landed": landed.rows, "kafka": published.rows},
+    )
 
 
 def commit_run(
     plan: EntityPlan,
     run: RunInfo,
     *,
-    landed: dict[str, Any] | None,
-    validated: dict[str, Any] | None,
-    published: dict[str, Any] | None,
-) -> dict[str, Any]:
-    from ingestion.state.store import RunRecord, open_control_store
+    landed: LandedRun | None,
+    validated: ValidatedRun | None,
+    published: PublishedRun | None,
+    storage: StageStorage | None = None,
+    source: Source | None = None,
+) -> CommittedRun:
+    """Record the run and move the watermark in one transaction, then the source's action after commit (e.g. the
+    SFTP archive move). `source` defaults to the entity's kind of source."""
+    from ingestion.pipeline.contracts import CommittedRun
+    from ingestion.pipeline.sources import source_for
+    from ingestion.pipeline.storage import StageStorage
+    from ingestion.state.store import RunRecord, WatermarkConflictError
 
     for stage, result in (("extract_land", landed), ("validate", validated), ("publish", published)):
-        if not result:
+        if result is None:
             raise StageResultMissingError(
                 f"{plan.source}.{plan.entity.name}: no result from {stage} for run {run.run_id}; clear the entity's "
                 "tasks from extract_land to re-run them"
@@ -83,10 +93,9 @@ def commit_run(
     assert landed is not None
     assert validated is not None
     assert published is not None
-    if not published.get("already_published") and published["rows_published"] != landed["rows"]:
-        raise IngestionError(
-            f"{plan.source}.{plan.entity.name}: published {published['rows_published']} != landed {landed['rows']}"
-        )
+    storage = storage or StageStorage.of(plan)
+    if not published.already_published and published.rows != landed.rows:
+        raise IngestionError(f"{plan.source}.{plan.entity.name}: published {published.rows} != landed {landed.rows}")
     record = RunRecord(
         source=plan.source,
         entity=plan.entity.name,
@@ -94,54 +103,51 @@ def commit_run(
         dag_id=run.dag_id,
         load_mode=plan.entity.load.mode,
         try_number=run.try_number,
-        window_start=landed.get("window_start"),
-        window_end=landed.get("window_end"),
-        rows_extracted=landed["rows"],
-        rows_landed=landed["rows"],
-        rows_published=published["rows_published"],
-        bytes_landed=landed["bytes"],
-        seconds_extract_land=landed.get("seconds"),
-        seconds_validate=validated.get("seconds"),
-        seconds_publish=published.get("seconds"),
-        files=list(landed["files"]),
-        check_results=[*validated.get("checks", []), _kafka_reconciliation(landed, published)],
+        window_start=landed.window_start,
+        window_end=landed.window_end,
+        rows_extracted=landed.rows,
+        rows_landed=landed.rows,
+        rows_published=published.rows,
+        bytes_landed=landed.bytes,
+        seconds_extract_land=landed.seconds,
+        seconds_validate=validated.seconds,
+        seconds_publish=published.seconds,
+        files=list(landed.files),
+        check_results=[c.as_dict() for c in (*validated.checks, _kafka_reconciliation(landed, published))],
     )
-    from ingestion.state.store import WatermarkConflictError
-
     move = moves_watermark(plan, run)
+    files_loaded = [f.to_json() for f in landed.files_loaded]
     try:
-        with open_control_store() as store:
+        with storage.control_store() as store:
             outcome = store.commit_run(
                 record,
-                new_watermark=landed.get("watermark_to"),
-                value_type=landed.get("watermark_type") or "timestamp",
-                expected_watermark=landed.get("watermark_from"),
+                new_watermark=landed.watermark_to,
+                value_type=landed.watermark_type or "timestamp",
+                expected_watermark=landed.watermark_from,
                 move_watermark=move,
-                files_loaded=landed.get("files_loaded"),
+                files_loaded=files_loaded or None,
             )
     except WatermarkConflictError:
-        raise _conflict(plan, run, landed) from None
-    archived: list[str] = []
-    if landed.get("files_loaded") and not landed.get("already_committed"):
-        from ingestion.pipeline.sftp_extract_land import archive_loaded_files
-
-        archived = archive_loaded_files(plan, landed["files_loaded"])
+        raise _conflict(plan, run, landed, storage) from None
+    archived: tuple[str, ...] = ()
+    if not landed.already_committed:
+        archived = (source or source_for(plan, run)).after_commit(landed)
     log.info(
         "%s.%s run %s: %s; watermark %s",
         plan.source,
         plan.entity.name,
         run.run_id,
         outcome.value,
-        f"{landed.get('watermark_from')} -> {landed.get('watermark_to')}" if move else "not moved",
+        f"{landed.watermark_from} -> {landed.watermark_to}" if move else "not moved",
     )
-    return {
-        "outcome": outcome.value,
-        "rows_landed": record.rows_landed,
-        "rows_published": record.rows_published,
-        "bytes_landed": record.bytes_landed,
-        "window": landed.get("window"),
-        "watermark": landed.get("watermark_to") if move else None,
-        "moved_watermark": move,
-        "run_id": run.run_id,
-        **({"archived": archived} if archived else {}),
-    }
+    return CommittedRun(
+        outcome=outcome.value,
+        run_id=run.run_id,
+        rows_landed=record.rows_landed,
+        rows_published=record.rows_published,
+        bytes_landed=record.bytes_landed,
+        window=landed.window,
+        watermark=landed.watermark_to if move else None,
+        moved_watermark=move,
+        archived=archived,
+    )

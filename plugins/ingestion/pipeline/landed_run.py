@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import tempfile
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ingestion.errors import IngestionError
 from ingestion.land.paths import LandingPaths, run_stamp
@@ -15,10 +15,13 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from ingestion.config.models import Column
-    from ingestion.land.lake import Lake
+    from ingestion.land.lake_api import LakeContainer
     from ingestion.land.parquet_lander import LandingManifest
+    from ingestion.pipeline.contracts import LandedRun
     from ingestion.pipeline.run_info import RunInfo
+    from ingestion.pipeline.storage import StageStorage
     from ingestion.planner import EntityPlan
+    from ingestion.state.store import CommittedRunRecord
 
 
 log = logging.getLogger(__name__)
@@ -38,13 +41,7 @@ def landing_paths(plan: EntityPlan, run: RunInfo) -> LandingPaths:
     )
 
 
-def open_lake(plan: EntityPlan) -> Lake:
-    from ingestion.land.lake import Lake
-
-    return Lake.from_conn_id(plan.landing.conn_id, plan.landing.container)
-
-
-def read_run_manifest(plan: EntityPlan, run: RunInfo, lake: Lake) -> LandingManifest:
+def read_run_manifest(plan: EntityPlan, run: RunInfo, lake: LakeContainer) -> LandingManifest:
     from azure.core.exceptions import ResourceNotFoundError
 
     from ingestion.land.parquet_lander import read_manifest
@@ -72,13 +69,11 @@ READ_BATCH_ROWS = 20_000
 
 def landed_columns(plan: EntityPlan, manifest: LandingManifest) -> tuple[Column, ...]:
     """The columns the run landed: the declared ones, or as schema evolution left them (kept in the manifest)."""
-    from ingestion.config.models import Column
-
-    evolved = manifest.extra.get("columns")
-    return tuple(Column.model_validate(c) for c in evolved) if evolved else tuple(plan.entity.columns)
+    evolved = manifest.facts.columns
+    return evolved if evolved else tuple(plan.entity.columns)
 
 
-def landed_batches(lake: Lake, manifest: LandingManifest, columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
+def landed_batches(lake: LakeContainer, manifest: LandingManifest, columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
     """The manifest's files, one at a time through a local temp file, in batches of READ_BATCH_ROWS: memory stays
     flat however big the run. Only `columns` are decoded. Downloading and decoding run a couple of batches ahead
     in a thread of their own, beside the caller's work on the batch before."""
@@ -87,7 +82,7 @@ def landed_batches(lake: Lake, manifest: LandingManifest, columns: Sequence[str]
     return prefetched(_read_landed(lake, manifest, columns), name="landed-reader")
 
 
-def _read_landed(lake: Lake, manifest: LandingManifest, columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
+def _read_landed(lake: LakeContainer, manifest: LandingManifest, columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
     import pyarrow.parquet as pq
 
     for landed in manifest.files:
@@ -98,7 +93,7 @@ def _read_landed(lake: Lake, manifest: LandingManifest, columns: Sequence[str]) 
             yield from parquet.iter_batches(batch_size=READ_BATCH_ROWS, columns=list(columns))
 
 
-def landed_summary(
+def landed_result(
     plan: EntityPlan,
     run: RunInfo,
     manifest: LandingManifest,
@@ -106,32 +101,28 @@ def landed_summary(
     seconds: float,
     window_start: str | None = None,
     window_end: str | None = None,
-    **flags: Any,
-) -> dict[str, Any]:
-    """What extract_land hands the later stages over XCom: where the files are, counts, window, watermarks.
-    The window's ends default to the ones the manifest recorded (`extra.window_start` / `extra.window_end`)."""
-    extra = manifest.extra
-    return {
-        "manifest": landing_paths(plan, run).manifest,
-        "container": plan.landing.container,
-        "files": [f.path for f in manifest.files],
-        "rows": manifest.rows,
-        "bytes": manifest.bytes,
-        "window": manifest.window,
-        "schema_fingerprint": manifest.schema_fingerprint,
-        "landing_id": manifest.landing_id,
-        **extra,
-        "window_start": window_start if window_start is not None else extra.get("window_start"),
-        "window_end": window_end if window_end is not None else extra.get("window_end"),
-        "seconds": seconds,
-        **flags,
-    }
+    already_committed: bool = False,
+    frozen: bool = False,
+) -> LandedRun:
+    """What extract_land hands the later stages: where the files are, counts, window, watermarks. The window's ends
+    default to the ones the manifest recorded."""
+    from ingestion.pipeline.contracts import LandedRun
+
+    return LandedRun.of(
+        manifest,
+        landing_paths(plan, run).manifest,
+        seconds=seconds,
+        window_start=window_start,
+        window_end=window_end,
+        already_committed=already_committed,
+        frozen=frozen,
+    )
 
 
-def committed_summary(plan: EntityPlan, run: RunInfo, committed: dict[str, Any]) -> dict[str, Any]:
+def committed_result(plan: EntityPlan, run: RunInfo, committed: CommittedRunRecord, storage: StageStorage) -> LandedRun:
     """A re-run of a committed run keeps what it landed and published: the window would be read again from a
     watermark that has moved on, so re-reading would overwrite its files with different rows."""
-    manifest = read_run_manifest(plan, run, open_lake(plan))
+    manifest = read_run_manifest(plan, run, storage.landing(plan))
     log.info(
         "%s.%s run %s was committed before: keeping its %d landed rows, reading nothing",
         plan.source,
@@ -139,12 +130,12 @@ def committed_summary(plan: EntityPlan, run: RunInfo, committed: dict[str, Any])
         run.run_id,
         manifest.rows,
     )
-    return landed_summary(
+    return landed_result(
         plan,
         run,
         manifest,
-        window_start=committed["window_start"],
-        window_end=committed["window_end"],
+        window_start=committed.window_start,
+        window_end=committed.window_end,
         seconds=0.0,
         already_committed=True,
     )

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
     from ingestion.config.models import Column
+    from ingestion.land.landing_facts import LandingFacts
     from ingestion.land.parquet_lander import LandingManifest, ParquetLander
     from ingestion.pii.keys import ConnectionLookup, PiiKeys
     from ingestion.pii.masking import PiiMasker
     from ingestion.pipeline.run_info import RunInfo
+    from ingestion.pipeline.sources.base import SourceBatch
+    from ingestion.pipeline.storage import StageStorage
     from ingestion.planner import EntityPlan
 
 
@@ -45,21 +48,22 @@ def pii_masker(plan: EntityPlan, keys: PiiKeys, columns: Sequence[Column]) -> Pi
 
 
 class MaskedLanding:
-    def __init__(self, plan: EntityPlan, run: RunInfo, masker: PiiMasker) -> None:
-        from ingestion.land.lake import Lake
+    """A run's batches to the lake, masked (rows as they come; see RecordRunLanding for typed records)."""
+
+    def __init__(self, plan: EntityPlan, run: RunInfo, masker: PiiMasker, storage: StageStorage) -> None:
         from ingestion.land.parquet_lander import ParquetLander
-        from ingestion.pipeline.landed_run import landing_paths, open_lake
+        from ingestion.pipeline.landed_run import landing_paths
 
         self.masker = masker
         self.where = f"{plan.source}.{plan.entity.name}"
         paths = landing_paths(plan, run)
-        lake = open_lake(plan)
+        lake = storage.landing(plan)
         lake.ensure_container()
         self.general = ParquetLander(lake, paths, masker.schema, run_id=run.run_id)
         self.sensitive: ParquetLander | None = None
         if masker.sensitive_schema is not None:
             container = plan.landing.sensitive_container
-            sensitive_lake = Lake.from_conn_id(plan.landing.conn_id, container)
+            sensitive_lake = storage.lake(container)
             sensitive_lake.ensure_container()
             self.sensitive = ParquetLander(
                 sensitive_lake,
@@ -68,6 +72,9 @@ class MaskedLanding:
                 run_id=run.run_id,
                 ingested_at=self.general.ingested_at,
             )
+
+    def add(self, part: SourceBatch) -> None:
+        self.write(part.batch)
 
     def write(self, batch: pa.RecordBatch) -> None:
         from ingestion.faults import fault_point
@@ -84,10 +91,13 @@ class MaskedLanding:
         if self.sensitive is not None:
             self.sensitive.abort()
 
-    def finish(self, *, window: str, extra: dict[str, Any]) -> LandingManifest:
-        extra = {**extra, "pii_key_ids": self.masker.keys.ids()}
+    def finish(self, *, window: str, facts: LandingFacts) -> LandingManifest:
+        facts = dataclasses.replace(facts, pii_key_ids=self.masker.keys.ids())
         if self.sensitive is not None:
-            sensitive = self.sensitive.finish(window=window, extra=extra)
-            extra["sensitive_manifest"] = f"{sensitive.container}/{self.sensitive.paths.manifest}"
-            extra["sensitive_files"] = [f.path for f in sensitive.files]
-        return self.general.finish(window=window, extra=extra)
+            sensitive = self.sensitive.finish(window=window, facts=facts)
+            facts = dataclasses.replace(
+                facts,
+                sensitive_manifest=f"{sensitive.container}/{self.sensitive.paths.manifest}",
+                sensitive_files=tuple(f.path for f in sensitive.files),
+            )
+        return self.general.finish(window=window, facts=facts)

@@ -12,18 +12,23 @@ publishing it would send rows twice or commit over rows never read.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from ingestion.errors import NotRetriableError
 from ingestion.faults import fault_point
 
 if TYPE_CHECKING:
     from ingestion.land.parquet_lander import LandingManifest
+    from ingestion.pipeline.contracts import PublishedRun
     from ingestion.pipeline.run_info import RunInfo
+    from ingestion.pipeline.storage import StageStorage
     from ingestion.planner import EntityPlan
     from ingestion.publish.kafka_publisher import PublishTarget
     from ingestion.state.store import ControlStore, PublishRecord
+
+# Further librdkafka settings for the producer (e.g. linger.ms); the exactly-once ones cannot be overridden.
+ProducerSettings = Mapping[str, str | int | float | bool]
 
 log = logging.getLogger(__name__)
 
@@ -66,37 +71,41 @@ def publish_run(
     plan: EntityPlan,
     run: RunInfo,
     *,
-    producer_config: dict[str, Any] | None = None,
+    producer_config: ProducerSettings | None = None,
     on_batch: Callable[[int], None] | None = None,
-) -> dict[str, Any]:
-    from ingestion.pipeline.landed_run import landed_batches, open_lake, read_run_manifest
+    storage: StageStorage | None = None,
+) -> PublishedRun:
+    """Publish the run's landing once (see the module docstring); `on_batch` gets the messages produced so far."""
+    from ingestion.pipeline.contracts import PublishedRun
+    from ingestion.pipeline.landed_run import landed_batches, read_run_manifest
+    from ingestion.pipeline.storage import StageStorage
     from ingestion.publish.kafka_hooks import TransactionalKafkaProducerHook
-    from ingestion.publish.kafka_publisher import PublishResult, publish
-    from ingestion.state.store import open_control_store
+    from ingestion.publish.kafka_publisher import publish
 
+    storage = storage or StageStorage.of(plan)
     where = f"{plan.source}.{plan.entity.name}"
-    with open_control_store() as store:
+    with storage.control_store() as store:
         committed = store.committed_run(plan.source, plan.entity.name, run.run_id)
         if committed is not None:
             log.info(
                 "%s run %s was committed before with %d published rows: not publishing again",
                 where,
                 run.run_id,
-                committed["rows_published"],
+                committed.rows_published,
             )
-            return PublishResult(plan.topic, committed["rows_published"], True, {}, 0.0).summary()
-        lake = open_lake(plan)
+            return PublishedRun(plan.topic, committed.rows_published, already_published=True)
+        lake = storage.landing(plan)
         manifest = read_run_manifest(plan, run, lake)
         started = _begin(plan, run, manifest, store)
     if started.rows is not None:
         log.info("%s run %s published %d messages before: not publishing again", where, run.run_id, started.rows)
-        return PublishResult(plan.topic, started.rows, True, {}, 0.0).summary()
+        return PublishedRun(plan.topic, started.rows, already_published=True)
     target = publish_target(plan, run, manifest)
     hook = TransactionalKafkaProducerHook(
         kafka_config_id=plan.kafka.conn_id,
         transactional_id=f"ingest.{plan.source}.{plan.entity.name}",
         transaction_timeout_ms=plan.kafka.transaction_timeout_ms,
-        producer_config=producer_config,
+        producer_config=dict(producer_config) if producer_config is not None else None,
     )
 
     def progress(produced: int) -> None:
@@ -110,9 +119,9 @@ def publish_run(
     fault_point("publish.committed", where)
     # The transaction committed (or the publish log says an earlier attempt's did): the record says so, so a later
     # retry need not ask Kafka. If this write is lost, the publish log still answers for the run.
-    with open_control_store() as store:
+    with storage.control_store() as store:
         store.finish_publish(plan.source, plan.entity.name, run.run_id, result.rows)
-    return result.summary()
+    return PublishedRun.of(result)
 
 
 def _begin(plan: EntityPlan, run: RunInfo, manifest: LandingManifest, store: ControlStore) -> PublishRecord:
@@ -125,7 +134,7 @@ def _begin(plan: EntityPlan, run: RunInfo, manifest: LandingManifest, store: Con
     earlier = store.publish_record(plan.source, plan.entity.name, run.run_id)
     if earlier is None and moves:
         _refuse_if_watermark_moved(plan, run, manifest, store)
-    extra = manifest.extra
+    facts = manifest.facts
     return store.begin_publish(
         PublishRecord(
             source=plan.source,
@@ -135,9 +144,9 @@ def _begin(plan: EntityPlan, run: RunInfo, manifest: LandingManifest, store: Con
             manifest=f"{manifest.container}/{_manifest_path(plan, run)}",
             topic=plan.topic,
             moves_watermark=moves,
-            watermark_from=extra.get("watermark_from"),
-            watermark_to=extra.get("watermark_to"),
-            watermark_type=extra.get("watermark_type"),
+            watermark_from=facts.watermark_from,
+            watermark_to=facts.watermark_to,
+            watermark_type=facts.watermark_type,
         )
     )
 
@@ -153,8 +162,8 @@ def _refuse_if_watermark_moved(plan: EntityPlan, run: RunInfo, manifest: Landing
 
     mark = store.get_watermark(plan.source, plan.entity.name)
     live = mark.value if mark is not None else None
-    landed_from = manifest.extra.get("watermark_from")
-    if same_watermark(live, landed_from, manifest.extra.get("watermark_type") or "timestamp"):
+    landed_from = manifest.facts.watermark_from
+    if same_watermark(live, landed_from, manifest.facts.watermark_type or "timestamp"):
         return
     raise WatermarkMovedError(
         f"{plan.source}.{plan.entity.name} run {run.run_id}: the watermark is {live!r}, but this run landed its window "

@@ -13,44 +13,25 @@ of the run rewrites it, or deletes it when the re-run rejected nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    import pyarrow as pa
-
-    from ingestion.config.models import Column
     from ingestion.extract.record_typing import Rejected
     from ingestion.land.blob_writer import BlockBlobWriter
-    from ingestion.land.lake import Lake
+    from ingestion.land.lake_api import LakeContainer
+    from ingestion.land.landing_facts import LandingFacts
     from ingestion.land.parquet_lander import LandingManifest
     from ingestion.land.paths import LandingPaths
-    from ingestion.pii.keys import PiiKeys
+    from ingestion.pii.masking import PiiMasker
     from ingestion.pipeline.run_info import RunInfo
+    from ingestion.pipeline.sources.base import SourceBatch
+    from ingestion.pipeline.storage import StageStorage
     from ingestion.planner import EntityPlan
 
 log = logging.getLogger(__name__)
-
-
-def load_record_run_keys(plan: EntityPlan) -> PiiKeys:
-    """The checks before a REST or file source is touched: declared columns (records are typed by them) and the PII
-    keys (a missing one fails here)."""
-    from ingestion.pipeline.masked_landing import load_plan_keys
-    from ingestion.pipeline.sql_extract_land import ConfigNotSupportedError
-
-    if not plan.entity.columns:
-        raise ConfigNotSupportedError(
-            f"{plan.source}.{plan.entity.name}: declare the entity's columns; records are typed by them"
-        )
-    return load_plan_keys(plan)
-
-
-def advanced(previous: Any, seen: Any) -> Any:
-    """A high mark after seeing `seen`: the larger of the two, ignoring None (never moves back)."""
-    if seen is None or (previous is not None and seen <= previous):
-        return previous
-    return seen
 
 
 def quarantine_path(paths: LandingPaths) -> str:
@@ -65,7 +46,7 @@ def quarantine_path(paths: LandingPaths) -> str:
 class Quarantine:
     """Rejected records, streamed as JSON Lines into one block blob that appears whole when the run lands."""
 
-    def __init__(self, lake: Lake, path: str) -> None:
+    def __init__(self, lake: LakeContainer, path: str) -> None:
         self.lake = lake
         self.path = path
         self.count = 0
@@ -111,38 +92,39 @@ class Quarantine:
 class RecordRunLanding:
     """A run's typed batches to the lake (PII policy applied) and its rejected records to the quarantine."""
 
-    def __init__(self, plan: EntityPlan, run: RunInfo, keys: PiiKeys, columns: Sequence[Column]) -> None:
-        from ingestion.land.lake import Lake
+    def __init__(self, plan: EntityPlan, run: RunInfo, masker: PiiMasker, storage: StageStorage) -> None:
         from ingestion.pipeline.landed_run import landing_paths
-        from ingestion.pipeline.masked_landing import MaskedLanding, pii_masker
+        from ingestion.pipeline.masked_landing import MaskedLanding
 
         self.plan = plan
-        self.lander = MaskedLanding(plan, run, pii_masker(plan, keys, columns))
-        sensitive = Lake.from_conn_id(plan.landing.conn_id, plan.landing.sensitive_container)
+        self.lander = MaskedLanding(plan, run, masker, storage)
+        sensitive = storage.lake(plan.landing.sensitive_container)
         self.quarantine = Quarantine(sensitive, quarantine_path(landing_paths(plan, run)))
         self.records_seen = 0
         self.rows = 0
         self.outside_window = 0
 
-    def add(self, batch: pa.RecordBatch, rejected: Sequence[Rejected], *, seen: int, outside_window: int = 0) -> None:
-        self.lander.write(batch)
-        self.quarantine.add(rejected)
-        self.records_seen += seen
-        self.rows += batch.num_rows
-        self.outside_window += outside_window
+    def add(self, part: SourceBatch) -> None:
+        self.lander.write(part.batch)
+        self.quarantine.add(part.rejected)
+        self.records_seen += part.seen
+        self.rows += part.batch.num_rows
+        self.outside_window += part.outside_window
 
     def abort(self) -> None:
         self.lander.abort()
         self.quarantine.abort()
 
-    def finish(self, *, window: str, extra: dict[str, Any]) -> LandingManifest:
+    def finish(self, *, window: str, facts: LandingFacts) -> LandingManifest:
+        from ingestion.land.landing_facts import RecordCounts
+
         quarantined_at = self.quarantine.finish()
-        counts = {
-            "records_seen": self.records_seen,
-            "quarantined": self.quarantine.count,
-            "quarantine_file": quarantined_at,
-            "outside_window": self.outside_window,
-        }
+        counts = RecordCounts(
+            records_seen=self.records_seen,
+            quarantined=self.quarantine.count,
+            quarantine_file=quarantined_at,
+            outside_window=self.outside_window,
+        )
         log.info(
             "%s.%s: %d record(s) seen, %d landed, %d quarantined%s, %d outside the window",
             self.plan.source,
@@ -153,4 +135,4 @@ class RecordRunLanding:
             f" ({quarantined_at})" if quarantined_at else "",
             self.outside_window,
         )
-        return self.lander.finish(window=window, extra={**extra, **counts})
+        return self.lander.finish(window=window, facts=dataclasses.replace(facts, records=counts))

@@ -15,13 +15,15 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ingestion.errors import IngestionError
-from ingestion.pipeline.landed_run import committed_summary, landed_summary, open_lake, read_run_manifest
+from ingestion.pipeline.landed_run import committed_result, landed_result, read_run_manifest
 
 if TYPE_CHECKING:
+    from ingestion.pipeline.contracts import LandedRun
     from ingestion.pipeline.run_info import RunInfo
+    from ingestion.pipeline.storage import StageStorage
     from ingestion.planner import EntityPlan
     from ingestion.state.store import ControlStore, PublishRecord
 
@@ -37,24 +39,24 @@ def moves_watermark(plan: EntityPlan, run: RunInfo) -> bool:
     return plan.entity.load.mode == "incremental" and not run.is_backfill
 
 
-def reuse_or_guard(plan: EntityPlan, run: RunInfo, store: ControlStore) -> dict[str, Any] | None:
-    """The summary extract_land returns instead of reading (the run committed, or its publish began), or None when
+def reuse_or_guard(plan: EntityPlan, run: RunInfo, store: ControlStore, storage: StageStorage) -> LandedRun | None:
+    """The result extract_land returns instead of reading (the run committed, or its publish began), or None when
     the run may read its source. Raises PreviousRunNotCommittedError (see the module docstring)."""
     committed = store.committed_run(plan.source, plan.entity.name, run.run_id)
     if committed is not None:
-        return committed_summary(plan, run, committed)
+        return committed_result(plan, run, committed, storage)
     started = store.publish_record(plan.source, plan.entity.name, run.run_id)
     if started is not None:
-        return frozen_summary(plan, run, started)
+        return frozen_result(plan, run, started, storage)
     if moves_watermark(plan, run):
         _refuse_behind_an_uncommitted_publish(plan, run, store)
     return None
 
 
-def frozen_summary(plan: EntityPlan, run: RunInfo, started: PublishRecord) -> dict[str, Any]:
+def frozen_result(plan: EntityPlan, run: RunInfo, started: PublishRecord, storage: StageStorage) -> LandedRun:
     from ingestion.state.store import LandingChangedError
 
-    manifest = read_run_manifest(plan, run, open_lake(plan))
+    manifest = read_run_manifest(plan, run, storage.landing(plan))
     if manifest.landing_id != started.landing_id:
         raise LandingChangedError(
             f"{plan.source}.{plan.entity.name} run {run.run_id}: its publish began with landing "
@@ -69,7 +71,7 @@ def frozen_summary(plan: EntityPlan, run: RunInfo, started: PublishRecord) -> di
         manifest.rows,
         manifest.window,
     )
-    return landed_summary(plan, run, manifest, seconds=0.0, frozen=True)
+    return landed_result(plan, run, manifest, seconds=0.0, frozen=True)
 
 
 def _refuse_behind_an_uncommitted_publish(plan: EntityPlan, run: RunInfo, store: ControlStore) -> None:

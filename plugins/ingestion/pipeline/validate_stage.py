@@ -23,17 +23,19 @@ from __future__ import annotations
 import logging
 import time
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ingestion.errors import NotRetriableError
 
 if TYPE_CHECKING:
-    from ingestion.land.lake import Lake
+    from ingestion.land.lake_api import LakeContainer
     from ingestion.land.parquet_lander import LandingManifest
+    from ingestion.pipeline.contracts import ValidatedRun
     from ingestion.pipeline.run_info import RunInfo
+    from ingestion.pipeline.storage import StageStorage
     from ingestion.planner import EntityPlan
-    from ingestion.state.store import ControlStore
-    from ingestion.validate.checks import CheckResult
+    from ingestion.state.store import CommittedRunRecord, ControlStore
+    from ingestion.validate.check_result import CheckResult
 
 log = logging.getLogger(__name__)
 
@@ -43,14 +45,14 @@ class ValidationFailedError(NotRetriableError):
     the task fails at once; the fix is in the source, the config, or a re-run from extract_land."""
 
 
-def structure_result(plan: EntityPlan, lake: Lake, manifest: LandingManifest) -> CheckResult:
+def structure_result(plan: EntityPlan, lake: LakeContainer, manifest: LandingManifest) -> CheckResult:
     import pyarrow.parquet as pq
 
     from ingestion.land.blob_reader import BlobRangeReader
     from ingestion.land.parquet_lander import schema_fingerprint, with_lineage
     from ingestion.pii.masking import general_schema
     from ingestion.pipeline.landed_run import landed_columns
-    from ingestion.validate.checks import CheckResult
+    from ingestion.validate.check_result import CheckResult
 
     expected = with_lineage(general_schema(landed_columns(plan, manifest)))
     problems: list[str] = []
@@ -75,19 +77,19 @@ def structure_result(plan: EntityPlan, lake: Lake, manifest: LandingManifest) ->
 
 
 def drift_result(plan: EntityPlan, manifest: LandingManifest) -> CheckResult | None:
-    from ingestion.validate.checks import CheckResult
+    from ingestion.validate.check_result import CheckResult
 
-    drift = manifest.extra.get("schema_drift")
+    drift = manifest.facts.schema_drift
     if drift is None:
         return None
-    outcome = "landed the declared columns" if drift["policy"] == "warn" else "landed the source's columns"
+    outcome = "landed the declared columns" if drift.policy == "warn" else "landed the source's columns"
     return CheckResult(
         "schema_drift",
         "schema_drift",
         False,
         "warn",
-        f"the source's columns differ from the config ({drift['detail']}); schema_drift '{drift['policy']}': {outcome}",
-        {k: drift[k] for k in ("added", "missing", "retyped", "nullable")},
+        f"the source's columns differ from the config ({drift.detail}); schema_drift '{drift.policy}': {outcome}",
+        drift.observed(),
     )
 
 
@@ -95,9 +97,10 @@ def source_count(plan: EntityPlan, manifest: LandingManifest) -> int | None:
     """Rows in the run's window at the source now, or None when the run read nothing (empty window)."""
     from ingestion.extract.sql_engine import source_engine
     from ingestion.extract.sql_query import select_count, source_relation, window_for_dialect
-    from ingestion.pipeline.sql_extract_land import window_from_bounds
 
-    window = window_from_bounds(manifest.extra["window_bounds"])
+    sql = manifest.facts.sql
+    assert sql is not None, "a SQL run's manifest has its window bounds"
+    window = sql.window_bounds.window()
     if window.empty:
         return None
     locator = plan.entity.locator
@@ -117,11 +120,12 @@ def source_count(plan: EntityPlan, manifest: LandingManifest) -> int | None:
 def records_reconciliation(manifest: LandingManifest, severity: str) -> CheckResult:
     """REST and file sources: every record received is landed, quarantined, outside the run's window, or left out
     at the boundary (tied with the watermark and landed by the run that set it)."""
-    from ingestion.validate.checks import CheckResult
+    from ingestion.validate.check_result import CheckResult
 
-    extra = manifest.extra
-    seen, quarantined, outside = extra["records_seen"], extra.get("quarantined", 0), extra.get("outside_window", 0)
-    left_out = int(extra.get("left_out_at_boundary") or 0)
+    facts = manifest.facts
+    assert facts.records is not None, "a run of typed records has their counts"
+    seen, quarantined, outside = facts.records.records_seen, facts.records.quarantined, facts.records.outside_window
+    left_out = facts.left_out_at_boundary or 0
     observed = {"source": seen, "landed": manifest.rows, "quarantined": quarantined, "outside_window": outside}
     if left_out:
         observed["left_out_at_boundary"] = left_out
@@ -147,14 +151,15 @@ def records_reconciliation(manifest: LandingManifest, severity: str) -> CheckRes
 
 def quarantine_result(manifest: LandingManifest) -> CheckResult | None:
     """Records that did not fit the config are not lost, but someone must look at them: a warning with the file."""
-    from ingestion.validate.checks import CheckResult
+    from ingestion.validate.check_result import CheckResult
 
-    count = manifest.extra.get("quarantined")
-    if count is None:
+    records = manifest.facts.records
+    if records is None:
         return None
+    count = records.quarantined
     if not count:
         return CheckResult("quarantine", "quarantine", True, "warn", "no record quarantined", {"quarantined": 0})
-    path = manifest.extra["quarantine_file"]
+    path = records.quarantine_file
     return CheckResult(
         "quarantine",
         "quarantine",
@@ -175,20 +180,21 @@ def reconciliation_result(plan: EntityPlan, manifest: LandingManifest) -> CheckR
     watermark and landed by the run that set it). The count is the one extract_land took in the read's own snapshot
     (Postgres, MySQL/MariaDB), so a table that changes during or after the run still balances; other dialects have
     none, and the window is counted at the source now (rows changed since the read then fail it)."""
-    from ingestion.validate.checks import CheckResult
+    from ingestion.validate.check_result import CheckResult
 
     severity = _reconciliation_severity(plan)
-    if "records_seen" in manifest.extra:
+    facts = manifest.facts
+    if facts.records is not None:
         return records_reconciliation(manifest, severity)
-    if plan.entity.locator.kind != "sql" or "window_bounds" not in manifest.extra:
+    if plan.entity.locator.kind != "sql" or facts.sql is None:
         return None
-    counted = manifest.extra.get("source_count")
+    counted = facts.sql.source_count
     where = "in the read's snapshot"
     if counted is None:
         counted, where = source_count(plan, manifest), "at the source now"
     if counted is None:
         return CheckResult("reconciliation", "reconciliation", True, severity, "nothing new at the source", {})
-    left_out = int(manifest.extra.get("left_out_at_boundary") or 0)
+    left_out = facts.left_out_at_boundary or 0
     observed = {"source": counted, "landed": manifest.rows, "left_out_at_boundary": left_out}
     accounted = manifest.rows + left_out
     tie_text = f" + {left_out} left out at the boundary (landed by the run that set the watermark)" if left_out else ""
@@ -219,11 +225,14 @@ def late_rows_result(plan: EntityPlan, manifest: LandingManifest) -> CheckResult
     them (then a warning) or extract_land reads the window again. Rows that left the window since (updated to a
     newer cursor) are not counted against it: they are read again at their new value. Only for windows counted in
     a snapshot (elsewhere reconciliation itself counts now), and not for full loads, whose next run reads them."""
-    from ingestion.validate.checks import CheckResult
+    from ingestion.validate.check_result import CheckResult
 
-    counted = manifest.extra.get("source_count")
-    bounds = manifest.extra.get("window_bounds") or {}
-    if counted is None or bounds.get("mode") not in ("incremental", "interval") or bounds.get("empty"):
+    sql = manifest.facts.sql
+    counted = sql.source_count if sql is not None else None
+    if sql is None or counted is None or sql.window_bounds.mode not in ("incremental", "interval"):
+        return None
+    bounds = sql.window_bounds
+    if bounds.empty:
         return None
     now = source_count(plan, manifest)
     if now is None:
@@ -233,7 +242,7 @@ def late_rows_result(plan: EntityPlan, manifest: LandingManifest) -> CheckResult
         detail = f"no row arrived in the window after it was read ({counted} then, {now} now)"
         return CheckResult("late_rows", "reconciliation", True, "warn", detail, observed)
     load = plan.entity.load
-    covered = bounds["mode"] == "incremental" and bool(load.lookback_minutes or load.lookback_ids)
+    covered = bounds.mode == "incremental" and bool(load.lookback_minutes or load.lookback_ids)
     severity = "warn" if covered else _reconciliation_severity(plan)
     outcome = (
         "the next run's lookback re-reads them if it reaches that far"
@@ -252,7 +261,7 @@ def late_rows_result(plan: EntityPlan, manifest: LandingManifest) -> CheckResult
 
 
 def content_results(
-    plan: EntityPlan, run: RunInfo, lake: Lake, manifest: LandingManifest, store: ControlStore
+    plan: EntityPlan, run: RunInfo, lake: LakeContainer, manifest: LandingManifest, store: ControlStore
 ) -> list[CheckResult]:
     from ingestion.pipeline.landed_run import landed_batches
     from ingestion.state import watermark_values
@@ -268,34 +277,40 @@ def content_results(
             read += batch.num_rows
             if read % 1_000_000 < batch.num_rows:
                 log.info("%s.%s: checked %d of %d rows", plan.source, plan.entity.name, read, manifest.rows)
-    previous = manifest.extra.get("watermark_from")
+    landed = manifest.facts
     facts = RunFacts(
         rows=manifest.rows,
         now=datetime.now(UTC),
         cursor_column=plan.entity.load.cursor_column,
-        previous_high=watermark_values.decode(previous, manifest.extra.get("watermark_type") or "string"),
+        previous_high=watermark_values.decode(landed.watermark_from, landed.watermark_type or "string"),
         recent_rows=store.recent_row_counts(plan.source, plan.entity.name, before_run=run.run_id),
     )
     return checks.results(facts)
 
 
-def _committed_results(plan: EntityPlan, run: RunInfo, committed: dict[str, Any]) -> dict[str, Any]:
+def _committed_results(plan: EntityPlan, run: RunInfo, committed: CommittedRunRecord) -> ValidatedRun:
+    from ingestion.pipeline.contracts import ValidatedRun, check_from_json
+
     log.info(
         "%s.%s run %s was committed before: returning its recorded checks", plan.source, plan.entity.name, run.run_id
     )
-    return {"rows": committed["rows_landed"], "checks": committed["check_results"], "seconds": 0.0, "warnings": 0}
+    checks = tuple(check_from_json(c, f"run record check {i}") for i, c in enumerate(committed.check_results))
+    return ValidatedRun(rows=committed.rows_landed, checks=checks, warnings=0, seconds=0.0)
 
 
-def validate_run(plan: EntityPlan, run: RunInfo) -> dict[str, Any]:
-    from ingestion.pipeline.landed_run import open_lake, read_run_manifest
-    from ingestion.state.store import open_control_store
+def validate_run(plan: EntityPlan, run: RunInfo, *, storage: StageStorage | None = None) -> ValidatedRun:
+    """Check what the run landed (see the module docstring); raises ValidationFailedError on an `error` failure."""
+    from ingestion.pipeline.contracts import ValidatedRun
+    from ingestion.pipeline.landed_run import read_run_manifest
+    from ingestion.pipeline.storage import StageStorage
 
+    storage = storage or StageStorage.of(plan)
     started = time.monotonic()
-    with open_control_store() as store:
+    with storage.control_store() as store:
         committed = store.committed_run(plan.source, plan.entity.name, run.run_id)
         if committed is not None:
             return _committed_results(plan, run, committed)
-        lake = open_lake(plan)
+        lake = storage.landing(plan)
         manifest = read_run_manifest(plan, run, lake)
         results = [structure_result(plan, lake, manifest)]
         if results[0].passed:  # content and counts mean nothing over files that are not what they claim
@@ -332,9 +347,9 @@ def validate_run(plan: EntityPlan, run: RunInfo) -> dict[str, Any]:
         raise ValidationFailedError(
             f"{plan.source}.{plan.entity.name}: failed check(s): " + "; ".join(f"{r.name}: {r.detail}" for r in failed)
         )
-    return {
-        "rows": manifest.rows,
-        "checks": [r.as_dict() for r in results],
-        "warnings": len(warnings),
-        "seconds": round(time.monotonic() - started, 3),
-    }
+    return ValidatedRun(
+        rows=manifest.rows,
+        checks=tuple(results),
+        warnings=len(warnings),
+        seconds=round(time.monotonic() - started, 3),
+    )

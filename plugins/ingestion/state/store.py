@@ -108,7 +108,39 @@ class RunRecord:
     seconds_validate: float | None = None
     seconds_publish: float | None = None
     files: list[str] = field(default_factory=list)
-    check_results: list[dict[str, Any]] = field(default_factory=list)
+    check_results: list[dict[str, Any]] = field(default_factory=list)  # CheckResult.as_dict() of each check
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommittedRunRecord(RunRecord):
+    """A run as the control database holds it once committed."""
+
+    moved_watermark: bool
+    committed_at: datetime  # UTC
+
+
+def _committed_run_record(row: Any) -> CommittedRunRecord:
+    return CommittedRunRecord(
+        source=row.source,
+        entity=row.entity,
+        run_id=row.run_id,
+        dag_id=row.dag_id,
+        load_mode=row.load_mode,
+        try_number=int(row.try_number),
+        window_start=row.window_start,
+        window_end=row.window_end,
+        rows_extracted=int(row.rows_extracted),
+        rows_landed=int(row.rows_landed),
+        rows_published=int(row.rows_published),
+        bytes_landed=int(row.bytes_landed),
+        seconds_extract_land=row.seconds_extract_land,
+        seconds_validate=row.seconds_validate,
+        seconds_publish=row.seconds_publish,
+        files=list(row.files or []),
+        check_results=list(row.check_results or []),
+        moved_watermark=bool(row.moved_watermark),
+        committed_at=_utc(row.committed_at),
+    )
 
 
 def _utc(value: datetime) -> datetime:
@@ -319,22 +351,23 @@ class ControlStore:
         with self.engine.connect() as conn:
             return {name: _utc(mtime) for name, mtime in conn.execute(query)}
 
-    def committed_run(self, source: str, entity: str, run_id: str) -> dict[str, Any] | None:
+    def committed_run(self, source: str, entity: str, run_id: str) -> CommittedRunRecord | None:
         """The record of a run already committed, or None."""
         query = select(entity_runs).where(
             entity_runs.c.source == source, entity_runs.c.entity == entity, entity_runs.c.run_id == run_id
         )
         with self.engine.connect() as conn:
             row = conn.execute(query).first()
-        return None if row is None else dict(row._mapping)
+        return None if row is None else _committed_run_record(row)
 
-    def runs(self, source: str, entity: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+    def runs(self, source: str, entity: str | None = None, limit: int = 20) -> list[CommittedRunRecord]:
+        """The source's (or entity's) committed runs, newest first."""
         query = select(entity_runs).where(entity_runs.c.source == source)
         if entity is not None:
             query = query.where(entity_runs.c.entity == entity)
         query = query.order_by(entity_runs.c.id.desc()).limit(limit)
         with self.engine.connect() as conn:
-            return [dict(row._mapping) for row in conn.execute(query)]
+            return [_committed_run_record(row) for row in conn.execute(query)]
 
     def recent_row_counts(
         self, source: str, entity: str, limit: int = 10, *, before_run: str | None = None

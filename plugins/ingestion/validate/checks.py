@@ -10,30 +10,19 @@ from __future__ import annotations
 import hashlib
 import statistics
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ingestion.validate.check_result import CheckResult
+
 if TYPE_CHECKING:
     from ingestion.config.models import Check
 
 EXAMPLES = 5  # offending values quoted in a result: enough to act on, never a dump of the data
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    name: str
-    kind: str
-    passed: bool
-    severity: str  # error: fails validate; warn: recorded and alerted, the run goes on
-    detail: str
-    observed: dict[str, Any] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)

@@ -123,7 +123,7 @@ class Scenario:
         run_id = run_id_for(end)
         self.arm(point, "kill", after=after)
         results_file = self.fault_dir / f"{run_id}.results.json"
-        results_file.write_text(json.dumps(self.results.get(run_id, {}), default=str))
+        results_file.write_text(json.dumps(self.results.get(run_id, {})))
         env = {
             **os.environ,
             "PYTHONPATH": f"{REPO / 'plugins'}:{REPO}",
@@ -162,7 +162,7 @@ class Scenario:
             if "ingest_run_id" in headers:  # messages of other producers are not the platform's to count
                 per_run[headers["ingest_run_id"].decode()][key or b""] += 1
         with open_control_store() as store:
-            committed = {r["run_id"]: r for r in store.runs(self.name, self.entity, limit=1000)}
+            committed = {r.run_id: r for r in store.runs(self.name, self.entity, limit=1000)}
             moves = [
                 h for h in store.history(self.name, self.entity, limit=1000) if h.changed_by.startswith("airflow:")
             ]
@@ -180,7 +180,7 @@ class Scenario:
         stray: list[str] = []
         for run_id, record in committed.items():
             end = datetime.fromisoformat(run_id.removeprefix("scheduled__"))
-            run = RunInfo(record["dag_id"], run_id, "scheduled", None, end, end)
+            run = RunInfo(record.dag_id, run_id, "scheduled", None, end, end)
             manifest = read_run_manifest(plan, run, lake)
             listed = {f.path for f in manifest.files} | {landing_paths(plan, run).manifest}
             stray += [name for name in lake.names(landing_paths(plan, run).run_prefix) if name not in listed]

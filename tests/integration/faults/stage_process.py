@@ -20,7 +20,7 @@ def main(source: str, entity: str, stage: str, run_id: str, end: str, results_fi
     path = Path(results_file)
     results = json.loads(path.read_text()) if path.exists() else {}
     run_stages(source, entity, run_id, datetime.fromisoformat(end), stages=(stage,), results=results)
-    path.write_text(json.dumps(results, default=str))
+    path.write_text(json.dumps(results))  # plain JSON already: what the operators hand XCom
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ import requests
 from airflow.providers.sftp.hooks.sftp import SFTPHook
 
 from ingestion.state.engine import control_engine
-from ingestion.state.store import ControlStore
+from ingestion.state.store import CommittedRunRecord, ControlStore
 from tests.integration.support import (
     REPO,
     dags_test,
@@ -71,7 +71,7 @@ def _published(topic: str, run_id: str) -> list[bytes]:
     return sorted(k or b"" for k, _, headers in read_committed(topic) if headers["ingest_run_id"] == run_id.encode())
 
 
-def _last(source: str, entity: str) -> dict[str, Any]:
+def _last(source: str, entity: str) -> CommittedRunRecord:
     store = _store()
     try:
         return store.runs(source, entity, limit=1)[0]
@@ -84,11 +84,11 @@ def test_orders_api_end_to_end_then_only_the_changes(sources: dict[str, Any], sa
     topic = f"ingest.{name}.orders"
     dags_test(env, f"ingest_{name}", "2026-11-20T00:00:00+00:00")
     first = _last(name, "orders")
-    assert (first["rows_landed"], first["rows_published"], first["moved_watermark"]) == (250, 250, True)
-    keys = _published(topic, first["run_id"])
+    assert (first.rows_landed, first.rows_published, first.moved_watermark) == (250, 250, True)
+    keys = _published(topic, first.run_id)
     assert len(keys) == 250
     assert len(set(keys)) == 250  # every record once
-    checks = {c["name"]: c for c in first["check_results"]}
+    checks = {c["name"]: c for c in first.check_results}
     assert checks["reconciliation"]["passed"]
     assert checks["reconciliation_kafka"]["observed"] == {"landed": 250, "kafka": 250}
 
@@ -113,8 +113,8 @@ def test_orders_api_end_to_end_then_only_the_changes(sources: dict[str, Any], sa
     requests.post(f"{sample_api_url}/_control/upsert", json={"records": changed}, timeout=5).raise_for_status()
     dags_test(env, f"ingest_{name}", "2026-11-20T00:30:00+00:00")
     second = _last(name, "orders")
-    assert second["run_id"] != first["run_id"]
-    assert _published(topic, second["run_id"]) == [b"251", b"4"]
+    assert second.run_id != first.run_id
+    assert _published(topic, second.run_id) == [b"251", b"4"]
     store = _store()
     history = [(h.old_value, h.new_value) for h in reversed(store.history(name, "orders"))]
     assert history == [(None, "2026-11-01T20:50:00+00:00"), ("2026-11-01T20:50:00+00:00", "2026-11-21T09:00:00+00:00")]
@@ -124,7 +124,7 @@ def test_orders_api_end_to_end_then_only_the_changes(sources: dict[str, Any], sa
 def test_partner_files_end_to_end_then_nothing_then_a_new_file(sources: dict[str, Any]) -> None:
     name, env, folder = sources["files"], sources["env"], sources["folder"]
     dags_test(env, f"ingest_{name}", "2026-11-20T06:00:00+00:00")
-    counts = {e: _last(name, e)["rows_published"] for e in ("customers", "orders", "events")}
+    counts = {e: _last(name, e).rows_published for e in ("customers", "orders", "events")}
     assert counts == {"customers": 3, "orders": 2, "events": 3}
     events = [json.loads(v or b"") for _, v, _ in read_committed(f"ingest.{name}.events")]
     assert {e["event_id"]: e["at"] for e in events}["e-3"] == "2026-11-01T08:45:00.000000Z"  # +01:00 to UTC
@@ -134,7 +134,7 @@ def test_partner_files_end_to_end_then_nothing_then_a_new_file(sources: dict[str
     assert all("@" not in (c["email"] or "") for c in customers)  # hashed
 
     dags_test(env, f"ingest_{name}", "2026-11-21T06:00:00+00:00")
-    assert {e: _last(name, e)["rows_landed"] for e in counts} == {"customers": 0, "orders": 0, "events": 0}
+    assert {e: _last(name, e).rows_landed for e in counts} == {"customers": 0, "orders": 0, "events": 0}
 
     with SFTPHook(ssh_conn_id="partner_sftp").get_managed_conn() as client:
         client.putfo(
@@ -145,8 +145,8 @@ def test_partner_files_end_to_end_then_nothing_then_a_new_file(sources: dict[str
         )
     dags_test(env, f"ingest_{name}", "2026-11-22T06:00:00+00:00")
     last = _last(name, "events")
-    assert last["rows_published"] == 1
-    assert _published(f"ingest.{name}.events", last["run_id"]) == [b"e-4"]
+    assert last.rows_published == 1
+    assert _published(f"ingest.{name}.events", last.run_id) == [b"e-4"]
 
 
 @pytest.mark.parametrize("kind", ["api", "files"])

@@ -23,7 +23,7 @@ from sqlalchemy import text
 
 from ingestion.land.lake import Lake
 from ingestion.state.engine import control_engine
-from ingestion.state.store import ControlStore
+from ingestion.state.store import CommittedRunRecord, ControlStore
 from tests.integration.support import (
     ORDERS_COLUMNS,
     ORDERS_TABLE_SQL,
@@ -77,7 +77,7 @@ def source(airflow: dict[str, str]) -> Iterator[dict[str, Any]]:
         yield {"name": name, "table": table, "writer": writer, "base": base}
 
 
-def _last_run(name: str) -> dict[str, Any]:
+def _last_run(name: str) -> CommittedRunRecord:
     store = ControlStore(control_engine())
     try:
         return store.runs(name, "orders", limit=1)[0]
@@ -114,10 +114,10 @@ def test_full_then_incremental_with_a_late_row(airflow: dict[str, str], source: 
     # Run 1: the first load reads the whole table.
     dags_test(airflow, dag_id, "2026-11-20")
     run1 = _last_run(name)
-    assert (run1["rows_landed"], run1["rows_published"], run1["moved_watermark"]) == (ROWS, ROWS, True)
+    assert (run1.rows_landed, run1.rows_published, run1.moved_watermark) == (ROWS, ROWS, True)
     source_rows = _source_rows(writer, table)
-    assert _landed_rows(run1["files"]) == source_rows  # row by row, with types
-    messages = _messages_of(topic, run1["run_id"])
+    assert _landed_rows(run1.files) == source_rows  # row by row, with types
+    messages = _messages_of(topic, run1.run_id)
     assert sorted(messages) == list(range(1, ROWS + 1))  # exactly one committed message per row
     assert messages[3] == {
         "order_id": 3,
@@ -145,13 +145,13 @@ def test_full_then_incremental_with_a_late_row(airflow: dict[str, str], source: 
 
     dags_test(airflow, dag_id, "2026-11-21")
     run2 = _last_run(name)
-    assert run2["run_id"] != run1["run_id"]
-    assert _landed_rows(run2["files"]) == expected
-    assert sorted(_messages_of(topic, run2["run_id"])) == [7, 8, ROWS, 1001, 1002]
+    assert run2.run_id != run1.run_id
+    assert _landed_rows(run2.files) == expected
+    assert sorted(_messages_of(topic, run2.run_id)) == [7, 8, ROWS, 1001, 1002]
     assert store.get_watermark(name, "orders").value == now.isoformat()
     history = store.history(name, "orders")
     assert [(h.old_value, h.new_value, h.run_id) for h in reversed(history)] == [
-        (None, high.isoformat(), run1["run_id"]),
-        (high.isoformat(), now.isoformat(), run2["run_id"]),
+        (None, high.isoformat(), run1.run_id),
+        (high.isoformat(), now.isoformat(), run2.run_id),
     ]
     store.engine.dispose()

@@ -109,13 +109,13 @@ def test_error_check_stops_the_run_and_warn_check_lets_it_publish(table: tuple[s
         dags_test(airflow, f"ingest_{name}", "2026-11-03")
         assert len(read_committed(topic)) == ROWS
         (record,) = store.runs(name, "orders")
-        on_record = {r["name"]: r for r in record["check_results"]}
+        on_record = {r["name"]: r for r in record.check_results}
         assert on_record["accepted_values(status)"]["passed"] is False
         assert on_record["accepted_values(status)"]["severity"] == "warn"
         assert on_record["reconciliation_kafka"]["observed"] == {"landed": ROWS, "kafka": ROWS}
         latest = {r["check_name"]: r for r in store.check_results(name, "orders")}
         assert latest["accepted_values(status)"]["severity"] == "warn"
-        assert latest["accepted_values(status)"]["run_id"] == record["run_id"]
+        assert latest["accepted_values(status)"]["run_id"] == record.run_id
     finally:
         store.engine.dispose()
 

@@ -61,9 +61,9 @@ def test_commit_moves_the_watermark_and_writes_run_and_history(store: ControlSto
     assert (entry.old_value, entry.new_value, entry.reason) == (None, "2026-11-02T00:00:00+00:00", "run run-1")
     assert entry.changed_by == f"airflow:ingest_{source}"
     (run,) = store.runs(source, "orders")
-    assert (run["rows_landed"], run["bytes_landed"], run["moved_watermark"]) == (10, 1234, True)
-    assert run["files"] == ["landing/x/orders/date=2026-11-02/x_orders_20261102000000.parquet"]
-    assert run["check_results"] == [{"check": "unique", "status": "passed"}]
+    assert (run.rows_landed, run.bytes_landed, run.moved_watermark) == (10, 1234, True)
+    assert run.files == ["landing/x/orders/date=2026-11-02/x_orders_20261102000000.parquet"]
+    assert run.check_results == [{"check": "unique", "status": "passed"}]
 
 
 def test_second_run_history_shows_both_and_a_recommit_changes_nothing(store: ControlStore) -> None:
@@ -74,7 +74,7 @@ def test_second_run_history_shows_both_and_a_recommit_changes_nothing(store: Con
     assert again is CommitOutcome.ALREADY_COMMITTED
     assert store.get_watermark(source, "orders").value == "B"  # type: ignore[union-attr]
     assert [(h.old_value, h.new_value) for h in store.history(source)] == [("A", "B"), (None, "A")]
-    assert [r["rows_landed"] for r in store.runs(source)] == [10, 10]
+    assert [r.rows_landed for r in store.runs(source)] == [10, 10]
 
 
 def test_commit_refuses_a_watermark_moved_since_the_run_read_it(store: ControlStore) -> None:
@@ -84,7 +84,7 @@ def test_commit_refuses_a_watermark_moved_since_the_run_read_it(store: ControlSt
     with pytest.raises(WatermarkConflictError, match="is 'Z', but this change expected 'A'"):
         store.commit_run(_record(source, "run-2"), new_watermark="B", expected_watermark="A")
     assert store.get_watermark(source, "orders").value == "Z"  # type: ignore[union-attr]
-    assert [r["run_id"] for r in store.runs(source)] == ["run-1"]  # the refused run left no record
+    assert [r.run_id for r in store.runs(source)] == ["run-1"]  # the refused run left no record
 
 
 def test_backfill_commit_records_the_run_but_leaves_the_watermark(store: ControlStore) -> None:
@@ -93,7 +93,7 @@ def test_backfill_commit_records_the_run_but_leaves_the_watermark(store: Control
     store.commit_run(_record(source, "backfill__2026-10-01"), move_watermark=False)
     assert store.get_watermark(source, "orders").value == "LIVE"  # type: ignore[union-attr]
     assert len(store.history(source)) == 1
-    assert [r["moved_watermark"] for r in store.runs(source)] == [False, True]
+    assert [r.moved_watermark for r in store.runs(source)] == [False, True]
 
 
 def test_reset_needs_a_reason_and_is_audited(store: ControlStore) -> None:
@@ -121,5 +121,5 @@ def test_concurrent_commits_of_one_run_record_it_once(store: ControlStore) -> No
     with ThreadPoolExecutor(max_workers=2) as pool:
         outcomes = list(pool.map(lambda _: commit(), range(2)))
     assert "committed" in outcomes
-    assert [r["run_id"] for r in store.runs(source)].count("dup") == 1
+    assert [r.run_id for r in store.runs(source)].count("dup") == 1
     assert store.get_watermark(source, "orders").value == "B"  # type: ignore[union-attr]

@@ -101,13 +101,13 @@ def test_extract_land_waits_while_an_earlier_run_has_not_committed(
     # itself, and the operator looks again later (up_for_reschedule) instead of failing or reading.
     from airflow.sdk.exceptions import AirflowRescheduleException
 
-    from ingestion.pipeline import sql_extract_land
+    from ingestion.pipeline import extract_driver
     from ingestion.pipeline.run_guard import PreviousRunNotCommittedError
 
     def earlier_run_uncommitted(plan: object, run: object) -> None:
         raise PreviousRunNotCommittedError("crm.customers: run manual__1 published 3 row(s) ... so it waits")
 
-    monkeypatch.setattr(sql_extract_land, "extract_land", earlier_run_uncommitted)
+    monkeypatch.setattr(extract_driver, "extract_land", earlier_run_uncommitted)
     dag_run = SimpleNamespace(
         dag_id="ingest_crm",
         run_id="manual__2",
