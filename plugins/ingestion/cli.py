@@ -259,15 +259,16 @@ def cmd_docs(args: argparse.Namespace) -> int:
 def _control_engine(args: argparse.Namespace) -> Any:
     """The control DB's engine, named on stderr (host and database, never the password). Without a control DB
     configured this exits (2; 1 when the lookup failed in a way that may pass) rather than guess one."""
-    from ingestion.errors import NotRetriableError
-    from ingestion.state.engine import ControlDbError, engine_for, resolve_control_db
+    from ingestion.errors import TerminalError
+    from ingestion.state.engine import engine_for, resolve_control_db
+    from ingestion.state.errors import ControlDbError
 
     try:
         control_db = resolve_control_db(args.db_url, allow_embedded=False)
         engine = engine_for(control_db)
     except ControlDbError as error:
         print(f"ingest {args.command}: {error}{'' if args.db_url else '; or pass --db-url'}", file=sys.stderr)
-        raise SystemExit(2 if isinstance(error, NotRetriableError) else 1) from None
+        raise SystemExit(2 if isinstance(error, TerminalError) else 1) from None
     print(f"control DB: {control_db.describe()}", file=sys.stderr)
     return engine
 
@@ -275,7 +276,8 @@ def _control_engine(args: argparse.Namespace) -> Any:
 def _store(args: argparse.Namespace) -> Any:
     """The control store, its schema at this code's revision (an SQLite file is upgraded); a server database that is
     not exits 2 naming `ingest db upgrade`."""
-    from ingestion.state.schema import ControlSchemaError, prepare
+    from ingestion.state.errors import ControlSchemaError
+    from ingestion.state.schema import prepare
     from ingestion.state.store import ControlStore
 
     engine = _control_engine(args)
@@ -290,7 +292,8 @@ def _store(args: argparse.Namespace) -> Any:
 def cmd_db(args: argparse.Namespace) -> int:
     """`db upgrade`: bring the control DB's schema to this code's revision (idempotent). `db current`: its revision;
     exit 1 when it is not this code's."""
-    from ingestion.state.schema import ControlSchemaError, schema_state, upgrade
+    from ingestion.state.errors import ControlSchemaError
+    from ingestion.state.schema import schema_state, upgrade
 
     engine = _control_engine(args)
     try:

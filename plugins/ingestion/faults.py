@@ -26,16 +26,12 @@ import signal
 import time
 from pathlib import Path
 
-from ingestion.errors import IngestionError
+from ingestion.errors import InjectedFaultError
 
 FAULT_DIR_ENV = "INGEST_FAULT_DIR"
 PAUSE_LIMIT_SECONDS = 300
 
 log = logging.getLogger(__name__)
-
-
-class InjectedFaultError(IngestionError):
-    """A fault a test armed (action `raise`); transient, like the failures it stands for."""
 
 
 def fault_point(point: str, where: str, *, progress: int | None = None) -> None:

@@ -10,14 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TypeAlias
 
-from ingestion.errors import NotRetriableError
+from ingestion.errors import StageResultError
 
 JsonValue: TypeAlias = "str | int | float | bool | list[JsonValue] | dict[str, JsonValue] | None"
 JsonObject: TypeAlias = "dict[str, JsonValue]"
-
-
-class StageResultError(NotRetriableError):
-    """A stage result or manifest that is not what the platform writes: a field is missing or of the wrong type."""
 
 
 _MISSING = object()

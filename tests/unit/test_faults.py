@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.faults import FAULT_DIR_ENV, InjectedFaultError, fault_point
+from ingestion.errors import InjectedFaultError
+from ingestion.faults import FAULT_DIR_ENV, fault_point
 
 
 def test_without_the_variable_nothing_fires(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from ingestion.extract.arrow_types import localized
+from ingestion.extract.errors import SchemaMismatchError
 from ingestion.extract.source_zone import DEFAULT_ZONE
-from ingestion.extract.sql_reader import SchemaMismatchError
 
 if TYPE_CHECKING:
     from sqlalchemy import URL, Select

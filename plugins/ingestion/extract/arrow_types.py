@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from ingestion.config.column_types import DECIMAL, SIMPLE_TYPES, check_column_type
+from ingestion.extract.errors import UnknownColumnTypeError
 
 if TYPE_CHECKING:
     from ingestion.config.models import Column
@@ -30,10 +31,6 @@ _SIMPLE: dict[str, pa.DataType] = {
     "timestamp_ntz": pa.timestamp("us"),
     "binary": pa.binary(),
 }
-
-
-class UnknownColumnTypeError(ValueError):
-    pass
 
 
 assert set(_SIMPLE) == SIMPLE_TYPES, "every logical type needs an Arrow type"

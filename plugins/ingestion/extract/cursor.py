@@ -19,9 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ingestion.errors import NotRetriableError
+from ingestion.extract.errors import CursorConfigError, LookbackUnitError
 from ingestion.extract.window import (
-    LookbackUnitError,
     Mode,
     Window,
     full_window,
@@ -37,10 +36,6 @@ if TYPE_CHECKING:
 
     from ingestion.config.models import LoadMode
     from ingestion.state.store import Watermark
-
-
-class CursorConfigError(NotRetriableError):
-    """The entity's load settings do not fit its cursor's values (a lookback in the other unit)."""
 
 
 def advanced(previous: Any, seen: Any) -> Any:

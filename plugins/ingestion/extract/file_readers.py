@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ingestion.errors import NotRetriableError
+from ingestion.extract.errors import UnreadableFileError
 from ingestion.extract.record_typing import Rejected, numbered
 
 if TYPE_CHECKING:
@@ -27,10 +27,6 @@ if TYPE_CHECKING:
 CSV_BLOCK_BYTES = 4 * 1024 * 1024
 JSONL_CHUNK_LINES = 20_000
 PARQUET_BATCH_ROWS = 65_536
-
-
-class UnreadableFileError(NotRetriableError):
-    """The file cannot be read as the config's format says (not gzip, not Parquet, wrong encoding...)."""
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ The connection (never the config) says how to authenticate, in its extra `auth`:
 These extra keys are taken out of the session's headers (HttpHook turns unknown extra keys into headers).
 
 Retries (tenacity): 429 waits for its Retry-After; 5xx, timeouts, connection errors and bodies cut short back off
-exponentially; other 4xx fail at once with the response's own message (NotRetriableError). Messages name the path,
+exponentially; other 4xx fail at once with the response's own message (TerminalError). Messages name the path,
 never the query string (an API key may sit there) or a header.
 """
 
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
-from ingestion.errors import IngestionError, NotRetriableError
+from ingestion.extract.errors import RetryableResponseError, SourceAuthError, SourceRequestError
 
 if TYPE_CHECKING:
     import requests
@@ -36,23 +36,6 @@ AUTH_EXTRA_KEYS = ("auth", "api_key_header", "api_key_param", "token_url", "scop
 AUTH_KINDS = ("bearer", "basic", "api_key", "oauth2", "none")
 # Refresh an OAuth token this long before the server says it expires, so no request carries a stale one.
 TOKEN_EXPIRY_MARGIN_SECONDS = 30.0
-
-
-class SourceRequestError(NotRetriableError):
-    """The API refused the request (4xx other than 429): asking again would get the same answer."""
-
-
-class SourceAuthError(SourceRequestError):
-    """The API refused the credentials: fix the connection."""
-
-
-class RetryableResponseError(IngestionError):
-    """429 or 5xx: worth asking again after a wait; raised for good when the tries run out."""
-
-    def __init__(self, message: str, status: int, retry_after: float | None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.retry_after = retry_after
 
 
 class RateLimiter:

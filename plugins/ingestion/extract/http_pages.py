@@ -12,19 +12,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ingestion.errors import NotRetriableError
+from ingestion.extract.errors import PageCapExceededError, UnexpectedBodyError
 
 if TYPE_CHECKING:
     from ingestion.config.models import HttpLocator
     from ingestion.extract.http_client import ApiClient
-
-
-class PageCapExceededError(NotRetriableError):
-    """The endpoint kept paging past the config's max_pages."""
-
-
-class UnexpectedBodyError(NotRetriableError):
-    """The body has no record list where the config's record_path says."""
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,10 @@ import pyarrow as pa
 from sqlalchemy import Connection, Engine, Select
 
 from ingestion.extract.arrow_types import localized
+from ingestion.extract.errors import SchemaMismatchError
 from ingestion.extract.source_zone import DEFAULT_ZONE
 
 DEFAULT_BATCH_ROWS = 50_000
-
-
-class SchemaMismatchError(ValueError):
-    """The query returned different columns from the ones the config declares."""
 
 
 def _zone_less(values: Any) -> bool:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
+from ingestion.extract.errors import LookbackUnitError
 from ingestion.state import watermark_values
 
 if TYPE_CHECKING:
@@ -112,7 +113,7 @@ class WindowBounds:
 
     @classmethod
     def from_json(cls, fields: JsonReader) -> WindowBounds:
-        from ingestion.json_types import StageResultError
+        from ingestion.errors import StageResultError
 
         mode = fields.text("mode")
         if mode not in MODES:
@@ -147,10 +148,6 @@ def interval_window(start: datetime, end: datetime) -> Window:
     if end <= start:
         raise ValueError(f"data interval end {end} is not after its start {start}")
     return Window(mode="interval", low=start, high=end, low_inclusive=True, high_inclusive=False)
-
-
-class LookbackUnitError(ValueError):
-    """The lookback is in another unit than the cursor: minutes for timestamps, ids for integers."""
 
 
 def incremental_window(

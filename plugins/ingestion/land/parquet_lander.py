@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ingestion.errors import NotRetriableError
 from ingestion.faults import fault_point
 from ingestion.land.blob_writer import DEFAULT_BLOCK_BYTES, BlockBlobWriter
+from ingestion.land.errors import LandingCollisionError
 from ingestion.land.landing_facts import LandingFacts
 from ingestion.land.paths import LandingPaths
 
@@ -34,10 +34,6 @@ if TYPE_CHECKING:
     from ingestion.land.lake_api import LakeContainer
 
 log = logging.getLogger(__name__)
-
-
-class LandingCollisionError(NotRetriableError):
-    """The run's landing names already hold another run's manifest: landing would overwrite that run's files."""
 
 
 LINEAGE_FIELDS = [

@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import create_engine, make_url
 
 from ingestion.notify.alert import short_error
-from ingestion.notify.dispatch import STALE_RESERVATION, AlertStoreError, dispatch
+from ingestion.notify.dispatch import STALE_RESERVATION, dispatch
+from ingestion.notify.errors import AlertStoreError
 from ingestion.state import alerts as records
 
 if TYPE_CHECKING:

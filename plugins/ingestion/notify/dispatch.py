@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from ingestion.errors import IngestionError
 from ingestion.notify.alert import Alert, short_error
+from ingestion.notify.errors import AlertStoreError
 from ingestion.state import alerts as records
 from ingestion.state.alerts import SENDING
 
@@ -57,15 +57,6 @@ HIGHER = {"low": "medium", "medium": "high", "high": "critical", "critical": "cr
 POSTED = ("sent", SENDING)  # what de-duplication and the throttle count
 # A post gives up after 30 s: a reservation this old belongs to a process that died before it could confirm.
 STALE_RESERVATION = timedelta(minutes=5)
-
-
-class AlertStoreError(IngestionError):
-    """The alert store could not decide for a channel (unreachable, or failed); `done` holds the outcomes of the
-    channels decided before it, so the caller can decide the rest elsewhere without posting twice."""
-
-    def __init__(self, channel: str, done: dict[str, str], error: BaseException) -> None:
-        super().__init__(f"the alert store could not decide for channel {channel!r}: {short_error(error)}")
-        self.done = done
 
 
 # The transport is handed in as `post(channel, alert)` (notifiers.post_alert in production), so these rules are

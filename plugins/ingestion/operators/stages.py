@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
+from ingestion.errors import IngestionError
+from ingestion.plan_loader import load_entity_plan
+
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
@@ -36,19 +39,20 @@ class EntityStageOperator(BaseOperator):
         self.entity_name = entity_name
 
     def execute(self, context: Context) -> Any:
-        from ingestion.errors import NotRetriableError
-        from ingestion.plan_loader import load_entity_plan
         from ingestion.stage_memory import use_lean_memory
 
         use_lean_memory()
-
-        plan = load_entity_plan(self.source_name, self.entity_name)
         try:
+            plan = load_entity_plan(self.source_name, self.entity_name)
             return self.run_stage(plan, context)
-        except NotRetriableError as error:
+        except IngestionError as error:
+            dag_run = context.get("dag_run")
+            error.located(source=self.source_name, entity=self.entity_name, run_id=getattr(dag_run, "run_id", None))
+            if not error.terminal:
+                raise  # transient: Airflow's retries take over
             from airflow.sdk.exceptions import AirflowFailException
 
-            # A config or key problem: retries would fail the same way and only delay the alert.
+            # Retries would fail the same way and only delay the alert.
             raise AirflowFailException(str(error)) from error
 
     def run_stage(self, plan: EntityPlan, context: Context) -> Any:
@@ -74,8 +78,8 @@ class ExtractLandOperator(EntityStageOperator):
             from airflow.sdk.exceptions import AirflowSkipException
 
             raise AirflowSkipException(reason)  # skips the entity's later stages too (all_success)
+        from ingestion.pipeline.errors import PreviousRunNotCommittedError
         from ingestion.pipeline.extract_driver import extract_land
-        from ingestion.pipeline.run_guard import PreviousRunNotCommittedError
 
         try:
             landed = extract_land(plan, run)

@@ -19,17 +19,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ingestion.errors import NotRetriableError
+from ingestion.pii.errors import PiiKeyError
 
 MIN_HASH_KEY_BYTES = 32
 AES_KEY_BYTES = 32
 KEY_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 DEFAULT_HASH_KEY_ID = "default"
 DEFAULT_ENCRYPTION_KEY_ID = "k1"
-
-
-class PiiKeyError(NotRetriableError):
-    """A key that a PII strategy needs is missing or malformed. Raised before extraction starts."""
 
 
 @dataclass(frozen=True)

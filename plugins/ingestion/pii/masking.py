@@ -27,7 +27,8 @@ import pyarrow.compute as pc
 
 from ingestion.config.models import PiiStrategy
 from ingestion.extract.arrow_types import arrow_schema
-from ingestion.pii.keys import EncryptionKeyring, HashKey, PiiKeyError, PiiKeys
+from ingestion.pii.errors import PiiKeyError
+from ingestion.pii.keys import EncryptionKeyring, HashKey, PiiKeys
 
 if TYPE_CHECKING:
     from ingestion.config.models import Column

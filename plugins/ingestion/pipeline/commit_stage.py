@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from ingestion.errors import IngestionError, NotRetriableError
+from ingestion.pipeline.errors import CommitConflictError, CountMismatchError, StageResultMissingError
 from ingestion.pipeline.run_guard import moves_watermark
 
 if TYPE_CHECKING:
@@ -22,14 +22,6 @@ if TYPE_CHECKING:
     from ingestion.validate.check_result import CheckResult
 
 log = logging.getLogger(__name__)
-
-
-class StageResultMissingError(IngestionError):
-    """A stage before commit left no result: it did not run for this run."""
-
-
-class CommitConflictError(NotRetriableError):
-    """The watermark was moved after the run read it; the run has published, so it cannot simply start again."""
 
 
 def _conflict(plan: EntityPlan, run: RunInfo, landed: LandedRun, storage: StageStorage) -> CommitConflictError:
@@ -82,7 +74,8 @@ def commit_run(
     from ingestion.pipeline.contracts import CommittedRun
     from ingestion.pipeline.sources import source_for
     from ingestion.pipeline.storage import StageStorage
-    from ingestion.state.store import RunRecord, WatermarkConflictError
+    from ingestion.state.errors import WatermarkConflictError
+    from ingestion.state.store import RunRecord
 
     for stage, result in (("extract_land", landed), ("validate", validated), ("publish", published)):
         if result is None:
@@ -95,7 +88,11 @@ def commit_run(
     assert published is not None
     storage = storage or StageStorage.of(plan)
     if not published.already_published and published.rows != landed.rows:
-        raise IngestionError(f"{plan.source}.{plan.entity.name}: published {published.rows} != landed {landed.rows}")
+        raise CountMismatchError(
+            f"{plan.source}.{plan.entity.name}: published {published.rows} != landed {landed.rows}; nothing was "
+            "committed. Publish checks this count before its Kafka transaction commits, so this points at a bug in "
+            "the platform: keep the run as it is and report it"
+        )
     record = RunRecord(
         source=plan.source,
         entity=plan.entity.name,

@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ingestion.json_types import JsonReader, StageResultError
+from ingestion.errors import StageResultError
+from ingestion.json_types import JsonReader
 from ingestion.land.landing_facts import LandingFacts, LoadedFile
 from ingestion.validate.check_result import CheckResult
 

@@ -8,8 +8,8 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
-from ingestion.errors import IngestionError
 from ingestion.land.paths import LandingPaths, run_stamp
+from ingestion.pipeline.errors import ManifestMissingError
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -25,10 +25,6 @@ if TYPE_CHECKING:
 
 
 log = logging.getLogger(__name__)
-
-
-class ManifestMissingError(IngestionError):
-    """A later stage found no manifest for its run: extract_land did not finish for this run."""
 
 
 def landing_paths(plan: EntityPlan, run: RunInfo) -> LandingPaths:

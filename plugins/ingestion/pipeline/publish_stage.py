@@ -15,8 +15,8 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-from ingestion.errors import NotRetriableError
 from ingestion.faults import fault_point
+from ingestion.pipeline.errors import WatermarkMovedError
 
 if TYPE_CHECKING:
     from ingestion.land.parquet_lander import LandingManifest
@@ -31,10 +31,6 @@ if TYPE_CHECKING:
 ProducerSettings = Mapping[str, str | int | float | bool]
 
 log = logging.getLogger(__name__)
-
-
-class WatermarkMovedError(NotRetriableError):
-    """The entity's watermark moved after the run landed its window and before anything was published."""
 
 
 def message_headers(plan: EntityPlan, run: RunInfo, manifest: LandingManifest) -> tuple[tuple[str, str], ...]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from ingestion.errors import IngestionError
+from ingestion.pipeline.errors import PreviousRunNotCommittedError
 from ingestion.pipeline.landed_run import committed_result, landed_result, read_run_manifest
 
 if TYPE_CHECKING:
@@ -28,10 +28,6 @@ if TYPE_CHECKING:
     from ingestion.state.store import ControlStore, PublishRecord
 
 log = logging.getLogger(__name__)
-
-
-class PreviousRunNotCommittedError(IngestionError):
-    """An earlier run of the entity may have published its window and never committed: this one must wait."""
 
 
 def moves_watermark(plan: EntityPlan, run: RunInfo) -> bool:
@@ -54,7 +50,7 @@ def reuse_or_guard(plan: EntityPlan, run: RunInfo, store: ControlStore, storage:
 
 
 def frozen_result(plan: EntityPlan, run: RunInfo, started: PublishRecord, storage: StageStorage) -> LandedRun:
-    from ingestion.state.store import LandingChangedError
+    from ingestion.state.errors import LandingChangedError
 
     manifest = read_run_manifest(plan, run, storage.landing(plan))
     if manifest.landing_id != started.landing_id:

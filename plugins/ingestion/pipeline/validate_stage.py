@@ -25,7 +25,7 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from ingestion.errors import NotRetriableError
+from ingestion.pipeline.errors import ValidationFailedError
 
 if TYPE_CHECKING:
     from ingestion.land.lake_api import LakeContainer
@@ -38,11 +38,6 @@ if TYPE_CHECKING:
     from ingestion.validate.check_result import CheckResult
 
 log = logging.getLogger(__name__)
-
-
-class ValidationFailedError(NotRetriableError):
-    """At least one error-severity check failed. Retrying validate over the same files gives the same answer, so
-    the task fails at once; the fix is in the source, the config, or a re-run from extract_land."""
 
 
 def structure_result(plan: EntityPlan, lake: LakeContainer, manifest: LandingManifest) -> CheckResult:

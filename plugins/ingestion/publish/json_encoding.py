@@ -28,14 +28,12 @@ from collections.abc import Sequence
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ingestion.publish.errors import UnsupportedJsonTypeError
+
 # JSON must escape the quote, the backslash and the control characters U+0000-U+001F.
 _NEEDS_ESCAPE = r'["\\\x00-\x1f]'
 _CONTROL_ESCAPES = {"\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _NULL = pa.scalar("null", pa.string())
-
-
-class UnsupportedJsonTypeError(TypeError):
-    pass
 
 
 def _quoted(text: pa.Array) -> pa.Array:

@@ -28,7 +28,12 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ingestion.errors import IngestionError, NotRetriableError
+from ingestion.publish.errors import (
+    PublishCountMismatchError,
+    PublishedOtherLandingError,
+    PublishError,
+    TransactionTimeoutRefusedError,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -41,22 +46,6 @@ log = logging.getLogger(__name__)
 # Kafka's offset.metadata.max.bytes defaults to 4096; stay well under it.
 _PUBLISH_LOG_MAX_BYTES = 3000
 _PROGRESS_EVERY = 1_000_000
-
-
-class PublishError(IngestionError):
-    """Publishing failed; the transaction was aborted and nothing of the attempt is visible to read_committed."""
-
-
-class PublishCountMismatchError(PublishError):
-    """The broker holds a different number of new messages than the run landed."""
-
-
-class TransactionTimeoutRefusedError(PublishError, NotRetriableError):
-    """The broker's transaction.max.timeout.ms is below the entity's transaction timeout: no retry can help."""
-
-
-class PublishedOtherLandingError(NotRetriableError):
-    """The publish log holds the run with a different landing: the run was landed again after it published."""
 
 
 @dataclass(frozen=True)

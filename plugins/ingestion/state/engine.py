@@ -24,7 +24,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine
 
-from ingestion.errors import IngestionError, NotRetriableError
+from ingestion.state.errors import ControlDbConfigError, ControlDbError, ControlDbLookupError
 
 log = logging.getLogger(__name__)
 
@@ -37,20 +37,6 @@ LOCAL_DEPLOYMENTS = frozenset({"", "local"})
 # Secrets backends that come with Airflow. Any other one (Vault, AWS, ...) counts as configuration, and may be down.
 AIRFLOW_OWN_BACKENDS = frozenset({"EnvironmentVariablesBackend", "ExecutionAPISecretsBackend", "MetastoreBackend"})
 LOCAL_STACK_HINT = "for the local stack: `set -a; source .stack/env; set +a`"
-
-
-class ControlDbError(IngestionError):
-    """The control database cannot be resolved; the message says where it looked and what to set."""
-
-
-class ControlDbConfigError(ControlDbError, NotRetriableError):
-    """Not configured, or configured so that it cannot be used (an unparsable connection, a connection without a
-    database URL): retrying cannot help."""
-
-
-class ControlDbLookupError(ControlDbError):
-    """Looking the connection up failed in a way that may pass (a secrets backend or the API server unreachable):
-    the task fails and may retry."""
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Column, MetaData, String, Table, func, inspect, select
 
-from ingestion.errors import NotRetriableError
-from ingestion.state.engine import ControlDbError
+from ingestion.state.errors import ControlSchemaError
 from ingestion.state.tables import metadata
 
 if TYPE_CHECKING:
@@ -60,11 +59,6 @@ TABLES_BEFORE_MIGRATIONS: tuple[tuple[str, frozenset[str]], ...] = (
     ("0002", frozenset({"ingest_publish"})),
     ("0003", frozenset({"ingest_boundary_key"})),
 )
-
-
-class ControlSchemaError(ControlDbError, NotRetriableError):
-    """The control database's schema is not the one this code needs (behind, ahead, or unrecognisable); retrying
-    cannot help: someone has to run the upgrade (or deploy the code that matches it)."""
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from typing import Any
 
 from sqlalchemy import Engine, func, insert, select, update
 
-from ingestion.errors import NotRetriableError
 from ingestion.faults import fault_point
+from ingestion.state.errors import LandingChangedError, WatermarkConflictError
 from ingestion.state.tables import (
     check_results,
     entity_runs,
@@ -30,15 +30,6 @@ from ingestion.state.tables import (
 from ingestion.state.watermark_values import same_watermark
 
 log = logging.getLogger(__name__)
-
-
-class WatermarkConflictError(NotRetriableError):
-    """The watermark changed between the run's read and its commit (a manual set, or another run). Retrying the
-    same commit meets the same value, so it fails at once; the commit stage says what to do."""
-
-
-class LandingChangedError(NotRetriableError):
-    """A run's publish began with one landing and now meets another: publishing would mix two reads of the source."""
 
 
 class CommitOutcome(StrEnum):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from ingestion.errors import NotRetriableError
+from ingestion.state.errors import WatermarkValueError
 
 if TYPE_CHECKING:
     from ingestion.config.models import Entity
@@ -26,10 +26,6 @@ ACCEPTED_FORMS = {
     "integer": "a whole number, e.g. 42, +42 or -7",
     "string": "any text",
 }
-
-
-class WatermarkValueError(NotRetriableError, ValueError):
-    """A watermark value that cannot be read as its type; the message names the type and the accepted forms."""
 
 
 def cursor_type(value: Any) -> str:

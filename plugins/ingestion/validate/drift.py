@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from ingestion.errors import NotRetriableError
 from ingestion.extract.arrow_types import arrow_type
+from ingestion.validate.errors import SchemaDriftError
 
 if TYPE_CHECKING:
     from ingestion.config.models import Column
@@ -86,10 +86,6 @@ def compare(declared: Sequence[Column], source: Sequence[SourceColumn]) -> Drift
         if found.nullable and not column.nullable:
             drift.nullable.append(column.name)
     return drift
-
-
-class SchemaDriftError(NotRetriableError):
-    """The source's columns differ from the declared ones and the entity's policy says fail (or cannot land)."""
 
 
 def landed_columns(declared: Sequence[Column], drift: Drift, policy: str, where: str) -> tuple[Column, ...]:

@@ -12,9 +12,10 @@ from sqlalchemy import text
 
 from ingestion.config.loader import load_configs
 from ingestion.extract.arrow_types import arrow_schema
+from ingestion.extract.errors import SchemaMismatchError
 from ingestion.extract.sql_engine import source_engine
 from ingestion.extract.sql_query import select_rows, source_relation
-from ingestion.extract.sql_reader import SchemaMismatchError, read_batches
+from ingestion.extract.sql_reader import read_batches
 from ingestion.extract.window import full_window
 
 REPO = Path(__file__).resolve().parents[3]

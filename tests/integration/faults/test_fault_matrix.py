@@ -26,7 +26,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowRescheduleExcept
 from confluent_kafka import Producer
 from sqlalchemy import text
 
-from ingestion.publish.kafka_publisher import PublishCountMismatchError, PublishError
+from ingestion.publish.errors import PublishCountMismatchError, PublishError
 from ingestion.state.store import open_control_store
 from tests.integration.faults.harness import Scenario, run_id_for
 from tests.integration.faults.matrix import FaultRow, record

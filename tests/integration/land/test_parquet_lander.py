@@ -127,7 +127,7 @@ def test_a_new_landing_of_a_run_takes_the_old_manifest_away_before_overwriting_i
 
 
 def test_landing_over_another_runs_manifest_is_refused_and_writes_nothing(lake: Lake, paths: LandingPaths) -> None:
-    from ingestion.land.parquet_lander import LandingCollisionError
+    from ingestion.land.errors import LandingCollisionError
 
     ParquetLander(lake, paths, SCHEMA, run_id="scheduled__a").finish(window="w")
     other = ParquetLander(lake, paths, SCHEMA, run_id="manual__b", max_rows_per_part=100)

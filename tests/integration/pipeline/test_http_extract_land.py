@@ -21,7 +21,8 @@ import requests
 from airflow.sdk.exceptions import AirflowFailException
 
 from ingestion.config.models import HttpOptions
-from ingestion.extract.http_client import ApiClient, SourceRequestError
+from ingestion.extract.errors import SourceRequestError
+from ingestion.extract.http_client import ApiClient
 from ingestion.land.lake import Lake
 from ingestion.state.engine import control_engine
 from ingestion.state.store import ControlStore

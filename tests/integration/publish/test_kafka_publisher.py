@@ -13,13 +13,9 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
+from ingestion.publish.errors import PublishCountMismatchError, PublishError
 from ingestion.publish.kafka_hooks import TransactionalKafkaProducerHook
-from ingestion.publish.kafka_publisher import (
-    PublishCountMismatchError,
-    PublishError,
-    PublishTarget,
-    publish,
-)
+from ingestion.publish.kafka_publisher import PublishTarget, publish
 from tests.integration.support import read_committed, stack
 
 ROWS = 2_500

@@ -120,8 +120,9 @@ def test_the_broker_accepts_the_longest_publish_timeout_a_config_may_ask_for_and
 def test_a_publish_whose_transaction_timeout_the_broker_refuses_fails_at_once_saying_why() -> None:
     import pyarrow as pa
 
-    from ingestion.errors import NotRetriableError
-    from ingestion.publish.kafka_publisher import PublishTarget, TransactionTimeoutRefusedError, publish
+    from ingestion.errors import TerminalError
+    from ingestion.publish.errors import TransactionTimeoutRefusedError
+    from ingestion.publish.kafka_publisher import PublishTarget, publish
 
     topic = f"test.timeout.{uuid.uuid4().hex[:10]}"
     hook = TransactionalKafkaProducerHook(
@@ -142,4 +143,4 @@ def test_a_publish_whose_transaction_timeout_the_broker_refuses_fails_at_once_sa
     batch = pa.RecordBatch.from_pydict({"id": pa.array([1], pa.int64())})
     with pytest.raises(TransactionTimeoutRefusedError, match=r"transaction\.max\.timeout\.ms") as refused:
         publish(hook, target, lambda: [batch])
-    assert isinstance(refused.value, NotRetriableError)  # the task fails at once instead of retrying in vain
+    assert isinstance(refused.value, TerminalError)  # the task fails at once instead of retrying in vain

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import Engine, create_engine
 
 from ingestion.state.engine import control_db_url
-from ingestion.state.store import CommitOutcome, ControlStore, RunRecord, WatermarkConflictError
+from ingestion.state.errors import WatermarkConflictError
+from ingestion.state.store import CommitOutcome, ControlStore, RunRecord
 
 
 @pytest.fixture(params=["postgres", "sqlite"])

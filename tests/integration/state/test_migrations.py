@@ -22,7 +22,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import URL, Engine, MetaData, create_engine, insert, inspect, select
 
 from ingestion.state import schema
-from ingestion.state.schema import VERSION_TABLE, ControlSchemaError, alembic_config
+from ingestion.state.errors import ControlSchemaError
+from ingestion.state.schema import VERSION_TABLE, alembic_config
 from ingestion.state.store import open_control_store
 from ingestion.state.tables import boundary_keys, metadata, publishes
 from tests.integration.state import released_tables as released

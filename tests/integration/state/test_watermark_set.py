@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from ingestion.state.engine import control_engine
-from ingestion.state.store import CommitOutcome, ControlStore, RunRecord, WatermarkConflictError
+from ingestion.state.errors import WatermarkConflictError
+from ingestion.state.store import CommitOutcome, ControlStore, RunRecord
 from ingestion.state.watermark_values import decode, encode
 from tests.integration.support import REPO, write_configs
 

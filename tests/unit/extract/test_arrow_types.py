@@ -5,7 +5,8 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from ingestion.extract.arrow_types import UnknownColumnTypeError, arrow_type
+from ingestion.extract.arrow_types import arrow_type
+from ingestion.extract.errors import UnknownColumnTypeError
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ingestion.config.models import LoadMode
-from ingestion.extract.cursor import Cursor, CursorConfigError, WatermarkMove
+from ingestion.extract.cursor import Cursor, WatermarkMove
+from ingestion.extract.errors import CursorConfigError
 from ingestion.extract.window import WindowBounds
 from ingestion.state.store import Watermark
 

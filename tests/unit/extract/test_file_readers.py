@@ -11,7 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from ingestion.config.models import Column, SftpLocator
-from ingestion.extract.file_readers import UnreadableFileError, read_file
+from ingestion.extract.errors import UnreadableFileError
+from ingestion.extract.file_readers import read_file
 from ingestion.extract.record_typing import RecordTyper
 
 COLUMNS = [

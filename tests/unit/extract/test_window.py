@@ -6,13 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ingestion.extract.window import (
-    LookbackUnitError,
-    incremental_window,
-    interval_window,
-    leaves_out_published_ties,
-    next_watermark,
-)
+from ingestion.extract.errors import LookbackUnitError
+from ingestion.extract.window import incremental_window, interval_window, leaves_out_published_ties, next_watermark
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 NOW = datetime(2026, 11, 5, 12, tzinfo=UTC)

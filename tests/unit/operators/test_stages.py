@@ -9,7 +9,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from airflow.sdk.exceptions import AirflowSkipException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from ingestion.errors import InvalidSourceConfigError, StageNotImplementedError, UnknownSourceError
 from ingestion.operators import STAGE_OPERATORS
@@ -79,8 +79,27 @@ def test_an_unimplemented_stage_fails_loudly(config_dir: Path) -> None:
         stage = "bare"
 
     op = BareStage(task_id="bare", source_name="orders_api", entity_name="orders")
-    with pytest.raises(StageNotImplementedError, match="stage 'bare' for http source 'orders_api'"):
+    # Terminal: the task fails without using its retries, and the cause stays attached.
+    with pytest.raises(AirflowFailException, match="stage 'bare' for http source 'orders_api'") as failed:
         op.execute(context=_context("scheduled"))  # type: ignore[arg-type]
+    assert isinstance(failed.value.__cause__, StageNotImplementedError)
+
+
+def test_errors_leave_the_task_naming_their_run_and_transient_ones_keep_retries(
+    config_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ingestion.errors import TransientError
+    from ingestion.pipeline import validate_stage
+
+    def source_down(*args: object, **kwargs: object) -> None:
+        raise TransientError("the source is down")
+
+    monkeypatch.setattr(validate_stage, "validate_run", source_down)
+    op = STAGE_OPERATORS["validate"](task_id="validate", source_name="crm", entity_name="orders")
+    with pytest.raises(TransientError) as raised:  # not AirflowFailException: Airflow retries it
+        op.execute(context=_context("scheduled"))  # type: ignore[arg-type]
+    assert (raised.value.source, raised.value.entity) == ("crm", "orders")
+    assert raised.value.run_id == _context("scheduled")["dag_run"].run_id
 
 
 def test_backfills_skip_entities_that_are_not_interval_windowed(config_dir: Path) -> None:
@@ -102,7 +121,7 @@ def test_extract_land_waits_while_an_earlier_run_has_not_committed(
     from airflow.sdk.exceptions import AirflowRescheduleException
 
     from ingestion.pipeline import extract_driver
-    from ingestion.pipeline.run_guard import PreviousRunNotCommittedError
+    from ingestion.pipeline.errors import PreviousRunNotCommittedError
 
     def earlier_run_uncommitted(plan: object, run: object) -> None:
         raise PreviousRunNotCommittedError("crm.customers: run manual__1 published 3 row(s) ... so it waits")

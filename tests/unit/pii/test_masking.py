@@ -13,7 +13,8 @@ import pytest
 
 from ingestion.config.models import Column
 from ingestion.extract.arrow_types import arrow_schema
-from ingestion.pii.keys import PiiKeyError, load_pii_keys
+from ingestion.pii.errors import PiiKeyError
+from ingestion.pii.keys import load_pii_keys
 from ingestion.pii.masking import (
     REDACTED,
     PiiMasker,

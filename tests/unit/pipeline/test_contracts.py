@@ -7,8 +7,8 @@ import json
 import pytest
 
 from ingestion.config.models import Column
+from ingestion.errors import StageResultError
 from ingestion.extract.window import WindowBounds
-from ingestion.json_types import StageResultError
 from ingestion.land.landing_facts import (
     AddedColumn,
     FileFacts,

@@ -14,9 +14,9 @@ import pytest
 from ingestion.land.paths import LandingPaths
 from ingestion.pipeline.commit_stage import commit_run
 from ingestion.pipeline.contracts import LandedRun, PublishedRun, ValidatedRun
+from ingestion.pipeline.errors import PreviousRunNotCommittedError
 from ingestion.pipeline.extract_driver import extract_land
 from ingestion.pipeline.landed_run import landing_paths, read_run_manifest
-from ingestion.pipeline.run_guard import PreviousRunNotCommittedError
 from ingestion.pipeline.storage import StageStorage
 from ingestion.state.store import ControlStore, PublishRecord
 from tests.unit.pipeline.conftest import T0, TableSource, orders_plan, rows, run_of

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 
 from ingestion.config.models import SourceConfig
-from ingestion.extract.cursor import Cursor, CursorConfigError
+from ingestion.extract.cursor import Cursor
+from ingestion.extract.errors import CursorConfigError
+from ingestion.pipeline.errors import ConfigNotSupportedError
 from ingestion.pipeline.run_info import RunInfo
 from ingestion.pipeline.sources import source_for
-from ingestion.pipeline.sources.base import ConfigNotSupportedError
 from ingestion.pipeline.sources.rest_source import RestSource
 from ingestion.pipeline.sources.sftp_source import SftpSource
 from ingestion.pipeline.sources.sql_source import SqlSource

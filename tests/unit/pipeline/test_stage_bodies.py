@@ -9,8 +9,9 @@ from datetime import timedelta
 import pytest
 
 from ingestion.land.landing_facts import LandingFacts
-from ingestion.pipeline.commit_stage import CommitConflictError, StageResultMissingError, commit_run
+from ingestion.pipeline.commit_stage import commit_run
 from ingestion.pipeline.contracts import LandedRun, PublishedRun, ValidatedRun
+from ingestion.pipeline.errors import CommitConflictError, StageResultMissingError
 from ingestion.pipeline.extract_driver import extract_land
 from ingestion.pipeline.sources.base import SourceBatch, SourceRead
 from ingestion.pipeline.storage import StageStorage

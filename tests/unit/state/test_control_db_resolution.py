@@ -11,14 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from ingestion.errors import IngestionError, NotRetriableError
+from ingestion.errors import IngestionError, TerminalError
 from ingestion.state import engine
-from ingestion.state.engine import (
-    ControlDbConfigError,
-    ControlDbLookupError,
-    control_db_url,
-    resolve_control_db,
-)
+from ingestion.state.engine import control_db_url, resolve_control_db
+from ingestion.state.errors import ControlDbConfigError, ControlDbLookupError
 from ingestion.state.store import open_control_store
 
 STACK_URL = "postgresql+psycopg://ingest:s3cret-pw@db.internal:5432/control"
@@ -98,7 +94,7 @@ def test_a_deployed_environment_never_falls_back(home: Path, monkeypatch: pytest
     lookup(monkeypatch, None)
     with pytest.raises(ControlDbConfigError) as raised:
         resolve_control_db()
-    assert isinstance(raised.value, NotRetriableError)
+    assert isinstance(raised.value, TerminalError)
     message = str(raised.value)
     assert "'control_db'" in message
     assert "INGEST_CONTROL_DB_URL" in message
@@ -125,7 +121,7 @@ def test_a_failing_lookup_is_a_retriable_error_and_creates_nothing(home: Path, m
     with pytest.raises(ControlDbLookupError) as raised:
         resolve_control_db()
     assert isinstance(raised.value, IngestionError)
-    assert not isinstance(raised.value, NotRetriableError)
+    assert not isinstance(raised.value, TerminalError)
     message = str(raised.value)
     assert "'control_db'" in message
     assert "ConnectionError" in message

@@ -17,13 +17,8 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, insert, inspect, select
 
 from ingestion.state import schema
-from ingestion.state.schema import (
-    TABLES_BEFORE_MIGRATIONS,
-    VERSION_TABLE,
-    ControlSchemaError,
-    alembic_config,
-    revision_before_migrations,
-)
+from ingestion.state.errors import ControlSchemaError
+from ingestion.state.schema import TABLES_BEFORE_MIGRATIONS, VERSION_TABLE, alembic_config, revision_before_migrations
 from ingestion.state.store import open_control_store
 from ingestion.state.tables import metadata, watermarks
 

@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from ingestion.config.models import Entity
-from ingestion.errors import NotRetriableError
+from ingestion.errors import TerminalError
 from ingestion.state import watermark_values
-from ingestion.state.watermark_values import WatermarkValueError, decode, encode, normalise, same_watermark
+from ingestion.state.errors import WatermarkValueError
+from ingestion.state.watermark_values import decode, encode, normalise, same_watermark
 
 RUN_STORED = encode(datetime(2026, 11, 3, 2, 0, tzinfo=UTC))  # what a run's commit writes
 
@@ -66,7 +67,7 @@ def test_what_cannot_be_parsed_is_refused_naming_the_type_and_the_accepted_forms
     with pytest.raises(WatermarkValueError) as raised:
         normalise(typed, value_type)
     assert isinstance(raised.value, ValueError)
-    assert isinstance(raised.value, NotRetriableError)
+    assert isinstance(raised.value, TerminalError)
     message = str(raised.value)
     assert named in message
     if value_type == "timestamp":

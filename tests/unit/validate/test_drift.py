@@ -8,7 +8,8 @@ from sqlalchemy.dialects import mysql, postgresql
 
 from ingestion.config.models import Column
 from ingestion.extract.source_schema import SourceColumn, logical_type
-from ingestion.validate.drift import SchemaDriftError, compare, landed_columns
+from ingestion.validate.drift import compare, landed_columns
+from ingestion.validate.errors import SchemaDriftError
 
 DECLARED = (
     Column(name="id", type="bigint", nullable=False),

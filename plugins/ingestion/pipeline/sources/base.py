@@ -16,7 +16,7 @@ from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ingestion.errors import NotRetriableError
+from ingestion.pipeline.errors import ConfigNotSupportedError
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -30,10 +30,6 @@ if TYPE_CHECKING:
     from ingestion.pipeline.run_info import RunInfo
     from ingestion.planner import EntityPlan
     from ingestion.state.store import ControlStore, Watermark
-
-
-class ConfigNotSupportedError(NotRetriableError):
-    """The config asks for something this stage cannot do safely."""
 
 
 @dataclass(frozen=True)

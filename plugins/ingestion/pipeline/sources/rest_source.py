@@ -14,7 +14,8 @@ from collections.abc import Generator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from ingestion.pipeline.sources.base import ConfigNotSupportedError, Source, SourceBatch, SourceRead
+from ingestion.pipeline.errors import ConfigNotSupportedError
+from ingestion.pipeline.sources.base import Source, SourceBatch, SourceRead
 
 if TYPE_CHECKING:
     import pyarrow as pa

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from ingestion.config.models import NON_PERIODIC_SCHEDULES
 from ingestion.extract.window import latest_complete_interval
-from ingestion.pipeline.sources.base import ConfigNotSupportedError, Source, SourceBatch, SourceRead
+from ingestion.pipeline.errors import ConfigNotSupportedError
+from ingestion.pipeline.sources.base import Source, SourceBatch, SourceRead
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -135,7 +136,8 @@ class SqlSource(Source):
         columns are what it selects. A `fail` outcome is recorded as a failed check before the error is raised."""
         from ingestion.extract.source_schema import reflect_columns
         from ingestion.validate.check_result import CheckResult
-        from ingestion.validate.drift import SchemaDriftError, compare, landed_columns
+        from ingestion.validate.drift import compare, landed_columns
+        from ingestion.validate.errors import SchemaDriftError
 
         plan, entity = self.plan, self.plan.entity
         locator = entity.locator

@@ -1,0 +1,50 @@
+"""Errors of this package, each terminal (retrying cannot help) or transient (Airflow's retries may)."""
+
+from __future__ import annotations
+
+from ingestion.errors import TerminalError, TransientError
+
+
+class SchemaMismatchError(TerminalError, ValueError):
+    """The query returned different columns from the ones the config declares."""
+
+
+class UnreadableFileError(TerminalError):
+    """The file cannot be read as the config's format says (not gzip, not Parquet, wrong encoding...)."""
+
+
+class LookbackUnitError(TerminalError, ValueError):
+    """The lookback is in another unit than the cursor: minutes for timestamps, ids for integers."""
+
+
+class PageCapExceededError(TerminalError):
+    """The endpoint kept paging past the config's max_pages."""
+
+
+class UnexpectedBodyError(TerminalError):
+    """The body has no record list where the config's record_path says."""
+
+
+class CursorConfigError(TerminalError):
+    """The entity's load settings do not fit its cursor's values (a lookback in the other unit)."""
+
+
+class UnknownColumnTypeError(TerminalError, ValueError):
+    pass
+
+
+class SourceRequestError(TerminalError):
+    """The API refused the request (4xx other than 429): asking again would get the same answer."""
+
+
+class SourceAuthError(SourceRequestError):
+    """The API refused the credentials: fix the connection."""
+
+
+class RetryableResponseError(TransientError):
+    """429 or 5xx: worth asking again after a wait; raised for good when the tries run out."""
+
+    def __init__(self, message: str, status: int, retry_after: float | None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
