@@ -19,6 +19,7 @@ from sqlalchemy import Engine, func, insert, select, update
 
 from ingestion.faults import fault_point
 from ingestion.state.errors import LandingChangedError, WatermarkConflictError
+from ingestion.state.schema import prepare, upgrade
 from ingestion.state.tables import (
     check_results,
     entity_runs,
@@ -149,8 +150,6 @@ class ControlStore:
     def ensure_schema(self) -> ControlStore:
         """Bring the schema to the newest revision (state.schema.upgrade: what `scripts/ingest db upgrade` runs); a
         no-op at head. For tests and local tools: a stage only checks it, through `open_control_store`."""
-        from ingestion.state.schema import upgrade
-
         upgrade(self.engine)
         return self
 
@@ -524,7 +523,6 @@ def open_control_store(explicit_url: str | None = None) -> Iterator[ControlStore
     revision (an SQLite file is upgraded on the spot): otherwise state.schema.ControlSchemaError, terminal, says to
     run `scripts/ingest db upgrade`."""
     from ingestion.state.engine import control_engine
-    from ingestion.state.schema import prepare
 
     store = ControlStore(control_engine(explicit_url))
     try:
