@@ -7,9 +7,9 @@ the variant's own library) happen before the clock starts, so the time is what e
 from __future__ import annotations
 
 import json
-import resource
 import sys
 import time
+from pathlib import Path
 
 variant, folder = sys.argv[1], sys.argv[2]
 
@@ -35,7 +35,8 @@ print(
             "cpu_seconds": cpu_seconds,
             "dags": len(bag.dags),
             "import_errors": {k: v[-500:] for k, v in bag.import_errors.items()},
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            # VmHWM, not ru_maxrss: Linux carries the parent's peak into a child's ru_maxrss across fork and exec.
+            "peak_rss_mb": int(Path("/proc/self/status").read_text().split("VmHWM:")[1].split()[0]) / 1024,
         }
     )
 )

@@ -211,6 +211,12 @@ def start_airflow(env: dict[str, str], port: int) -> tuple[subprocess.Popen[str]
     return proc, output
 
 
+# For a child process to report its own peak resident memory. Not getrusage's ru_maxrss: Linux carries the parent's
+# high-water mark into a child across fork and exec, so a child of a large pytest process reported that process's
+# peak (about 560 MB after the fault matrix) instead of its own (about 450 MB).
+PEAK_RSS_MB_SNIPPET = "(lambda t: int(t.split('VmHWM:')[1].split()[0]) / 1024)(open('/proc/self/status').read())"
+
+
 def bootstrap_servers() -> str:
     return json.loads(os.environ["AIRFLOW_CONN_KAFKA_DEFAULT"])["extra"]["bootstrap.servers"]
 

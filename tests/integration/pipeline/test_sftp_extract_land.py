@@ -25,7 +25,15 @@ import pytest
 from airflow.providers.sftp.hooks.sftp import SFTPHook
 
 from ingestion.land.lake import Lake
-from tests.integration.support import REPO, landed_table, read_committed, run_stages, source_config, write_configs
+from tests.integration.support import (
+    PEAK_RSS_MB_SNIPPET,
+    REPO,
+    landed_table,
+    read_committed,
+    run_stages,
+    source_config,
+    write_configs,
+)
 
 COLUMNS: list[dict[str, Any]] = [
     {"name": "partner_order_id", "type": "string", "nullable": False},
@@ -227,19 +235,19 @@ def test_a_200_mb_csv_lands_with_flat_memory(
     local.unlink()
     # In a process of its own, so its peak RSS is the stage's alone.
     script = (
-        "import json, resource, sys\n"
+        "import json, sys\n"
         "from datetime import UTC, datetime\n"
         "from tests.integration.support import stage_context\n"
         "from ingestion.operators import ExtractLandOperator\n"
         f"op = ExtractLandOperator(task_id='x', source_name={name!r}, entity_name='orders')\n"
         "summary = op.execute(stage_context('scheduled__2026-11-22', datetime(2026, 11, 22, tzinfo=UTC)))\n"
-        "print(json.dumps({'rows': summary['rows'], 'peak_kb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))\n"
+        f"print(json.dumps({{'rows': summary['rows'], 'peak_mb': {PEAK_RSS_MB_SNIPPET}}}))\n"
     )
     env = {**os.environ, "PYTHONPATH": f"{REPO / 'plugins'}:{REPO}"}
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["rows"] == rows_per_chunk * chunks
-    peak_mb = result["peak_kb"] / 1024
+    peak_mb = result["peak_mb"]
     print(f"200 MB CSV ({size / 2**20:.0f} MiB, {result['rows']} rows): extract_land peak RSS {peak_mb:.0f} MB")
     assert peak_mb < 500
