@@ -1,7 +1,15 @@
 """Load source configs: defaults merged under each file, the environment's overlay on top, then validation.
 
 Each file is validated on its own, so one broken config yields its own errors (file, JSON path, what was expected)
-and never hides the others. Reads local files only: safe at DAG parse time.
+and never hides the others. Reads local files only: safe at DAG parse time. Nothing a config folder holds makes
+`load_configs` raise: every file is read by `config_files` (size, encoding and nesting limits), every merged file
+(sources, `_defaults.json`, every overlay, not only the current environment's) is checked for credentials, and every
+error text is passed through `mask_credentials`.
+
+A value that fails validation is reported in the file it came from: a bad value in `_defaults.json` or an overlay names
+that file and its path there, and says which source it was merged into. A shared file that cannot be used (unreadable,
+not an object, holding a credential) is never silently left out, since every source would then run with other
+settings (another lake connection, no alert channels): the sources that merge it are not loaded, each saying why.
 
 Across files, one rule: no two entities publish to the same Kafka topic (publishing counts a run's messages on its
 topic, so a second writer makes every run of both abort). The configs involved are refused, each naming the others.
@@ -22,18 +30,17 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ingestion.config.models import (
-    SourceConfig,
-    SourceKind,
-    entity_topic,
-    find_secret_keys,
-    may_hold_secret_keys,
-    topic_template_path,
-)
+from ingestion.config.config_files import FileProblem, json_path_step, json_type_name, read_config_file
+from ingestion.config.credentials import find_credentials, mask_credentials
+from ingestion.config.models import SourceConfig, SourceKind, entity_topic, topic_template_path
 
 DEFAULTS_FILE = "_defaults.json"
+OVERLAYS_DIR = "overlays"
 ENV_VAR = "INGEST_ENV"
 LOCATOR_KINDS = frozenset(kind.value for kind in SourceKind)
+# Errors kept per source config: a file with a list of a million wrong values must not become a million-line import
+# error (the message is stored in Airflow's database and shown in the UI).
+MAX_ERRORS_PER_CONFIG = 50
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,13 @@ class ConfigError:
     file: str
     path: str
     message: str
+
+    def __post_init__(self) -> None:
+        # Every error text passes here: a credential that reached a message or a path is masked, and a file name
+        # that is not valid UTF-8 is escaped, so the import error can be shown and stored.
+        for name in ("file", "path", "message"):
+            text = getattr(self, name).encode("utf-8", "backslashreplace").decode("utf-8")
+            object.__setattr__(self, name, mask_credentials(text))
 
     def __str__(self) -> str:
         return f"{self.file}: {self.path}: {self.message}"
@@ -56,6 +70,43 @@ class LoadResult:
         return [e for e in self.errors if Path(e.file).name == file_name]
 
 
+@dataclass(frozen=True)
+class _Layer:
+    """One file's part of a source's merged config: `data` sits at `prefix` inside `file`."""
+
+    file: Path
+    data: dict[str, Any]
+    prefix: tuple[str, ...] = ()
+
+
+@dataclass
+class _Shared:
+    """The files merged into every source: `None` data means the file (or the overlay's entry) cannot be used."""
+
+    defaults: dict[str, Any] | None
+    defaults_file: Path
+    overlay: dict[str, Any] | None
+    overlay_file: Path
+    bad_overlay_entries: set[str] = field(default_factory=set)
+
+    def blocking(self, name: str) -> list[str]:
+        """The shared files that keep source `name` out: merging what is left of them would load other settings."""
+        blocked = [self.defaults_file.name] if self.defaults is None else []
+        if self.overlay is None or {"*", name} & self.bad_overlay_entries:
+            blocked.append(f"{OVERLAYS_DIR}/{self.overlay_file.name}")
+        return blocked
+
+    def layers(self, source_file: Path, raw: dict[str, Any], name: str) -> list[_Layer]:
+        """The layers of a source, lowest precedence first (call when `blocking(name)` is empty)."""
+        overlay = self.overlay or {}
+        return [
+            _Layer(self.defaults_file, self.defaults or {}),
+            _Layer(source_file, raw),
+            _Layer(self.overlay_file, overlay.get("*", {}), ("*",)),
+            _Layer(self.overlay_file, overlay.get(name, {}), (name,)),
+        ]
+
+
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     """Recursive merge of JSON objects; lists and scalars in `override` replace those in `base`."""
     merged = dict(base)
@@ -67,99 +118,119 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return merged
 
 
-def _json_path(loc: tuple[int | str, ...]) -> str:
-    path = "$"
+def _file_loc(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
+    """A pydantic error location as keys of the file: pydantic puts the union's tag in the location
+    (locator.sql.table); the file has no such key."""
+    kept: list[int | str] = []
     previous: int | str | None = None
     for part in loc:
-        # pydantic puts the union's tag in the location (locator.sql.table); the file has no such key.
         if not (previous == "locator" and part in LOCATOR_KINDS):
-            path += f"[{part}]" if isinstance(part, int) else f".{part}"
+            kept.append(part)
         previous = part
-    return path
+    return tuple(kept)
 
 
-def _read_json(path: Path, errors: list[ConfigError]) -> tuple[dict[str, Any], str] | None:
-    """The parsed object and its raw text, or None after recording why not."""
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        errors.append(ConfigError(str(path), f"line {exc.lineno} column {exc.colno}", f"invalid JSON: {exc.msg}"))
-        return None
-    except OSError as exc:
-        errors.append(ConfigError(str(path), "$", f"cannot read: {exc}"))
-        return None
-    if not isinstance(data, dict):
-        errors.append(ConfigError(str(path), "$", f"expected a JSON object, got {type(data).__name__}"))
-        return None
-    return data, text
+def _json_path(loc: tuple[int | str, ...]) -> str:
+    return "$" + "".join(json_path_step(part) for part in loc)
+
+
+def _holds(data: Any, loc: tuple[int | str, ...]) -> tuple[bool, Any]:
+    """Whether `loc` leads to a value inside `data`, and the value."""
+    for part in loc:
+        in_object = isinstance(part, str) and isinstance(data, dict) and part in data
+        in_array = isinstance(part, int) and isinstance(data, list) and 0 <= part < len(data)
+        if not (in_object or in_array):
+            return False, None
+        data = data[part]
+    return True, data
+
+
+def _supplier(layers: list[_Layer], loc: tuple[int | str, ...], error_type: str) -> _Layer:
+    """The layer whose value is the one validated at `loc`: the highest one holding it (lists and scalars replace
+    what is below them). A missing field, or an object several files merge into, is the source file's."""
+    source = layers[1]
+    if error_type == "missing":
+        return source
+    holders = [layer for layer in reversed(layers) if _holds(layer.data, loc)[0]]
+    if not holders:
+        return source
+    if isinstance(_holds(holders[0].data, loc)[1], dict) and source in holders:
+        return source
+    return holders[0]
 
 
 def current_env() -> str:
     return os.environ.get(ENV_VAR, "dev")
 
 
-def _object(read: tuple[dict[str, Any], str] | None) -> dict[str, Any]:
-    return read[0] if read is not None else {}
+def _read_checked(path: Path, errors: list[ConfigError]) -> dict[str, Any] | None:
+    """A config file's object, or None after recording why not (unreadable, not an object, holds a credential)."""
+    data = read_config_file(path)
+    if isinstance(data, FileProblem):
+        errors.append(ConfigError(str(path), data.path, data.message))
+        return None
+    credentials = find_credentials(data)
+    for json_path, why in credentials:
+        errors.append(ConfigError(str(path), json_path, why))
+    return None if credentials else data
+
+
+def _read_shared(config_dir: Path, env: str, errors: list[ConfigError]) -> _Shared:
+    """`_defaults.json` and every overlay, each read and checked; the current environment's overlay is kept."""
+    defaults_file = config_dir / DEFAULTS_FILE
+    # lexists: a dangling link named _defaults.json is an error, not a folder without defaults.
+    defaults = _read_checked(defaults_file, errors) if os.path.lexists(defaults_file) else {}
+    overlay_file = config_dir / OVERLAYS_DIR / f"{env}.json"
+    shared = _Shared(defaults, defaults_file, {}, overlay_file)
+    # Every overlay, not only this environment's: a credential committed in the prod overlay must fail CI in dev.
+    overlay_files = sorted((config_dir / OVERLAYS_DIR).glob("*.json")) if (config_dir / OVERLAYS_DIR).is_dir() else []
+    for path in overlay_files:
+        overlay = _read_checked(path, errors)
+        bad_entries = set()
+        for key, entry in (overlay or {}).items():
+            if not isinstance(entry, dict):
+                errors.append(
+                    ConfigError(
+                        str(path),
+                        "$" + json_path_step(key),
+                        f'expected a JSON object of settings ("*" for every source, or a source\'s name), '
+                        f"got {json_type_name(entry)}",
+                    )
+                )
+                bad_entries.add(key)
+        if path == overlay_file:
+            shared.overlay, shared.bad_overlay_entries = overlay, bad_entries
+    return shared
 
 
 def load_configs(config_dir: Path, env: str | None = None, *, only: str | None = None) -> LoadResult:
     """Load every config in `config_dir`, or with `only` just `<only>.json` (a worker building its one DAG)."""
     env = env or current_env()
     result = LoadResult(env=env)
-    defaults: dict[str, Any] = {}
-    if (config_dir / DEFAULTS_FILE).exists():
-        defaults = _object(_read_json(config_dir / DEFAULTS_FILE, result.errors))
-    overlay: dict[str, Any] = {}
-    overlay_file = config_dir / "overlays" / f"{env}.json"
-    if overlay_file.exists():
-        overlay = _object(_read_json(overlay_file, result.errors))
-
     if not config_dir.is_dir():
         result.errors.append(ConfigError(str(config_dir), "$", "config folder does not exist"))
         return result
+    shared = _read_shared(config_dir, env, result.errors)
     if only is not None:
         requested = config_dir / f"{only}.json"
-        paths = [requested] if requested.exists() else []  # the glob below only yields files that exist
+        paths = [requested] if os.path.lexists(requested) else []  # the glob below only yields entries that exist
     else:
         paths = sorted(config_dir.glob("*.json"))
     files: dict[str, str] = {}
     for path in paths:
         if path.name.startswith("_"):
             continue
-        read = _read_json(path, result.errors)
-        if read is None:
+        raw = _read_checked(path, result.errors)
+        if raw is None:
             continue
-        raw, text = read
-        secrets = find_secret_keys(raw) if may_hold_secret_keys(text) else []
-        for secret_path in secrets:
+        name = str(raw.get("name"))
+        if blocked := shared.blocking(name):
             result.errors.append(
-                ConfigError(
-                    str(path),
-                    secret_path,
-                    "looks like a credential: configs name connection ids, "
-                    "secrets belong in Airflow connections or the secrets backend",
-                )
+                ConfigError(str(path), "$", f"not loaded: it merges {' and '.join(blocked)}, which has errors")
             )
-        if secrets:
             continue
-        merged = deep_merge(defaults, raw)
-        merged = deep_merge(merged, overlay.get("*", {}))
-        merged = deep_merge(merged, overlay.get(str(raw.get("name")), {}))
-        try:
-            config = SourceConfig.model_validate(merged)
-        except ValidationError as exc:
-            errors = exc.errors()
-            for err in errors:
-                if err["type"] == "too_short" and any(
-                    other["loc"][: len(err["loc"])] == err["loc"] and len(other["loc"]) > len(err["loc"])
-                    for other in errors
-                ):
-                    continue  # "entities has 0 items" only echoes the entity's own error, already reported
-                message = err["msg"].removeprefix("Value error, ")
-                if err["type"] not in {"value_error", "assertion_error", "missing"}:
-                    message += f" (got {json.dumps(err.get('input'), default=str)[:80]})"
-                result.errors.append(ConfigError(str(path), _json_path(tuple(err["loc"])), message))
+        config = _validate(path, shared.layers(path, raw, name), result.errors)
+        if config is None:
             continue
         if config.name in result.configs:
             result.errors.append(ConfigError(str(path), "$.name", f"source name {config.name!r} is used twice"))
@@ -174,6 +245,43 @@ def load_configs(config_dir: Path, env: str | None = None, *, only: str | None =
     if only is None:
         _refuse_shared_topics(result, files)
     return result
+
+
+def _validate(path: Path, layers: list[_Layer], errors: list[ConfigError]) -> SourceConfig | None:
+    """The merged config of `path`, or None after recording each error in the file whose value caused it."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        merged = deep_merge(merged, layer.data)
+    try:
+        return SourceConfig.model_validate(merged)
+    except ValidationError as exc:
+        found = exc.errors()
+    except Exception as exc:  # noqa: BLE001 - a validator that raises must cost one config, never the DAG folder
+        errors.append(ConfigError(str(path), "$", f"cannot be validated: {type(exc).__name__} in a validator"))
+        return None
+    kept = [
+        err
+        for err in found
+        # "entities has 0 items" only echoes the entity's own error, reported already
+        if not (
+            err["type"] == "too_short"
+            and any(o["loc"][: len(err["loc"])] == err["loc"] and len(o["loc"]) > len(err["loc"]) for o in found)
+        )
+    ]
+    for err in kept[:MAX_ERRORS_PER_CONFIG]:
+        loc = _file_loc(tuple(err["loc"]))
+        layer = _supplier(layers, loc, err["type"])
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] not in {"value_error", "assertion_error", "missing"}:
+            message += f" (got {json.dumps(err.get('input'), default=str)[:80]})"
+        if layer.file != path:
+            message += f" (merged into {path.name})"
+        errors.append(ConfigError(str(layer.file), _json_path((*layer.prefix, *loc)), message))
+    if len(kept) > MAX_ERRORS_PER_CONFIG:
+        errors.append(
+            ConfigError(str(path), "$", f"{len(kept) - MAX_ERRORS_PER_CONFIG} more errors not shown (fix these first)")
+        )
+    return None
 
 
 def _refuse_shared_topics(result: LoadResult, files: dict[str, str]) -> None:

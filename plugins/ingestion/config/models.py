@@ -197,7 +197,7 @@ class Check(Frozen):
         if self.kind == "regex":
             try:
                 re.compile(str(params.get("pattern", "")))
-            except re.error as exc:
+            except (re.error, RecursionError) as exc:  # RecursionError: groups nested hundreds deep
                 raise ValueError(f"check regex: params.pattern does not compile: {exc}") from None
             if not params.get("pattern"):
                 raise ValueError("check regex needs params.pattern")
@@ -324,7 +324,7 @@ class SftpLocator(Frozen):
         if value.startswith("re:"):
             try:
                 re.compile(value[3:])
-            except re.error as exc:
+            except (re.error, RecursionError) as exc:  # RecursionError: groups nested hundreds deep
                 raise ValueError(f"file_pattern regex does not compile: {exc}") from None
         return value
 
@@ -397,6 +397,13 @@ class Kafka(Frozen):
         unknown = set(re.findall(r"{([^}]*)}", value)) - {"source", "entity"}
         if unknown:
             raise ValueError(f"topic_template may use {{source}} and {{entity}} only, not {sorted(unknown)}")
+        # A lone or doubled brace passes the pattern above but breaks str.format, or leaves a brace in the topic.
+        try:
+            topic = value.format(source="s", entity="e")
+        except (ValueError, IndexError, KeyError):
+            topic = "{"
+        if "{" in topic or "}" in topic:
+            raise ValueError(f"topic_template {value!r} has a brace that is not part of {{source}} or {{entity}}")
         return value
 
 
@@ -497,6 +504,9 @@ class Entity(Frozen):
             missing = [k for k in self.primary_key if k not in names]
             if missing:
                 raise ValueError(f"primary_key {missing} not among the declared columns")
+            # Caught here, not at the first run's query: the window and the watermark read this column.
+            if self.load.cursor_column is not None and self.load.cursor_column not in names:
+                raise ValueError(f"load.cursor_column {self.load.cursor_column!r} is not among the declared columns")
             if self.kafka and (missing := [k for k in self.kafka.key_columns if k not in names]):
                 raise ValueError(f"kafka.key_columns {missing} not among the declared columns")
         self._pii_fits_keys_and_checks()
@@ -592,6 +602,8 @@ class SourceConfig(Frozen):
             return value
         if not _cron_is_valid(value):
             raise ValueError(f"{value!r} is not a valid cron expression")
+        if not _cron_fires(value):
+            raise ValueError(f"cron {value!r} never fires (a day that no month has?)")
         return value
 
     @field_validator("source_timezone")
@@ -603,7 +615,7 @@ class SourceConfig(Frozen):
 
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file path
             raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Europe/Berlin, or UTC") from None
         return value
 
@@ -657,6 +669,19 @@ def _cron_is_valid(expression: str) -> bool:
     from croniter import croniter
 
     return bool(croniter.is_valid(expression))
+
+
+@functools.lru_cache(maxsize=1024)
+def _cron_fires(expression: str) -> bool:
+    # Well-formed but never due (0 0 31 2 *): the DAG's runbook and timetable ask for its next runs, and croniter
+    # raises there, while the DAG folder is parsed.
+    from croniter import CroniterError, croniter
+
+    try:
+        croniter(expression, datetime(2000, 1, 1)).get_next(datetime)
+    except CroniterError:
+        return False
+    return True
 
 
 def _duplicates(names: list[str]) -> list[str]:

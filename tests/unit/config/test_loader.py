@@ -26,6 +26,7 @@ VALID: dict[str, Any] = {
             "columns": [
                 {"name": "customer_id", "type": "integer", "nullable": False},
                 {"name": "email", "type": "string", "pii": True, "pii_strategy": "hash"},
+                {"name": "updated_at", "type": "timestamp", "nullable": False},
             ],
             "load": {"mode": "incremental", "cursor_column": "updated_at", "lookback_minutes": 10},
         }

@@ -1,0 +1,73 @@
+"""What looks like a credential in a config file, and masking such text in every error the loader reports.
+
+Configs name Airflow connection ids; a credential in a config would be committed to the repository and shown in the
+UI. Two signs are looked for in every file that is merged (sources, `_defaults.json`, every overlay): a key named like
+a secret (`password`, `token`, ...), and a value that carries one (a URI with a password, an Azure connection string
+with its key). Errors name the JSON path, never the value.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ingestion.config.config_files import json_path_step
+from ingestion.config.models import SECRET_KEYS
+
+# scheme://user:password@ (the user may be empty: redis://:pw@host). No `/` before the `@`, so an address in a query
+# string (https://host:8443/x?owner=a@b.com) is not one.
+URI_WITH_PASSWORD = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/@:\"']*:[^\s/@\"']+@")
+AZURE_KEY = re.compile(r"\b(AccountKey|SharedAccessKey)=[^;\s\"']*", re.IGNORECASE)
+_CREDENTIAL_KEY_MESSAGE = (
+    "looks like a credential: configs name connection ids, secrets belong in Airflow connections or the secrets backend"
+)
+_URI_MESSAGE = (
+    "looks like a URI with a password: name an Airflow connection id instead and keep the URI in that connection "
+    "or the secrets backend (the value is not shown)"
+)
+_AZURE_MESSAGE = (
+    "looks like an Azure storage key (a connection string with AccountKey or SharedAccessKey): name an Airflow "
+    "connection id instead (the value is not shown)"
+)
+
+
+def find_credentials(data: Any, root: str = "$") -> list[tuple[str, str]]:
+    """(JSON path, why) of every credential-looking key or value under `data`, in document order.
+
+    A loop with an explicit stack: the file's depth is already bounded, but this walk must not depend on it."""
+    found: list[tuple[str, str]] = []
+    stack: list[tuple[str, Any]] = [(root, data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            children = []
+            for key, child in value.items():
+                child_path = path + json_path_step(key)
+                if key.lower() in SECRET_KEYS:
+                    found.append((child_path, _CREDENTIAL_KEY_MESSAGE))
+                elif (why := _value_problem(key)) is not None:
+                    found.append((path, f"a key {why}"))
+                children.append((child_path, child))
+            stack.extend(reversed(children))
+        elif isinstance(value, list):
+            stack.extend(reversed([(f"{path}[{index}]", child) for index, child in enumerate(value)]))
+        elif isinstance(value, str) and (why := _value_problem(value)) is not None:
+            found.append((path, why))
+    return found
+
+
+def _value_problem(text: str) -> str | None:
+    if URI_WITH_PASSWORD.search(text):
+        return _URI_MESSAGE
+    if AZURE_KEY.search(text):
+        return _AZURE_MESSAGE
+    return None
+
+
+def mask_credentials(text: str) -> str:
+    """`text` with the user and password of every URI, and every Azure key, replaced by ***."""
+    if "://" in text:
+        text = URI_WITH_PASSWORD.sub(lambda m: m.group().split("://", 1)[0] + "://***@", text)
+    if "=" in text:
+        text = AZURE_KEY.sub(lambda m: m.group(1) + "=***", text)
+    return text
