@@ -24,7 +24,7 @@ from ingestion.errors import InvalidSourceConfigError, UnknownSourceError
 from ingestion.paths import config_dir as default_config_dir
 from ingestion.plan_loader import load_entity_plan
 from ingestion.planner import DagPlan, plan_source
-from ingestion.runbook import markdown_cell, render_runbook
+from ingestion.runbook import markdown_cell, render_runbook, undeclared_data_note
 from ingestion.schedule_text import refresh_frequency
 from ingestion.state import watermark_values
 
@@ -209,15 +209,16 @@ def _inventory_markdown(result: LoadResult, plans: list[DagPlan]) -> str:
         "",
         "## Entities",
         "",
-        "| source | entity | load | primary key | PII columns | topic | landing path |",
-        "|---|---|---|---|---|---|---|",
+        "| source | entity | load | primary key | PII columns | undeclared data | topic | landing path |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for plan in plans:
         for e in plan.entities:
             pii = ", ".join(f"{col.name} ({col.pii_strategy})" for col in e.entity.columns if col.pii) or "-"
             out.append(
                 f"| {plan.config.name} | {e.entity.name} | {e.entity.load.mode} | "
-                f"{', '.join(e.entity.primary_key) or '-'} | {pii} | `{e.topic}` | `{e.landing_path_pattern}` |"
+                f"{', '.join(e.entity.primary_key) or '-'} | {pii} | {undeclared_data_note(e.entity.undeclared)} | "
+                f"`{e.topic}` | `{e.landing_path_pattern}` |"
             )
     out += [
         "",

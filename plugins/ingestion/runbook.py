@@ -41,6 +41,19 @@ _LOOKBACK = {
 _SFTP_INCREMENTAL = "incremental: new or changed files (by modification time and name)"
 
 
+_UNDECLARED = {
+    "sensitive": "sensitive only",
+    "drop": "dropped",
+    # Loud on purpose: the one setting that lets unclassified data reach the general zone and Kafka.
+    "general": "**UNMASKED in the general zone and Kafka (opt-in)**",
+}
+
+
+def undeclared_data_note(policy: str) -> str:
+    """Where an entity's undeclared data (REST extra fields, evolved columns) lands, for the runbook and the docs."""
+    return _UNDECLARED[policy]
+
+
 def markdown_cell(value: object) -> str:
     """Text made safe for one cell of a Markdown table."""
     return str(value).replace("|", "\\|").replace("\n", " ")
@@ -112,6 +125,11 @@ def _entity_section(plan: EntityPlan) -> list[str]:
             f"- Raw values of {', '.join(f'`{c}`' for c in plan.sensitive_columns)} go to the "
             f"`{plan.landing.sensitive_container}` container only"
         )
+    lines.append(
+        f"- Data no column declares (REST fields no column takes, columns schema evolution adds): "
+        f"{undeclared_data_note(entity.undeclared)}"
+        + (f" (`{plan.landing.sensitive_container}` container)" if entity.undeclared == "sensitive" else "")
+    )
     if entity.checks:
         checks = "; ".join(
             f"{c.kind}{'(' + ', '.join(c.columns) + ')' if c.columns else ''} [{c.severity}]" for c in entity.checks

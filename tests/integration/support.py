@@ -93,6 +93,16 @@ def landed_table(summary: dict[str, Any]) -> pa.Table:
     return pa.concat_tables([pq.read_table(io.BytesIO(lake.get(path))) for path in summary["files"]])
 
 
+def sensitive_table(summary: dict[str, Any], container: str = "sensitive") -> pa.Table:
+    """The sensitive container's files an extract_land summary lists (`sensitive_files`), as one table."""
+    import pyarrow.parquet as pq
+
+    from ingestion.land.lake import Lake
+
+    lake = Lake.from_conn_id("lake_wasb", container)
+    return pa.concat_tables([pq.read_table(io.BytesIO(lake.get(path))) for path in summary["sensitive_files"]])
+
+
 def stage_context(run_id: str, end: datetime, conf: dict[str, Any] | None = None, dag_id: str = "ingest_x") -> Any:
     """The parts of an Airflow task context the stage operators read, for a scheduled run ending at `end`."""
     dag_run = SimpleNamespace(

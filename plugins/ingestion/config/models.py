@@ -484,7 +484,14 @@ class Entity(Frozen):
         default="fail",
         description="when the source's columns differ from the declared ones (new, missing, retyped): fail the "
         "run; warn and land the declared columns (missing ones as NULL); or evolve: land the source's columns as "
-        "they are now (new columns unmasked) and warn",
+        "they are now (new columns where `undeclared` says) and warn",
+    )
+    undeclared: Literal["sensitive", "drop", "general"] = Field(
+        default="sensitive",
+        description="where data no column declares lands (a REST record's extra column, columns schema evolution "
+        "adds): sensitive: raw, in the sensitive container only (beside the primary key), never in the general zone "
+        "or Kafka; drop: nowhere; general: unmasked in the general zone and Kafka (an explicit opt-in, flagged in "
+        "the runbook and `ingest docs`: only for sources known to send no personal data)",
     )
     landing: Landing | None = None
     kafka: Kafka | None = None

@@ -4,6 +4,15 @@ The config's columns decide the types. A record that lacks a required (not nulla
 does not fit its column without loss, is not landed and not dropped: it comes back as a `Rejected` with the reason,
 for the quarantine file. Text columns are cast in Arrow, vectorised; only a batch with a bad value is redone row by
 row, to find which rows are bad.
+
+Declared columns are matched before nested objects are flattened: at every level of a record, a key whose path
+(`parent_child`) is a declared column gives that column its value whole, so a `json` column receives its sub-object
+(and a PII column's strategy then covers all of it); only what no column takes is flattened further. The fields no
+column takes go to the extra column (REST), except those under a PII column's name or `<name>_` prefix, which are
+left out: they belong to a PII field and must not travel unmasked.
+
+A reason names the field, its type and what is wrong, never the value: reasons reach task logs, alerts and the
+control database, while the raw record stays in the quarantine file (sensitive container).
 """
 
 from __future__ import annotations
@@ -51,6 +60,21 @@ def numbered(label: str, first: int) -> Callable[[int], str]:
     return where
 
 
+def _kind(value: Any) -> str:
+    """What a value is, for a reason that must not quote it: "text", "a number", "an object"..."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, int | float | Decimal):
+        return "a number"
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return f"a {type(value).__name__}"
+
+
 _INT_BOUNDS = {"smallint": 2**15, "integer": 2**31, "int": 2**31, "bigint": 2**63}
 _TRUE = frozenset({"true", "t", "yes", "y", "1"})
 _FALSE = frozenset({"false", "f", "no", "n", "0"})
@@ -61,20 +85,20 @@ def _to_int(logical: str) -> Callable[[Any], int]:
 
     def convert(value: Any) -> int:
         if isinstance(value, bool):
-            raise ValueDoesNotFit(f"{value!r} is a boolean, not an integer")
+            raise ValueDoesNotFit("a boolean is not an integer")
         if isinstance(value, float):
             if not value.is_integer():
-                raise ValueDoesNotFit(f"{value!r} is not a whole number")
+                raise ValueDoesNotFit("a number that is not whole is not an integer")
             value = int(value)
         elif isinstance(value, str):
             try:
                 value = int(value.strip())
             except ValueError:
-                raise ValueDoesNotFit(f"{value!r} is not an integer") from None
+                raise ValueDoesNotFit("text that is not an integer") from None
         elif not isinstance(value, int):
-            raise ValueDoesNotFit(f"{type(value).__name__} is not an integer")
+            raise ValueDoesNotFit(f"{_kind(value)} is not an integer")
         if not -bound <= value < bound:
-            raise ValueDoesNotFit(f"{value} is out of range for {logical}")
+            raise ValueDoesNotFit(f"an integer out of range for {logical}")
         return value
 
     return convert
@@ -82,11 +106,11 @@ def _to_int(logical: str) -> Callable[[Any], int]:
 
 def _to_float(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValueDoesNotFit(f"{value!r} is not a number")
+        raise ValueDoesNotFit(f"{_kind(value)} is not a number")
     try:
         return float(value)
     except ValueError:
-        raise ValueDoesNotFit(f"{value!r} is not a number") from None
+        raise ValueDoesNotFit("text that is not a number") from None
 
 
 def _to_bool(value: Any) -> bool:
@@ -96,31 +120,31 @@ def _to_bool(value: Any) -> bool:
         return bool(value)
     if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
         return value.strip().lower() in _TRUE
-    raise ValueDoesNotFit(f"{value!r} is not a boolean")
+    raise ValueDoesNotFit(f"{_kind(value)} that is not a boolean")
 
 
 def _to_decimal(precision: int, scale: int) -> Callable[[Any], Decimal]:
     def convert(value: Any) -> Decimal:
         if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
-            raise ValueDoesNotFit(f"{value!r} is not a decimal number")
+            raise ValueDoesNotFit(f"{_kind(value)} is not a decimal number")
         if isinstance(value, float) and not math.isfinite(value):
-            raise ValueDoesNotFit(f"{value!r} is not a finite number")
+            raise ValueDoesNotFit("not a finite number")
         try:
             number = Decimal(repr(value) if isinstance(value, float) else str(value).strip())
         except InvalidOperation:
-            raise ValueDoesNotFit(f"{value!r} is not a decimal number") from None
+            raise ValueDoesNotFit(f"{_kind(value)} that is not a decimal number") from None
         if not number.is_finite():
-            raise ValueDoesNotFit(f"{value!r} is not a finite number")
+            raise ValueDoesNotFit("not a finite number")
         try:
             with localcontext() as context:
                 context.prec = 80  # room for decimal(38, s); the default 28 digits would refuse wide values
                 exact = number.quantize(Decimal(1).scaleb(-scale))
         except InvalidOperation:
-            raise ValueDoesNotFit(f"{value!r} does not fit decimal({precision},{scale})") from None
+            raise ValueDoesNotFit(f"a number that does not fit decimal({precision},{scale})") from None
         if exact != number:
-            raise ValueDoesNotFit(f"{value!r} has more than {scale} decimal place(s)")
+            raise ValueDoesNotFit(f"a number with more than {scale} decimal place(s)")
         if len(exact.as_tuple().digits) > precision and exact != 0:
-            raise ValueDoesNotFit(f"{value!r} does not fit decimal({precision},{scale})")
+            raise ValueDoesNotFit(f"a number that does not fit decimal({precision},{scale})")
         return exact
 
     return convert
@@ -134,9 +158,9 @@ def _to_timestamp(aware: bool) -> Callable[[Any], datetime]:
             try:
                 parsed = datetime.fromisoformat(value.strip())
             except ValueError:
-                raise ValueDoesNotFit(f"{value!r} is not an ISO-8601 timestamp") from None
+                raise ValueDoesNotFit("text that is not an ISO-8601 timestamp") from None
         else:
-            raise ValueDoesNotFit(f"{value!r} is not a timestamp")
+            raise ValueDoesNotFit(f"{_kind(value)} is not a timestamp")
         if aware:  # zone-less text is taken as UTC, as zone-less database columns are
             return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
         return parsed.astimezone(UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
@@ -152,12 +176,12 @@ def _to_date(value: Any) -> date:
             return date.fromisoformat(value.strip())
         except ValueError:
             pass
-    raise ValueDoesNotFit(f"{value!r} is not an ISO-8601 date")
+    raise ValueDoesNotFit(f"{_kind(value)} that is not an ISO-8601 date")
 
 
 def _to_string(value: Any) -> str:
     if isinstance(value, dict | list):
-        raise ValueDoesNotFit(f"an object or list is not a string: {json.dumps(value, default=str)[:80]}")
+        raise ValueDoesNotFit(f"{_kind(value)} is not a string")
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
@@ -175,7 +199,7 @@ def _to_binary(value: Any) -> bytes:
             return base64.b64decode(value, validate=True)
         except ValueError:
             pass
-    raise ValueDoesNotFit(f"{str(value)[:40]!r} is not base64")
+    raise ValueDoesNotFit(f"{_kind(value)} that is not base64")
 
 
 def converter(logical: str) -> Callable[[Any], Any]:
@@ -202,38 +226,57 @@ def converter(logical: str) -> Callable[[Any], Any]:
     return simple[name]
 
 
-def flatten(record: Mapping[str, Any], separator: str = "_") -> dict[str, Any]:
-    """Nested objects become `parent_child` keys ({"shipping": {"city": x}} -> {"shipping_city": x}); lists stay."""
-    flat: dict[str, Any] = {}
-    for key, value in record.items():
-        if isinstance(value, Mapping) and value:
-            for child, inner in flatten(value, separator).items():
-                flat[f"{key}{separator}{child}"] = inner
-        else:
-            flat[str(key)] = value
-    return flat
+def split_record(
+    record: Mapping[str, Any], declared: frozenset[str], separator: str = "_"
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(declared column -> value, flattened path -> value of what no column takes).
+
+    A key whose path is a declared column gives it the value whole (an object included) before anything under it is
+    flattened; objects no column takes are flattened into `parent_child` paths, lists stay. When two paths name one
+    column (`{"a_b": 1, "a": {"b": 2}}`), the shallower one wins."""
+    taken: dict[str, tuple[int, Any]] = {}
+    rest: dict[str, Any] = {}
+
+    def walk(node: Mapping[str, Any], prefix: str, depth: int) -> None:
+        for key, value in node.items():
+            path = f"{prefix}{key}"
+            if path in declared:
+                if path not in taken or taken[path][0] > depth:
+                    taken[path] = (depth, value)
+            elif isinstance(value, Mapping) and value:
+                walk(value, f"{path}{separator}", depth + 1)
+            else:
+                rest[path] = value
+
+    walk(record, "", 0)
+    return {name: value for name, (_, value) in taken.items()}, rest
 
 
 class RecordTyper:
-    """Types records by the config's columns. `extra_column` (REST) keeps the fields no column takes, as JSON."""
+    """Types records by the config's columns. `extra_column` (REST) keeps the fields no column takes, as JSON,
+    except those under a PII column's name or prefix (see the module docstring)."""
 
     def __init__(self, columns: Sequence[Column], extra_column: str | None = None) -> None:
         self.columns = tuple(columns)
         self.extra_column = extra_column
         self.names = [c.name for c in self.columns]
         self._taken = frozenset(self.names)
+        self._pii_names = tuple(c.name for c in self.columns if c.pii)
         self._converters = [converter(c.type) for c in self.columns]
         landed = [*self.columns, *([Column(name=extra_column, type="json")] if extra_column else [])]
         self.schema = arrow_schema(landed)
 
+    def _under_pii(self, path: str) -> bool:
+        return any(path == name or path.startswith(f"{name}_") for name in self._pii_names)
+
     def _row(self, record: Any) -> list[Any]:
-        """One record's values in column order; raises ValueDoesNotFit naming the field."""
+        """One record's values in column order; raises ValueDoesNotFit naming the field (never its value)."""
         if not isinstance(record, Mapping):
-            raise ValueDoesNotFit(f"a record must be a JSON object, not {type(record).__name__}")
-        flat = flatten(record)
+            raise ValueDoesNotFit(f"a record must be a JSON object, not {_kind(record)}")
+        fields, rest = split_record(record, self._taken)
         row: list[Any] = []
         for column, convert in zip(self.columns, self._converters, strict=True):
-            value = flat.get(column.name)
+            value = fields.get(column.name)
             if value is None:
                 if not column.nullable:
                     raise ValueDoesNotFit(f"required field {column.name!r} is missing or null")
@@ -244,8 +287,8 @@ class RecordTyper:
             except ValueDoesNotFit as exc:
                 raise ValueDoesNotFit(f"field {column.name!r} ({column.type}): {exc}") from None
         if self.extra_column:
-            rest = {k: v for k, v in flat.items() if k not in self._taken}
-            row.append(_to_json(rest) if rest else None)
+            kept = {k: v for k, v in rest.items() if not self._under_pii(k)}
+            row.append(_to_json(kept) if kept else None)
         return row
 
     def records_to_batch(

@@ -12,6 +12,10 @@ What each strategy lands in the general zone (and so in Kafka):
 
 A masked column is a string column whatever its source type (non-text values are masked in their Arrow text form);
 NULL stays NULL under every strategy. Pure: pyarrow and cryptography only, keys handed in.
+
+Data no column declares (a REST record's extra column, columns schema evolution adds) has no classification, so it
+is treated as PII until a config classifies it: by the entity's `undeclared` setting it lands raw in the sensitive
+container only (`sensitive`, the default), nowhere (`drop`), or unmasked in the general zone (`general`, an opt-in).
 """
 
 from __future__ import annotations
@@ -25,13 +29,15 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingestion.config.models import PiiStrategy
+from ingestion.config.models import SOURCE_FILE_COLUMN, PiiStrategy
 from ingestion.extract.arrow_types import arrow_schema
 from ingestion.pii.errors import PiiKeyError
 from ingestion.pii.keys import EncryptionKeyring, HashKey, PiiKeys
 
 if TYPE_CHECKING:
-    from ingestion.config.models import Column
+    from collections.abc import Collection
+
+    from ingestion.config.models import Column, Entity
 
 REDACTED = "[redacted]"
 TOKEN_VERSION = "v1"  # noqa: S105 - the token format version, not a secret
@@ -42,11 +48,35 @@ def strategy_of(column: Column) -> PiiStrategy | None:
     return column.pii_strategy if column.pii else None
 
 
-def general_schema(columns: Sequence[Column]) -> pa.Schema:
-    """The schema that lands in the general zone (before lineage columns): masked columns as strings, dropped ones
-    gone. Validate and publish read the landed files against this."""
+def undeclared_names(entity: Entity, columns: Sequence[Column]) -> tuple[str, ...]:
+    """The columns among `columns` (what a run lands) that the entity does not declare: the REST extra column and
+    columns schema evolution added. The file-name lineage column is the platform's own, not source data."""
+    declared = {c.name for c in entity.columns} | {SOURCE_FILE_COLUMN}
+    return tuple(c.name for c in columns if c.name not in declared)
+
+
+def withheld_from_general(entity: Entity, columns: Sequence[Column]) -> frozenset[str]:
+    """The landed columns the general zone (and so Kafka) never gets: undeclared data, unless the entity opted in."""
+    return frozenset() if entity.undeclared == "general" else frozenset(undeclared_names(entity, columns))
+
+
+def raw_to_sensitive(entity: Entity, columns: Sequence[Column]) -> tuple[str, ...]:
+    """The undeclared columns that land raw in the sensitive container (`undeclared: sensitive`)."""
+    return undeclared_names(entity, columns) if entity.undeclared == "sensitive" else ()
+
+
+def entity_general_schema(entity: Entity, columns: Sequence[Column]) -> pa.Schema:
+    """`general_schema` under the entity's policy for undeclared data: what validate and publish read back."""
+    return general_schema(columns, withheld_from_general(entity, columns))
+
+
+def general_schema(columns: Sequence[Column], withheld: Collection[str] = ()) -> pa.Schema:
+    """The schema that lands in the general zone (before lineage columns): masked columns as strings, dropped and
+    `withheld` ones gone. Validate and publish read the landed files against this."""
     fields = []
     for column, field in zip(columns, arrow_schema(columns), strict=True):
+        if column.name in withheld:
+            continue
         strategy = strategy_of(column)
         if strategy is None:
             fields.append(field)
@@ -55,9 +85,11 @@ def general_schema(columns: Sequence[Column]) -> pa.Schema:
     return pa.schema(fields)
 
 
-def sensitive_schema(columns: Sequence[Column], primary_key: Sequence[str]) -> pa.Schema | None:
-    """Primary key plus the raw `sensitive` columns, or None when the entity has none."""
-    sensitive = [c.name for c in columns if strategy_of(c) == PiiStrategy.SENSITIVE]
+def sensitive_schema(
+    columns: Sequence[Column], primary_key: Sequence[str], raw: Sequence[str] = ()
+) -> pa.Schema | None:
+    """Primary key plus the raw `sensitive` columns and the `raw` (undeclared) ones, or None when there are none."""
+    sensitive = [c.name for c in columns if strategy_of(c) == PiiStrategy.SENSITIVE or c.name in raw]
     if not sensitive:
         return None
     schema = arrow_schema(columns)
@@ -126,14 +158,25 @@ class PiiMasker:
     """Masks one entity's batches. Build it once per run, with the keys loaded before extraction."""
 
     def __init__(
-        self, *, source: str, entity: str, columns: Sequence[Column], primary_key: Sequence[str], keys: PiiKeys
+        self,
+        *,
+        source: str,
+        entity: str,
+        columns: Sequence[Column],
+        primary_key: Sequence[str],
+        keys: PiiKeys,
+        withheld: Collection[str] = (),
+        raw: Sequence[str] = (),
     ) -> None:
+        """`withheld`: columns the general zone never gets; `raw`: columns that land raw in the sensitive container
+        (see withheld_from_general and raw_to_sensitive)."""
         self.source = source
         self.entity = entity
         self.strategies = {c.name: s for c in columns if (s := strategy_of(c)) is not None}
         self.keys = keys
-        self.schema = general_schema(columns)
-        self.sensitive_schema = sensitive_schema(columns, primary_key)
+        self.withheld = frozenset(withheld)
+        self.schema = general_schema(columns, self.withheld)
+        self.sensitive_schema = sensitive_schema(columns, primary_key, raw)
         self.primary_key = tuple(primary_key)
         for name, strategy in self.strategies.items():
             if strategy == PiiStrategy.HASH and keys.hash_key is None:
@@ -143,7 +186,7 @@ class PiiMasker:
 
     @property
     def masks_anything(self) -> bool:
-        return bool(self.strategies)
+        return bool(self.strategies or self.withheld)
 
     def _mask(self, name: str, array: pa.Array) -> pa.Array:
         strategy = self.strategies[name]
@@ -157,7 +200,7 @@ class PiiMasker:
 
     def general(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         """The batch as the general zone and Kafka may see it."""
-        if not self.strategies:
+        if not self.masks_anything:
             return batch
         columns = []
         for name in self.schema.names:

@@ -1,5 +1,5 @@
 """Land a run's batches with the entity's PII policy applied: masked values to the general zone, raw values of
-`sensitive` columns (with the primary key and lineage) to the sensitive container.
+`sensitive` columns and of undeclared data (with the primary key and lineage) to the sensitive container.
 
 The sensitive part of a run is finished (parts and its own manifest) before the general manifest is written, so a
 run that readers can see through its manifest always has its sensitive rows in place.
@@ -39,11 +39,19 @@ def load_plan_keys(plan: EntityPlan, lookup: ConnectionLookup | None = None) -> 
 
 
 def pii_masker(plan: EntityPlan, keys: PiiKeys, columns: Sequence[Column]) -> PiiMasker:
-    """The masker for the columns a run lands (the declared ones, or as schema evolution left them)."""
-    from ingestion.pii.masking import PiiMasker
+    """The masker for the columns a run lands (the declared ones, or as schema evolution left them), with the
+    entity's policy for undeclared data (kept out of the general zone unless it opted in)."""
+    from ingestion.pii.masking import PiiMasker, raw_to_sensitive, withheld_from_general
 
+    entity = plan.entity
     return PiiMasker(
-        source=plan.source, entity=plan.entity.name, columns=columns, primary_key=plan.entity.primary_key, keys=keys
+        source=plan.source,
+        entity=entity.name,
+        columns=columns,
+        primary_key=entity.primary_key,
+        keys=keys,
+        withheld=withheld_from_general(entity, columns),
+        raw=raw_to_sensitive(entity, columns),
     )
 
 

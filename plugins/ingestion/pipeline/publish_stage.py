@@ -43,7 +43,7 @@ def message_headers(plan: EntityPlan, run: RunInfo, manifest: LandingManifest) -
 
 
 def publish_target(plan: EntityPlan, run: RunInfo, manifest: LandingManifest) -> PublishTarget:
-    from ingestion.pii.masking import general_schema
+    from ingestion.pii.masking import entity_general_schema
     from ingestion.pipeline.landed_run import landed_columns
     from ingestion.publish.kafka_publisher import PublishTarget, publish_group
 
@@ -52,8 +52,8 @@ def publish_target(plan: EntityPlan, run: RunInfo, manifest: LandingManifest) ->
         partitions=plan.kafka.partitions,
         replication_factor=plan.kafka.replication_factor,
         key_columns=tuple(plan.key_columns),
-        # As landed: masked, dropped ones gone, evolved ones as the manifest says.
-        value_columns=tuple(general_schema(landed_columns(plan, manifest)).names),
+        # As landed: masked, dropped and withheld (undeclared) ones gone, evolved ones as the manifest says.
+        value_columns=tuple(entity_general_schema(plan.entity, landed_columns(plan, manifest)).names),
         headers=message_headers(plan, run, manifest),
         run_key=run.run_id,
         expected_rows=manifest.rows,

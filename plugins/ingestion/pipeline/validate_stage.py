@@ -45,11 +45,11 @@ def structure_result(plan: EntityPlan, lake: LakeContainer, manifest: LandingMan
 
     from ingestion.land.blob_reader import BlobRangeReader
     from ingestion.land.parquet_lander import schema_fingerprint, with_lineage
-    from ingestion.pii.masking import general_schema
+    from ingestion.pii.masking import entity_general_schema
     from ingestion.pipeline.landed_run import landed_columns
     from ingestion.validate.check_result import CheckResult
 
-    expected = with_lineage(general_schema(landed_columns(plan, manifest)))
+    expected = with_lineage(entity_general_schema(plan.entity, landed_columns(plan, manifest)))
     problems: list[str] = []
     if manifest.schema_fingerprint != schema_fingerprint(expected):
         problems.append(f"manifest schema fingerprint {manifest.schema_fingerprint} != the expected one")

@@ -27,6 +27,7 @@ from tests.integration.support import (
     ORDERS_COLUMNS,
     ORDERS_TABLE_SQL,
     crm_table,
+    sensitive_table,
     sql_source_config,
     stage_context,
     write_configs,
@@ -205,9 +206,12 @@ def test_drift_under_evolve_lands_the_source_columns(source: dict[str, Any]) -> 
     summary = _run(source["name"], "scheduled__2026-11-02", datetime(2026, 11, 2, tzinfo=UTC))
     table = _landed(summary)
     assert table.schema.field("amount").type == pa.decimal128(14, 3)
-    assert table.column("region").to_pylist() == ["eu"] * 500
     assert table.column("paid").null_count == 500
     assert [c["name"] for c in summary["columns"]] == ["order_id", "customer", "amount", "paid", "updated_at", "region"]
+    # The new column is undeclared data: raw in the sensitive container beside the key, not in the general zone.
+    assert "region" not in table.column_names
+    assert sensitive_table(summary).select(["order_id", "region"]).num_rows == 500
+    assert set(sensitive_table(summary).column("region").to_pylist()) == {"eu"}
     assert summary["schema_drift"]["retyped"][0]["name"] == "amount"
 
 

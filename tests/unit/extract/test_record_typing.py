@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 from ingestion.config.models import Column
-from ingestion.extract.record_typing import RecordTyper, ValueDoesNotFit, converter, flatten
+from ingestion.extract.record_typing import RecordTyper, ValueDoesNotFit, converter, split_record
 
 COLUMNS = [
     Column(name="id", type="bigint", nullable=False),
@@ -25,14 +25,19 @@ def where(index: int) -> str:
     return f"record {index}"
 
 
-def test_flatten_joins_nested_keys_and_keeps_lists() -> None:
-    assert flatten({"a": 1, "shipping": {"city": "X", "geo": {"lat": 1.5}}, "items": [{"sku": "s"}], "e": {}}) == {
-        "a": 1,
-        "shipping_city": "X",
-        "shipping_geo_lat": 1.5,
-        "items": [{"sku": "s"}],
-        "e": {},
-    }
+def test_split_record_flattens_what_no_column_takes_and_keeps_lists() -> None:
+    record = {"a": 1, "shipping": {"city": "X", "geo": {"lat": 1.5}}, "items": [{"sku": "s"}], "e": {}}
+    assert split_record(record, frozenset({"a", "shipping_city"})) == (
+        {"a": 1, "shipping_city": "X"},
+        {"shipping_geo_lat": 1.5, "items": [{"sku": "s"}], "e": {}},
+    )
+
+
+def test_split_record_gives_a_declared_column_its_object_whole_and_prefers_the_shallower_path() -> None:
+    record = {"contact": {"email": "a@b", "phone": "1"}, "a": {"b": 2}, "a_b": 1}
+    taken, rest = split_record(record, frozenset({"contact", "a_b"}))
+    assert taken == {"contact": {"email": "a@b", "phone": "1"}, "a_b": 1}
+    assert rest == {}
 
 
 def test_records_land_typed_and_the_rest_goes_to_the_extra_column() -> None:
@@ -62,8 +67,8 @@ def test_records_land_typed_and_the_rest_goes_to_the_extra_column() -> None:
     ("change", "reason"),
     [
         ({"id": None}, "required field 'id' is missing"),
-        ({"id": "seven"}, "field 'id' (bigint): 'seven' is not an integer"),
-        ({"id": True}, "is a boolean"),
+        ({"id": "seven"}, "field 'id' (bigint): text that is not an integer"),
+        ({"id": True}, "a boolean is not an integer"),
         ({"amount": "12.345"}, "more than 2 decimal place(s)"),
         ({"amount": "12345678901.00"}, "does not fit decimal(12,2)"),
         ({"updated_at": "yesterday"}, "not an ISO-8601 timestamp"),
@@ -137,3 +142,78 @@ def test_a_typed_batch_missing_a_nullable_column_gets_nulls() -> None:
     assert rejected == []
     assert batch.to_pylist()[0]["amount"] == Decimal("2.50")
     assert batch.column("day").null_count == 1
+
+
+CANARY = "canary.7f3a@example.org"
+PII_COLUMNS = [
+    Column(name="id", type="bigint", nullable=False),
+    Column(name="recipient", type="json", pii=True, pii_strategy="redact"),
+    Column(name="contact", type="string", pii=True, pii_strategy="hash"),
+    Column(name="note", type="string"),
+]
+
+
+def test_a_declared_json_pii_column_receives_its_object_and_extra_keeps_none_of_it() -> None:
+    # The issue's run: every message had "recipient": null and the address unmasked in _extra.
+    typer = RecordTyper(PII_COLUMNS, extra_column="_extra")
+    record = {"id": 7, "recipient": {"email": CANARY, "name": "Recipient 7"}, "note": "n", "items": [1]}
+    batch, rejected = typer.records_to_batch([record], where)
+    assert rejected == []
+    row = batch.to_pylist()[0]
+    assert row["recipient"] == f'{{"email": "{CANARY}", "name": "Recipient 7"}}'
+    assert row["_extra"] == '{"items": [1]}'
+
+
+def test_extra_never_carries_a_field_under_a_pii_columns_name_or_prefix() -> None:
+    typer = RecordTyper(PII_COLUMNS, extra_column="_extra")
+    record = {"id": 8, "contact": "c", "contact_email": CANARY, "recipient_name": "R", "contacts": "kept"}
+    batch, rejected = typer.records_to_batch([record], where)
+    assert rejected == []
+    extra = batch.to_pylist()[0]["_extra"]
+    assert CANARY not in extra
+    assert "recipient_name" not in extra
+    assert extra == '{"contacts": "kept"}'  # a name that only starts with the same letters is not under it
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"id": CANARY},
+        {"id": 1, "contact": {"email": CANARY}},
+        {"id": 1, "note": [CANARY]},
+        {"id": 1, "amount": CANARY},
+        {"id": 1, "when": CANARY},
+        {"id": 1, "day": CANARY},
+        {"id": 1, "paid": CANARY},
+        {"id": 1, "blob": CANARY},
+        {"id": 1.5, "note": CANARY},
+        {"id": 2**70, "note": CANARY},
+    ],
+)
+def test_a_reason_names_the_field_and_never_quotes_the_value(record: dict) -> None:
+    columns = [
+        *PII_COLUMNS,
+        Column(name="amount", type="decimal(5,2)"),
+        Column(name="when", type="timestamp"),
+        Column(name="day", type="date"),
+        Column(name="paid", type="boolean"),
+        Column(name="blob", type="binary"),
+    ]
+    batch, rejected = RecordTyper(columns, extra_column="_extra").records_to_batch([record], where)
+    assert batch.num_rows == 0
+    assert len(rejected) == 1
+    assert "field '" in rejected[0].reason
+    assert CANARY not in rejected[0].reason
+    assert "2361183241434822606848" not in rejected[0].reason  # 2**70
+    assert rejected[0].record == record  # the quarantine file (sensitive container) keeps the record as it came
+
+
+def test_a_text_batch_rejects_rows_without_quoting_their_values() -> None:
+    typer = RecordTyper(COLUMNS)
+    text = pa.RecordBatch.from_pydict(
+        {"id": ["1", CANARY], "amount": ["1", "2"], "updated_at": ["2026-11-02T10:00:00Z", "2026-11-02T10:00:00Z"]}
+    )
+    batch, rejected = typer.batch_to_typed(text, where)
+    assert batch.num_rows == 1
+    assert [r.where for r in rejected] == ["record 1"]
+    assert CANARY not in rejected[0].reason
