@@ -26,6 +26,7 @@ import pyarrow as pa
 
 from ingestion.extract.arrow_types import localized
 from ingestion.extract.errors import SchemaMismatchError
+from ingestion.extract.misfit import ARROW_ERRORS, array_fits, first_misfit, misfit_error
 from ingestion.extract.source_zone import DEFAULT_ZONE
 
 if TYPE_CHECKING:
@@ -56,10 +57,13 @@ def usable_for(dialect_name: str, window: Window) -> bool:
     return all(isinstance(b, _SAFE_BOUND_TYPES) and not isinstance(b, bool) for b in bounds)
 
 
-def _conform(batch: pa.RecordBatch, schema: pa.Schema, source_zone: str = DEFAULT_ZONE) -> pa.RecordBatch:
+def _conform(
+    batch: pa.RecordBatch, schema: pa.Schema, source_zone: str = DEFAULT_ZONE, first_row: int = 0
+) -> pa.RecordBatch:
     """The driver's batch as the config's types: numeric arrives as an opaque string extension type, integers and
     timestamps may be wider or narrower than declared, `timestamp without time zone` holds wall-clock times of the
-    source's zone."""
+    source's zone. A value that does not fit fails naming its column and row (`first_row` is the batch's position in
+    the read), never the value: Arrow's own message quotes it."""
     arrays = []
     for column, field in zip(batch.columns, schema, strict=True):
         if isinstance(column.type, pa.ExtensionType) or isinstance(column, pa.ExtensionArray):
@@ -68,8 +72,10 @@ def _conform(batch: pa.RecordBatch, schema: pa.Schema, source_zone: str = DEFAUL
         if column.type != field.type:
             try:
                 column = column.cast(field.type, safe=True)
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-                raise SchemaMismatchError(f"column {field.name!r}: values do not fit {field.type}: {exc}") from exc
+            except ARROW_ERRORS:
+                row = first_misfit(len(column), array_fits(column, field.type))
+                kind = str(column.type)
+                raise misfit_error(field, None if row is None else first_row + row, kind) from None
         arrays.append(column)
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
@@ -103,6 +109,8 @@ def read_batches_adbc(
         returned = reader.schema.names
         if returned != schema.names:
             raise SchemaMismatchError(f"query returned columns {returned}, the config declares {schema.names}")
+        read = 0
         for batch in reader:
             if batch.num_rows:
-                yield _conform(batch, schema, source_zone)
+                yield _conform(batch, schema, source_zone, read)
+                read += batch.num_rows

@@ -11,6 +11,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import URL, make_url
 
+from ingestion.redact import remember
+
 
 def source_url(conn_id: str) -> URL:
     from airflow.sdk import BaseHook
@@ -23,6 +25,8 @@ def source_url(conn_id: str) -> URL:
     if url.get_backend_name() == "mysql" and "charset" not in url.query:
         # Without it mysqlclient talks latin1 and unicode outside the BMP (emoji) is mangled.
         url = url.update_query_dict({"charset": "utf8mb4"})
+    # The password also travels percent-encoded inside URIs (ADBC's connection string): mask every spelling.
+    remember(url.password if isinstance(url.password, str) else None)
     return url
 
 

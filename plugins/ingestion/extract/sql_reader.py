@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, Select
 
 from ingestion.extract.arrow_types import localized
 from ingestion.extract.errors import SchemaMismatchError
+from ingestion.extract.misfit import ARROW_ERRORS, first_misfit, misfit_error, values_fit
 from ingestion.extract.source_zone import DEFAULT_ZONE
 
 DEFAULT_BATCH_ROWS = 50_000
@@ -27,20 +28,29 @@ def _zone_less(values: Any) -> bool:
     return isinstance(first, datetime) and first.tzinfo is None
 
 
-def _to_array(values: Any, field: pa.Field, source_zone: str = DEFAULT_ZONE) -> pa.Array:
+def _convert(values: Any, field: pa.Field) -> pa.Array:
+    try:
+        return pa.array(values, type=field.type)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        # Drivers differ in the Python types they return (MySQL's BOOLEAN is TINYINT(1) and arrives as 0/1):
+        # infer, then cast safely, so a value that does not fit still fails.
+        return pa.array(values).cast(field.type, safe=True)
+
+
+def _to_array(values: Any, field: pa.Field, source_zone: str = DEFAULT_ZONE, first_row: int = 0) -> pa.Array:
+    """The column's values of one batch as its declared type; `first_row` is the batch's position in the read, for
+    the error that names the row that does not fit (never its value: Arrow's own message quotes it)."""
     zoned = pa.types.is_timestamp(field.type) and field.type.tz is not None
     if zoned and source_zone != DEFAULT_ZONE and _zone_less(values):
         # Arrow would read the wall-clock digits as UTC: take them as the source zone's, then convert.
         return localized(pa.array(values, type=pa.timestamp(field.type.unit)), field.type, source_zone)
     try:
-        return pa.array(values, type=field.type)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        # Drivers differ in the Python types they return (MySQL's BOOLEAN is TINYINT(1) and arrives as 0/1):
-        # infer, then cast safely, so a value that does not fit still fails, naming the column.
-        try:
-            return pa.array(values).cast(field.type, safe=True)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
-            raise SchemaMismatchError(f"column {field.name!r}: values do not fit {field.type}: {exc}") from exc
+        return _convert(values, field)
+    except ARROW_ERRORS:
+        values = list(values)
+        row = first_misfit(len(values), values_fit(values, lambda part: _convert(part, field)))
+        kind = type(values[row]).__name__ if row is not None else "source"
+        raise misfit_error(field, None if row is None else first_row + row, kind) from None
 
 
 def read_batches(
@@ -70,9 +80,13 @@ def stream_batches(
         returned = list(result.keys())
         if returned != schema.names:
             raise SchemaMismatchError(f"query returned columns {returned}, the config declares {schema.names}")
+        read = 0
         for rows in result.partitions(batch_rows):
             columns = list(zip(*rows, strict=True)) if rows else [() for _ in schema]
-            arrays = [_to_array(values, field, source_zone) for values, field in zip(columns, schema, strict=True)]
+            arrays = [
+                _to_array(values, field, source_zone, read) for values, field in zip(columns, schema, strict=True)
+            ]
+            read += len(rows)
             yield pa.RecordBatch.from_arrays(arrays, schema=schema)
     finally:
         # A server-side cursor must be closed before the connection goes back to the pool (MySQL refuses

@@ -7,44 +7,22 @@ Docs tab, generated from the config). Text that could hold a secret is scrubbed 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
+
+from ingestion.redact import redact
 
 if TYPE_CHECKING:
     from ingestion.planner import EntityPlan
 
 MAX_ERROR_CHARS = 500
-# Credentials that error messages tend to carry: URL user-info, key=value secrets, bearer tokens, SAS signatures.
-_SECRET_PATTERNS = (
-    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@"), r"\1***:***@"),
-    (
-        re.compile(
-            r"(?i)\b(password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|accountkey|sig|client_secret)"
-            r"([\"']?\s*[=:]\s*)(\"[^\"]*\"|'[^']*'|[^\s;,&]+)"
-        ),
-        r"\1\2***",
-    ),
-    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 ***"),
-)
 
 
 def scrub(text: str, known_secrets: tuple[str, ...] = ()) -> str:
-    """The text with credentials replaced by ***: Airflow's masker first (every secret it has seen in this
-    process), then known secrets and common credential shapes."""
-    try:
-        from airflow.sdk._shared.secrets_masker import redact
-
-        text = str(redact(text))
-    except ImportError:  # outside a task process
-        pass
-    for secret in known_secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    for pattern, replacement in _SECRET_PATTERNS:
-        text = pattern.sub(replacement, text)
-    return text
+    """The text with credentials replaced by *** (ingestion.redact: Airflow's masker, the secrets this process
+    remembered, `known_secrets` and credential shapes such as `?key=...`, `&sig=...`, URL user-info)."""
+    return redact(text, known_secrets)
 
 
 def short_error(error: BaseException | str | None) -> str:

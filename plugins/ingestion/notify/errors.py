@@ -13,3 +13,7 @@ class AlertStoreError(TransientError):
     def __init__(self, channel: str, done: dict[str, str], error: BaseException) -> None:
         super().__init__(f"the alert store could not decide for channel {channel!r}: {short_error(error)}")
         self.done = done
+
+
+class AlertPostError(TransientError):
+    """A channel refused or did not take an alert post (its message names the channel, never the webhook URL)."""

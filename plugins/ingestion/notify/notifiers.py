@@ -3,8 +3,9 @@ connections included, is resolved when an alert is sent.
 
 Channels are Airflow connection ids (`alerts.channels`); the connection type picks the transport: `slackwebhook` goes
 through the Slack provider's SlackWebhookNotifier, anything else is a Teams Workflows webhook posted with HttpHook
-(the connection's host, schema and port, and the full webhook URL in its password, which Airflow masks). A post
-that fails is logged and never fails the pipeline (BaseNotifier catches it; each channel is tried on its own).
+(the connection's host, schema and port, and the full webhook URL in its password, which Airflow masks; the URL's
+`sig` is masked on its own too, and never appears in an error). A post that fails is logged and never fails the
+pipeline (BaseNotifier catches it; each channel is tried on its own).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from urllib.parse import urlsplit
 from airflow.sdk import BaseNotifier
 
 from ingestion.notify.alert import short_error
+from ingestion.notify.errors import AlertPostError
+from ingestion.redact import redact, remember_url_secrets
 
 if TYPE_CHECKING:
     from ingestion.notify.alert import Alert
@@ -28,16 +31,26 @@ SLACK_CONN_TYPES = frozenset({"slackwebhook", "slack_incoming_webhook"})
 
 
 def post_teams(conn_id: str, webhook_url: str | None, message: dict[str, Any]) -> None:
-    """POST the message through HttpHook on `conn_id`, to the path and query of the webhook URL (its password)."""
+    """POST the message through HttpHook's session on `conn_id`, to the path and query of the webhook URL (its
+    password). The query's `sig` is the webhook's credential: it is remembered as a secret (so Airflow's masker hides
+    it in any log line) and failures are raised without the URL (requests' own messages quote it in full)."""
     from airflow.providers.http.hooks.http import HttpHook
+    from requests import RequestException
 
+    remember_url_secrets(webhook_url)
     url = urlsplit(webhook_url or "")
     endpoint = url.path + (f"?{url.query}" if url.query else "")
     if not endpoint:
         raise ValueError(f"connection {conn_id!r}: put the Workflows webhook URL in its password")
-    HttpHook(method="POST", http_conn_id=conn_id).run(
-        endpoint=endpoint, json=message, headers={"Content-Type": "application/json"}, extra_options={"timeout": 30}
-    )
+    hook = HttpHook(method="POST", http_conn_id=conn_id)
+    session = hook.get_conn(headers={"Content-Type": "application/json"})
+    try:
+        response = session.post(hook.url_from_endpoint(endpoint), json=message, timeout=30)
+    except RequestException as error:
+        raise AlertPostError(f"Teams webhook {conn_id!r}: {type(error).__name__}: {redact(str(error))}") from None
+    if response.status_code >= 400:
+        said = redact(response.text[:200])
+        raise AlertPostError(f"Teams webhook {conn_id!r} answered {response.status_code}: {said}")
 
 
 def post_slack(conn_id: str, text: str, blocks: list[dict[str, Any]]) -> None:

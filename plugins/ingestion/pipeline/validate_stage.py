@@ -262,7 +262,9 @@ def content_results(
     from ingestion.state import watermark_values
     from ingestion.validate.checks import ContentChecks, RunFacts
 
-    checks = ContentChecks(plan.entity.checks, plan.entity.load.cursor_column)
+    # A second guard: the loader refuses value checks on masked columns, and details never quote a PII column.
+    pii_columns = [c.name for c in plan.entity.columns if c.pii]
+    checks = ContentChecks(plan.entity.checks, plan.entity.load.cursor_column, pii_columns=pii_columns)
     if not checks.accumulators:
         return []
     if checks.columns and manifest.rows:

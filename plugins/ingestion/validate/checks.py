@@ -3,13 +3,17 @@
 Each check sees every batch (only the columns it names are read), keeps a small running state (counts, a max, a
 few examples) and gives one CheckResult at the end. `unique` is the one that grows with the data: it keeps one
 16-byte digest per row (an integer key keeps the integers), about 80 MB for 5M rows. Pure: pyarrow only.
+
+A failed value check names the landed rows of its first offenders (1-based, in landing order) and quotes their values
+only for columns without personal data: a column in `pii_columns` is described by row positions alone (and a
+duplicate key by its digest), since details reach task logs, alerts and the control DB.
 """
 
 from __future__ import annotations
 
 import hashlib
 import statistics
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -44,6 +48,7 @@ class _Accumulator:
     def __init__(self, check: Check, cursor_column: str | None) -> None:
         self.check = check
         self.name = check_name(check)
+        self.quote_values = True  # False when a column it reads holds personal data (ContentChecks decides)
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -132,7 +137,8 @@ class _Unique(_Accumulator):
             return self._result(True, f"{count} distinct key(s)", duplicates=0)
         repeated = pc.unique(ordered.slice(1).filter(same))
         example = repeated.slice(0, EXAMPLES).to_pylist()
-        shown = example if self.raw_integers else [f"digest {v & 0xFFFFFFFFFFFFFFFF:016x}" for v in example]
+        raw = self.raw_integers and self.quote_values
+        shown = example if raw else [f"digest {v & 0xFFFFFFFFFFFFFFFF:016x}" for v in example]
         return self._result(
             False,
             f"{len(repeated)} key value(s) appear more than once ({extra_rows} extra row(s)); e.g. {shown}",
@@ -142,11 +148,14 @@ class _Unique(_Accumulator):
 
 
 class _ValueCheck(_Accumulator):
-    """Counts non-NULL values that break a per-value rule, with a few examples."""
+    """Counts non-NULL values that break a per-value rule, with the landed rows of the first few and (for columns
+    without personal data) their values."""
 
     def __init__(self, check: Check, cursor_column: str | None) -> None:
         super().__init__(check, cursor_column)
         self.bad = 0
+        self.seen = 0  # rows of the earlier batches, for row positions
+        self.rows: list[int] = []
         self.examples: list[Any] = []
 
     def violations(self, values: pa.Array) -> pa.Array:
@@ -161,18 +170,22 @@ class _ValueCheck(_Accumulator):
         count = pc.sum(mask).as_py() or 0
         if count:
             self.bad += count
-            if len(self.examples) < EXAMPLES:
+            if len(self.rows) < EXAMPLES:
+                first = pc.indices_nonzero(mask).slice(0, EXAMPLES - len(self.rows)).to_pylist()
+                self.rows += [self.seen + index + 1 for index in first]
+            if self.quote_values and len(self.examples) < EXAMPLES:
                 self.examples = (self.examples + _examples(values, mask))[:EXAMPLES]
+        self.seen += batch.num_rows
 
     def result(self, facts: RunFacts) -> CheckResult:
         if not self.bad:
             return self._result(True, f"every value {self.rule()}", violations=0)
-        return self._result(
-            False,
-            f"{self.bad} value(s) of {self.columns[0]} not {self.rule()}; e.g. {self.examples}",
-            violations=self.bad,
-            examples=self.examples,
-        )
+        detail = f"{self.bad} value(s) of {self.columns[0]} not {self.rule()}; first at landed row(s) {self.rows}"
+        observed: dict[str, Any] = {"violations": self.bad, "rows": self.rows}
+        if self.quote_values:
+            detail += f"; e.g. {self.examples}"
+            observed["examples"] = self.examples
+        return self._result(False, detail, **observed)
 
 
 class _AcceptedValues(_ValueCheck):
@@ -306,8 +319,14 @@ _ACCUMULATORS: dict[str, type[_Accumulator]] = {
 class ContentChecks:
     """The entity's content checks (reconciliation runs elsewhere: it needs the source)."""
 
-    def __init__(self, checks: Sequence[Check], cursor_column: str | None = None) -> None:
+    def __init__(
+        self, checks: Sequence[Check], cursor_column: str | None = None, pii_columns: Collection[str] = ()
+    ) -> None:
+        """`pii_columns`: the entity's columns marked pii; their values are never quoted in a result. (The config
+        already refuses value checks on masked columns; this holds whatever the landed values are.)"""
         self.accumulators = [_ACCUMULATORS[c.kind](c, cursor_column) for c in checks if c.kind in _ACCUMULATORS]
+        for accumulator in self.accumulators:
+            accumulator.quote_values = not set(accumulator.columns).intersection(pii_columns)
 
     @property
     def columns(self) -> list[str]:

@@ -59,7 +59,7 @@ def _with(**changes: Any) -> list[dict[str, Any]]:
         (
             {"kind": "accepted_values", "columns": ["status"], "params": {"values": ["paid", "new"]}},
             _with(r2={"status": "lost"}),
-            "1 value(s) of status not in ['paid', 'new']; e.g. ['lost']",
+            "1 value(s) of status not in ['paid', 'new']; first at landed row(s) [3]; e.g. ['lost']",
         ),
         (
             {"kind": "range", "columns": ["amount"], "params": {"min": 0, "max": "100.50"}},
@@ -88,6 +88,29 @@ def test_each_kind_passes_good_rows_and_fails_bad_ones(check: dict[str, Any], ba
     assert not result.passed
     assert detail in result.detail
     assert result.severity == "error"
+
+
+def test_a_failed_value_check_names_rows_across_batches_and_quotes_no_pii_value() -> None:
+    rows = _with(r1={"code": "ana.canary@example.com"}, r4={"code": "+49 151 0000 canary"})
+    check = Check(kind="regex", columns=("code",), params={"pattern": "^A[0-9]+$"})
+    for pii_columns, quoted in (((), True), (("code",), False)):
+        checks = ContentChecks([check], cursor_column="updated_at", pii_columns=pii_columns)
+        for batch in _batches(rows):  # batches of 2: rows 2 and 5 are in the first and the third
+            checks.update(batch.select(checks.columns))
+        (result,) = checks.results(RunFacts(rows=len(rows), now=NOW))
+        assert not result.passed
+        assert "first at landed row(s) [2, 5]" in result.detail
+        assert result.observed["rows"] == [2, 5]
+        assert ("canary" in repr(result.as_dict())) is quoted, result
+
+
+def test_duplicate_keys_of_a_pii_column_are_shown_as_digests() -> None:
+    checks = ContentChecks([Check(kind="unique", columns=("id",))], pii_columns=("id",))
+    for batch in _batches(_with(r3={"id": 1})):
+        checks.update(batch.select(checks.columns))
+    (result,) = checks.results(RunFacts(rows=5, now=NOW))
+    assert "digest " in result.detail
+    assert "[1]" not in result.detail
 
 
 def test_nulls_are_neither_violations_nor_duplicates() -> None:

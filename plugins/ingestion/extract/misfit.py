@@ -1,0 +1,70 @@
+"""Say which row of a column does not fit its declared type, without quoting the value. Pure: pyarrow only.
+
+Arrow's conversion and cast errors quote the offending value ("Could not convert 'ana@example.com' with type str",
+"Failed to parse string: '...'"), and that text would reach task logs, failure alerts and the control DB: a personal
+e-mail or phone number in a column declared `integer` is exactly the value that must not travel. The readers raise
+`misfit_error` instead: the column, the declared type, the row's position in the read and what kind of value it
+holds. Finding the row is a binary search over prefixes (a prefix that fits stays fitting when shortened), so it
+costs a few conversions of the batch, and only when the batch already failed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pyarrow as pa
+
+from ingestion.extract.errors import SchemaMismatchError
+
+ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError)
+
+
+def first_misfit(count: int, fits: Callable[[int], bool]) -> int | None:
+    """The index of the first row for which `fits(n)` (do the first n rows convert?) turns false, or None."""
+    if fits(count):
+        return None
+    low, high = 0, count  # the first `low` rows fit; the first `high` do not
+    while high - low > 1:
+        middle = (low + high) // 2
+        if fits(middle):
+            low = middle
+        else:
+            high = middle
+    return high - 1
+
+
+def values_fit(values: Sequence[Any], convert: Callable[[Sequence[Any]], pa.Array]) -> Callable[[int], bool]:
+    """A `fits` for Python values converted by `convert` (the reader's own conversion)."""
+
+    def fits(count: int) -> bool:
+        try:
+            convert(values[:count])
+        except ARROW_ERRORS:
+            return False
+        return True
+
+    return fits
+
+
+def array_fits(array: pa.Array, target: pa.DataType) -> Callable[[int], bool]:
+    """A `fits` for an Arrow array cast safely to `target`."""
+
+    def fits(count: int) -> bool:
+        try:
+            array.slice(0, count).cast(target, safe=True)
+        except ARROW_ERRORS:
+            return False
+        return True
+
+    return fits
+
+
+def misfit_error(field: pa.Field, row: int | None, kind: str) -> SchemaMismatchError:
+    """The error for a value of `field` that does not fit: `row` is its 0-based position in the read (None when it
+    could not be found), `kind` what the source sent (a type name, never the value)."""
+    where = f"row {row + 1} of the read" if row is not None else "a row of the batch"
+    return SchemaMismatchError(
+        f"column {field.name!r}: {where} holds a {kind} value that does not fit {field.type} "
+        "(the value is not shown: it may be personal data); check the column's declared type"
+    )
