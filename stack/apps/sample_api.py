@@ -5,17 +5,22 @@ OAuth2 client credentials; every secret is the one local token). ``updated_since
 at exactly that time are served, as a client that resumes from its last high mark needs (records written later
 with the same time would otherwise never be seen). Tests steer it through
 ``/_control/*``: inject 429 (with Retry-After) or 5xx answers, or answers whose connection closes in the middle of
-the body (``{"kind": "truncate"}``), and upsert records to simulate source changes.
+the body (``{"kind": "truncate"}``), and upsert records to simulate source changes. ``/v1/hostile/*`` serves the
+bodies a hostile or broken API could send (a page of any size, gzip-encoded or not; JSON nested to any depth),
+generated as they stream, so a test asks for gigabytes without either side holding them.
 State is in memory: restarting the process resets it, and so does ``POST /_control/reset``.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import os
 import secrets
 import threading
 import time
+import zlib
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -226,6 +231,76 @@ def _at_or_after(record: dict[str, Any], since: datetime) -> bool:
         return datetime.fromisoformat(str(record["updated_at"]).replace("Z", "+00:00")) >= since
     except (KeyError, ValueError):
         return True  # a malformed record is served as it is: clients must cope
+
+
+# One record of a hostile page: an order with a filler note, 500 bytes of JSON with the comma after it.
+_HOSTILE_RECORD = json.dumps(
+    {"id": 1, "customer_id": 1, "status": "new", "amount": "1.00", "updated_at": "2026-11-01T00:00:00Z", "note": ""},
+    separators=(",", ":"),
+).encode()
+_HOSTILE_RECORD = _HOSTILE_RECORD.replace(b'"note":""', b'"note":"' + b"x" * (499 - len(_HOSTILE_RECORD)) + b'"')
+_STREAM_CHUNK_BYTES = 1 << 20
+
+
+def _huge_page(size: int) -> tuple[Iterator[bytes], int]:
+    """`{"data": [record, record, ...]}` of about `size` bytes (at least one record), and its exact length."""
+    prefix, suffix, unit = b'{"data":[', b"]}", _HOSTILE_RECORD + b","
+    count = max(1, (size - len(prefix) - len(suffix) + 1) // len(unit))
+    per_chunk = max(1, _STREAM_CHUNK_BYTES // len(unit))
+
+    def chunks() -> Iterator[bytes]:
+        yield prefix
+        left, block = count, unit * per_chunk
+        while left > per_chunk:
+            yield block
+            left -= per_chunk
+        yield (unit * left)[:-1]  # no comma after the last record
+        yield suffix
+
+    return chunks(), len(prefix) + count * len(unit) - 1 + len(suffix)
+
+
+def _nested(depth: int) -> Iterator[bytes]:
+    """`{"data": [[[...]]]}`: a record list whose first record is a list nested `depth` deep."""
+    yield b'{"data":['
+    for bracket in (b"[", b"]"):
+        left = depth
+        while left > 0:
+            step = min(left, _STREAM_CHUNK_BYTES)
+            yield bracket * step
+            left -= step
+    yield b"]}"
+
+
+def _gzipped(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 31)  # wbits 31: a gzip stream, as Content-Encoding: gzip means
+    for chunk in chunks:
+        if packed := compressor.compress(chunk):
+            yield packed
+    yield compressor.flush()
+
+
+@app.get("/v1/hostile/page", dependencies=[Depends(require_token)])
+def hostile_page(
+    size: int = Query(..., ge=1, le=1 << 40, description="bytes of JSON"),
+    declare_length: bool = Query(False, description="send Content-Length (else the body is chunked)"),
+    gzip: bool = Query(False, description="Content-Encoding: gzip (the size is the decoded size)"),
+) -> StreamingResponse:
+    """One page of about `size` bytes, every record alike, with no next page in any style."""
+    chunks, length = _huge_page(size)
+    headers = {"content-type": "application/json"}
+    if gzip:
+        chunks = _gzipped(chunks)
+        headers["content-encoding"] = "gzip"
+    elif declare_length:
+        headers["content-length"] = str(length)
+    return StreamingResponse(chunks, headers=headers)
+
+
+@app.get("/v1/hostile/nested", dependencies=[Depends(require_token)])
+def hostile_nested(depth: int = Query(..., ge=1, le=1 << 34)) -> StreamingResponse:
+    """A JSON nesting bomb: a valid JSON document whose one record is a list nested `depth` deep."""
+    return StreamingResponse(_nested(depth), headers={"content-type": "application/json"})
 
 
 @app.post("/_control/faults")

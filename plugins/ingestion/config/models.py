@@ -275,6 +275,18 @@ class HttpLocator(Frozen):
         return value
 
 
+# Caps on what a source may send (docs/sources.md#caps-on-what-a-source-sends). Memory stays bounded by them: a REST
+# page is read and parsed whole, a CSV block or a JSON line is held whole, and nesting is refused before a recursive
+# parser or record walk meets it (CPython's recursion limit is 1000 frames, hence the ceiling of the depth cap).
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+MAX_RESPONSE_BYTES_LIMIT = 2 * 1024 * 1024 * 1024
+DEFAULT_MAX_JSON_DEPTH = 64
+MAX_JSON_DEPTH_LIMIT = 500
+DEFAULT_MAX_RECORD_BYTES = 4 * 1024 * 1024
+MAX_RECORD_BYTES_LIMIT = 256 * 1024 * 1024
+DEFAULT_MAX_FILE_BYTES = 8 * 1024 * 1024 * 1024
+
+
 class CsvOptions(Frozen):
     delimiter: str = Field(default=",", min_length=1, max_length=1)
     quote_char: str = Field(default='"', min_length=1, max_length=1)
@@ -309,6 +321,26 @@ class SftpLocator(Frozen):
         ge=0,
         le=600,
         description="look at the files twice this far apart; a file whose size or mtime changed waits for the next run",
+    )
+    max_record_bytes: int = Field(
+        default=DEFAULT_MAX_RECORD_BYTES,
+        ge=64 * 1024,
+        le=MAX_RECORD_BYTES_LIMIT,
+        description="longest CSV row or JSON Lines line: a longer one fails the run at once, without retries (CSV is "
+        "read in blocks of this size, so memory grows with it)",
+    )
+    max_file_bytes: int = Field(
+        default=DEFAULT_MAX_FILE_BYTES,
+        ge=1024,
+        description="largest file, counted after decompression (a gzip file by what it unpacks to): a larger one fails "
+        "the run at once, without retries (a file listed larger is not even copied)",
+    )
+    max_json_depth: int = Field(
+        default=DEFAULT_MAX_JSON_DEPTH,
+        ge=2,
+        le=MAX_JSON_DEPTH_LIMIT,
+        description="jsonl: deepest nesting of arrays and objects in a line (the record itself is level 1); a deeper "
+        "line is quarantined unparsed",
     )
 
     @field_validator("remote_path", "archive_path")
@@ -429,6 +461,21 @@ class HttpOptions(Frozen):
     max_attempts: int = Field(default=6, ge=1, le=20, description="tries per request on 429, 5xx and connection errors")
     max_retry_wait_seconds: float = Field(
         default=120.0, gt=0, le=3600, description="longest wait between tries (also caps a 429's Retry-After)"
+    )
+    max_response_bytes: int = Field(
+        default=DEFAULT_MAX_RESPONSE_BYTES,
+        ge=1024,
+        le=MAX_RESPONSE_BYTES_LIMIT,
+        description="largest response body read, counted after decoding (a gzip body by what it unpacks to): a larger "
+        "one fails the run at once, without retries, having read no more than this; a page is parsed whole, so memory "
+        "grows with it (about 4x the body, bytes and parsed records)",
+    )
+    max_json_depth: int = Field(
+        default=DEFAULT_MAX_JSON_DEPTH,
+        ge=2,
+        le=MAX_JSON_DEPTH_LIMIT,
+        description="deepest nesting of arrays and objects a response may have (the body itself is level 1): a deeper "
+        "one fails the run before it is parsed",
     )
 
 

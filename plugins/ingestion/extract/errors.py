@@ -48,3 +48,28 @@ class RetryableResponseError(TransientError):
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after
+
+
+class SourceUnreachableError(TransientError):
+    """The source did not answer (connection refused or reset, timeouts) on any of the tries: Airflow's retries may."""
+
+
+class SourceCapExceededError(TerminalError):
+    """The source sent more than one of the config's caps allows (a response, a nesting depth, a line, a file): the
+    same data would exceed it again, so the stage fails at once; the message names the cap and where to raise it."""
+
+
+class ResponseTooLargeError(SourceCapExceededError):
+    """A response body, counted after decoding (gzip), larger than the source's http.max_response_bytes."""
+
+
+class NestingTooDeepError(SourceCapExceededError):
+    """A JSON document nested deeper than the config's max_json_depth."""
+
+
+class RecordTooLargeError(SourceCapExceededError):
+    """A CSV row or JSON Lines line longer than the locator's max_record_bytes."""
+
+
+class FileTooLargeError(SourceCapExceededError):
+    """A file larger, once decompressed, than the locator's max_file_bytes."""

@@ -2,20 +2,27 @@
 
 Streamed: CSV through Arrow's incremental reader in blocks, JSON Lines a chunk of lines at a time, Parquet a row
 group slice at a time, so memory stays flat however big the file. Each batch comes with the records it rejected
-(a CSV row with the wrong number of cells, a line that is not JSON, a value that does not fit its column) and the
-number of records it read, for reconciliation.
+(a CSV row with the wrong number of cells, a line that is not JSON or nests deeper than `max_json_depth`, a value
+that does not fit its column) and the number of records it read, for reconciliation.
+
+The locator's caps hold whatever the file holds: CSV blocks are `max_record_bytes` long, so a row that does not fit
+fails the file (Arrow refuses a row spanning more than two blocks); a JSON line is read at most `max_record_bytes` + 1
+at a time, so a longer one fails without being held; the bytes read, after gunzip, are counted against
+`max_file_bytes`. These failures are terminal (SourceCapExceededError): the same file fails the same way again.
 """
 
 from __future__ import annotations
 
 import gzip
+import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ingestion.extract.errors import UnreadableFileError
+from ingestion.extract.errors import FileTooLargeError, RecordTooLargeError, UnreadableFileError
+from ingestion.extract.json_depth import nests_deeper_than
 from ingestion.extract.record_typing import Rejected, numbered
 
 if TYPE_CHECKING:
@@ -24,7 +31,6 @@ if TYPE_CHECKING:
     from ingestion.config.models import SftpLocator
     from ingestion.extract.record_typing import RecordTyper
 
-CSV_BLOCK_BYTES = 4 * 1024 * 1024
 JSONL_CHUNK_LINES = 20_000
 PARQUET_BATCH_ROWS = 65_536
 
@@ -41,19 +47,58 @@ def is_gzipped(locator: SftpLocator, name: str) -> bool:
 
 
 def read_file(path: Path, name: str, locator: SftpLocator, typer: RecordTyper) -> Iterator[FileChunk]:
-    """The file's records, typed; `name` is the server's file name, for the quarantine's `where`."""
+    """The file's records, typed; `name` is the server's file name (already checked safe to show), for the
+    quarantine's `where` and for messages."""
     gz = is_gzipped(locator, name)
+    if not gz and (size := path.stat().st_size) > locator.max_file_bytes:
+        raise _file_too_large(name, locator, f"is {size} bytes")
     try:
         if locator.file_format == "csv":
             yield from _read_csv(path, name, locator, typer, gz)
         elif locator.file_format == "jsonl":
-            yield from _read_jsonl(path, name, typer, gz)
+            yield from _read_jsonl(path, name, locator, typer, gz)
         else:
             yield from _read_parquet(path, name, typer, gz)
     except (OSError, EOFError, UnicodeDecodeError) as exc:
         raise UnreadableFileError(
             f"{name}: cannot be read as {locator.file_format}{' (gzip)' if gz else ''}: {exc}"
         ) from exc
+    except ValueError as exc:  # pyarrow's ArrowInvalid
+        if "straddl" not in str(exc):
+            raise
+        # Arrow found a row spanning more than two blocks; its message says only that.
+        raise _record_too_large(name, locator, "has a CSV row") from None
+
+
+def _file_too_large(name: str, locator: SftpLocator, found: str) -> FileTooLargeError:
+    return FileTooLargeError(
+        f"{name}: {found}, more than the locator's max_file_bytes={locator.max_file_bytes} (counted after "
+        "decompression); not loaded. Raise max_file_bytes if files this large are expected"
+    )
+
+
+def _record_too_large(name: str, locator: SftpLocator, what: str) -> RecordTooLargeError:
+    return RecordTooLargeError(
+        f"{name}: {what} longer than the locator's max_record_bytes={locator.max_record_bytes}; not loaded. Raise "
+        "max_record_bytes if records this long are expected (CSV is read in blocks of that size: memory grows with it)"
+    )
+
+
+class _CountedStream(io.RawIOBase):
+    """A readable stream that counts the bytes read through it: a gzip file's size once unpacked, as Arrow reads."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._stream.read(len(buffer))
+        buffer[: len(data)] = data
+        self.count += len(data)
+        return len(data)
 
 
 def _read_csv(path: Path, name: str, locator: SftpLocator, typer: RecordTyper, gz: bool) -> Iterator[FileChunk]:
@@ -70,11 +115,12 @@ def _read_csv(path: Path, name: str, locator: SftpLocator, typer: RecordTyper, g
         return "skip"
 
     names = list(typer.names)
+    counted = _CountedStream(pa.input_stream(str(path), compression="gzip" if gz else None))
     reader = pacsv.open_csv(
-        pa.input_stream(str(path), compression="gzip" if gz else None),
+        pa.PythonFile(counted, mode="r"),
         read_options=pacsv.ReadOptions(
             encoding=options.encoding,
-            block_size=CSV_BLOCK_BYTES,
+            block_size=locator.max_record_bytes,
             column_names=None if options.header else names,
             # One thread: blocks are parsed as they are read (no read-ahead of several blocks), and Arrow then
             # numbers the rows it refuses, for the quarantine.
@@ -94,6 +140,8 @@ def _read_csv(path: Path, name: str, locator: SftpLocator, typer: RecordTyper, g
     done = 0
     with reader:
         for batch in reader:
+            if counted.count > locator.max_file_bytes:  # Arrow reads ahead a block or two: that much past the cap
+                raise _file_too_large(name, locator, "went on past the cap")
             first = done
             typed, rejected = typer.batch_to_typed(batch, numbered(f"{name} record", first))
             done += batch.num_rows
@@ -103,21 +151,36 @@ def _read_csv(path: Path, name: str, locator: SftpLocator, typer: RecordTyper, g
         yield FileChunk(typer.records_to_batch([], str)[0], list(bad), len(bad))
 
 
-def _read_jsonl(path: Path, name: str, typer: RecordTyper, gz: bool) -> Iterator[FileChunk]:
+def _read_jsonl(path: Path, name: str, locator: SftpLocator, typer: RecordTyper, gz: bool) -> Iterator[FileChunk]:
     opener: Any = gzip.open if gz else open
+    cap, depth = locator.max_record_bytes, locator.max_json_depth
     with opener(path, "rb") as handle:
         records: list[Any] = []
         lines: list[int] = []
         bad: list[Rejected] = []
-        for number, raw in enumerate(handle, start=1):
+        read = number = 0
+        # readline with a limit, never plain iteration: a line is held at most cap + 1 bytes long, however long it is.
+        while raw := handle.readline(cap + 1):
+            number += 1
+            read += len(raw)
+            if len(raw) > cap and not raw.endswith(b"\n"):
+                raise _record_too_large(name, locator, f"line {number} is")
+            if read > locator.max_file_bytes:
+                raise _file_too_large(name, locator, "went on past the cap")
             if not raw.strip():
                 continue
-            try:
-                records.append(json.loads(raw))
-                lines.append(number)
-            except ValueError as exc:
+            if nests_deeper_than(raw, depth):
                 text = raw.decode("utf-8", "replace").rstrip("\n")
-                bad.append(Rejected(f"{name} line {number}", f"not valid JSON: {exc}", text[:10_000]))
+                bad.append(
+                    Rejected(f"{name} line {number}", f"nests deeper than max_json_depth={depth}", text[:10_000])
+                )
+            else:
+                try:
+                    records.append(json.loads(raw))
+                    lines.append(number)
+                except (ValueError, RecursionError) as exc:  # the depth check keeps RecursionError out; belt and braces
+                    text = raw.decode("utf-8", "replace").rstrip("\n")
+                    bad.append(Rejected(f"{name} line {number}", f"not valid JSON: {exc}", text[:10_000]))
             if len(records) + len(bad) >= JSONL_CHUNK_LINES:
                 yield _jsonl_chunk(typer, name, records, lines, bad)
                 records, lines, bad = [], [], []

@@ -11,7 +11,13 @@ These extra keys are taken out of the session's headers (HttpHook turns unknown 
 
 Retries (tenacity): 429 waits for its Retry-After; 5xx, timeouts, connection errors and bodies cut short back off
 exponentially; other 4xx fail at once with the response's own message (TerminalError). Messages name the path,
-never the query string (an API key may sit there) or a header.
+never the query string (an API key may sit there) or a header; a connection error, whose text holds the URL, is
+raised as SourceUnreachableError with the query's secrets masked (ingestion.redact), and the connection's password
+is remembered as a secret in every spelling a URL gives it, for Airflow's log masker too.
+
+Bodies are streamed and held to the source's caps (http_body): `max_response_bytes` counted after decoding, and
+`max_json_depth` checked before parsing. A body past a cap fails at once (TerminalError, no retries): the next try
+would get the same body.
 """
 
 from __future__ import annotations
@@ -23,7 +29,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
-from ingestion.extract.errors import RetryableResponseError, SourceAuthError, SourceRequestError
+from ingestion.extract.errors import (
+    RetryableResponseError,
+    SourceAuthError,
+    SourceRequestError,
+    SourceUnreachableError,
+)
+from ingestion.redact import redact, remember
 
 if TYPE_CHECKING:
     import requests
@@ -75,16 +87,23 @@ def _retry_after_seconds(value: str | None) -> float | None:
 
 
 def response_message(response: requests.Response, limit: int = 300) -> str:
-    """What the API said about the error: its JSON `detail`, `error` or `message`, else the start of the body."""
+    """What the API said about the error: its JSON `detail`, `error` or `message`, else the start of the body; with
+    credentials masked (an API may echo the key it refused). At most 64 KiB of the body is read: an error answer can
+    be hostile too."""
+    import json
+
+    from ingestion.extract.http_body import error_text
+
+    text = error_text(response)
     try:
-        body = response.json()
-    except ValueError:
+        body = json.loads(text)
+    except (ValueError, RecursionError):
         body = None
     if isinstance(body, dict):
         for key in ("detail", "error_description", "error", "message"):
             if body.get(key):
-                return str(body[key])[:limit]
-    return (response.text or response.reason or "").strip()[:limit]
+                return redact(str(body[key])[:limit])
+    return redact((text or response.reason or "").strip()[:limit])
 
 
 @dataclass
@@ -115,6 +134,7 @@ class ApiClient:
             raise SourceAuthError(f"{where}: connection {conn_id!r} has auth {self.auth!r}; use one of {AUTH_KINDS}")
         self._params: dict[str, str] = {}
         self._password = connection.password or ""
+        remember(self._password)  # also percent-encoded: an API key sent as a query parameter is spelled so
         self._login = connection.login or ""
         self._extra = extra
         self._token: _Token | None = None
@@ -155,7 +175,7 @@ class ApiClient:
                 )
             body = response.json()
             token = str(body["access_token"])
-            _mask(token)
+            remember(token)  # a token obtained at run time is as secret as the connection's password
             lifetime = float(body.get("expires_in") or 3600)
             margin = min(TOKEN_EXPIRY_MARGIN_SECONDS, lifetime / 2)
             self._token = _Token(token, time.monotonic() + lifetime - margin)
@@ -182,13 +202,18 @@ class ApiClient:
         self.limiter.wait()
         self.requests_made += 1
         return self.session.get(
-            url, params={**self._params, **(params or {})}, headers=headers, timeout=self.options.timeout_seconds
+            url,
+            params={**self._params, **(params or {})},
+            headers=headers,
+            timeout=self.options.timeout_seconds,
+            stream=True,  # the body is read by http_body, counted against the caps as it comes
         )
 
     def _send(self, url: str, params: dict[str, Any] | None) -> requests.Response:
         response = self._get_once(url, params)
         if response.status_code == 401 and self.auth == "oauth2":
             # Expired early or revoked: one fresh token, then the answer stands.
+            response.close()
             response = self._get_once(url, params, fresh_token=True)
         path = urlsplit(url).path
         status = response.status_code
@@ -201,9 +226,20 @@ class ApiClient:
             raise SourceAuthError(f"{message} (check the credentials of the source's connection)")
         raise SourceRequestError(message)
 
+    def _fetch(self, url: str, params: dict[str, Any] | None) -> tuple[bytearray, requests.Response]:
+        """One try: the answer and its whole body, read within max_response_bytes. The body is read inside the try, so
+        a connection cut in the middle of it is retried like any connection error."""
+        from ingestion.extract.http_body import read_body
+
+        response = self._send(url, params)
+        body = read_body(response, cap=self.options.max_response_bytes, where=self.where, path=urlsplit(url).path)
+        return body, response
+
     def get(self, path_or_url: str, params: dict[str, Any] | None = None) -> tuple[Any, requests.Response]:
         import requests
         from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+        from ingestion.extract.http_body import parse_json
 
         url = self.url_for(path_or_url)
         backoff = wait_exponential(multiplier=0.5, min=0.5, max=self.options.max_retry_wait_seconds)
@@ -241,24 +277,21 @@ class ApiClient:
             before_sleep=before_sleep,
             reraise=True,
         )
-        response = retrying(self._send, url, params)
+        path = urlsplit(url).path
         try:
-            body = response.json()
-        except ValueError:
-            raise SourceRequestError(
-                f"{self.where}: GET {urlsplit(url).path} answered {response.status_code} with a body that is not JSON: "
-                f"{(response.text or '')[:200]!r}"
+            raw, response = retrying(self._fetch, url, params)
+        except requests.RequestException as error:
+            # requests puts the whole URL, query string included, into its messages: say it without the secrets,
+            # and without the original in the chain (Airflow logs chained exceptions in full).
+            raise SourceUnreachableError(
+                f"{self.where}: GET {path} failed after {self.options.max_attempts} tries: "
+                f"{type(error).__name__}: {redact(str(error), (self._password,))}"
             ) from None
+        # Not the body itself in any message: a broken page of records holds record values, which may be personal data.
+        body = parse_json(
+            raw, max_depth=self.options.max_json_depth, where=self.where, path=path, status=response.status_code
+        )
         return body, response
 
     def close(self) -> None:
         self.session.close()
-
-
-def _mask(secret: str) -> None:
-    """Keep a token obtained at run time out of task logs, as Airflow does for connection passwords."""
-    try:
-        from airflow.sdk.log import mask_secret
-    except ImportError:  # pragma: no cover - outside a worker
-        return
-    mask_secret(secret)

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from ingestion.config.models import Column, SftpLocator
-from ingestion.extract.errors import UnreadableFileError
+from ingestion.extract.errors import FileTooLargeError, RecordTooLargeError, UnreadableFileError
 from ingestion.extract.file_readers import read_file
 from ingestion.extract.record_typing import RecordTyper
 
@@ -69,3 +69,77 @@ def test_a_file_that_is_not_gzip_fails_clearly(tmp_path: Path) -> None:
     path.write_bytes(b"id,name\n1,a\n")
     with pytest.raises(UnreadableFileError, match=r"x.csv.gz: cannot be read as csv \(gzip\)"):
         _read(path)
+
+
+# The caps (SftpLocator.max_record_bytes, max_file_bytes, max_json_depth) at their smallest, on small files.
+CAP = 64 * 1024
+
+
+def test_a_csv_row_that_does_not_fit_its_block_fails_naming_the_file_and_the_cap(tmp_path: Path) -> None:
+    path = tmp_path / "wide.csv"
+    fits = f"1,{'a' * (CAP - 10)},1.00\n"
+    path.write_text("id,name,amount\n" + fits + f"2,{'b' * (2 * CAP + 1)},2.00\n" + fits)
+    with pytest.raises(RecordTooLargeError) as failure:
+        _read(path, max_record_bytes=CAP)
+    assert str(failure.value).startswith(f"wide.csv: has a CSV row longer than the locator's max_record_bytes={CAP}")
+    assert "Raise max_record_bytes" in str(failure.value)
+    assert "bbbb" not in str(failure.value)
+    path.write_text("id,name,amount\n" + fits * 3)  # rows as long as the cap are read
+    assert len(_read(path, max_record_bytes=CAP)[0]) == 3
+
+
+def test_a_json_line_longer_than_the_cap_fails_without_being_held(tmp_path: Path) -> None:
+    path = tmp_path / "long.jsonl"
+    exact = b'{"id": 1, "name": "' + b"a" * (CAP - 21) + b'"}'
+    assert len(exact) == CAP
+    path.write_bytes(exact + b"\n" + b'{"id": 2, "name": "' + b"b" * CAP + b'"}\n')
+    with pytest.raises(
+        RecordTooLargeError, match=f"long.jsonl: line 2 is longer than the locator's max_record_bytes={CAP}"
+    ):
+        _read(path, file_format="jsonl", max_record_bytes=CAP)
+    path.write_bytes(exact + b"\n" + exact)  # a line of exactly the cap, with or without its line end, is read
+    assert [r["id"] for r in _read(path, file_format="jsonl", max_record_bytes=CAP)[0]] == [1, 1]
+
+
+@pytest.mark.parametrize("file_format", ["csv", "jsonl"])
+def test_a_gzip_file_that_unpacks_past_max_file_bytes_fails(tmp_path: Path, file_format: str) -> None:
+    path = tmp_path / f"bomb.{file_format}.gz"
+    row = b"1,a,1.00\n" if file_format == "csv" else b'{"id": 1}\n'
+    path.write_bytes(gzip.compress(row * 2_000_000, compresslevel=9))  # 18-20 MB unpacked from about 60 KB
+    assert path.stat().st_size < 100 * 1024
+    with pytest.raises(FileTooLargeError) as failure:
+        _read(path, file_format=file_format, max_file_bytes=4 * 1024 * 1024, csv={"header": False})
+    assert str(failure.value).startswith(f"bomb.{file_format}.gz: went on past the cap, more than the locator's")
+    assert "max_file_bytes=4194304 (counted after decompression)" in str(failure.value)
+
+
+def test_a_gzip_bomb_without_line_ends_stops_at_the_record_cap(tmp_path: Path) -> None:
+    path = tmp_path / "zeros.jsonl.gz"
+    path.write_bytes(gzip.compress(b"\0" * 50_000_000))  # one 50 MB "line" from 50 KB
+    with pytest.raises(RecordTooLargeError, match=r"zeros\.jsonl\.gz: line 1 is longer"):
+        _read(path, file_format="jsonl", max_record_bytes=CAP)
+
+
+def test_a_plain_file_larger_than_max_file_bytes_is_not_read(tmp_path: Path) -> None:
+    path = tmp_path / "big.csv"
+    path.write_text("id,name,amount\n" + "1,a,1.00\n" * 1000)
+    with pytest.raises(FileTooLargeError, match=r"big.csv: is 9015 bytes, more than the locator's max_file_bytes=1024"):
+        _read(path, max_file_bytes=1024)
+
+
+def test_a_json_line_nested_too_deep_is_quarantined_unparsed_and_the_rest_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "deep.jsonl"
+    bomb = b'{"id": 2, "name": ' + b"[" * 1_000_000 + b"]" * 1_000_000 + b"}"
+    path.write_bytes(b'{"id": 1}\n' + bomb + b'\n{"id": 3, "name": [[["ok"]]]}\n')
+    rows, rejected, seen = _read(path, file_format="jsonl", max_json_depth=4)
+    assert [r["id"] for r in rows] == [1]  # id 3 is read, then refused by its column type (a list is not a string)
+    assert [(r.where, r.reason) for r in rejected] == [
+        ("deep.jsonl line 2", "nests deeper than max_json_depth=4"),
+        ("deep.jsonl line 3", "field 'name' (string): a list is not a string"),
+    ]
+    assert seen == 3
+
+
+def test_the_caps_have_defaults_that_fit_ordinary_files() -> None:
+    locator = SftpLocator(remote_path="in")
+    assert (locator.max_record_bytes, locator.max_file_bytes, locator.max_json_depth) == (4 << 20, 8 << 30, 64)

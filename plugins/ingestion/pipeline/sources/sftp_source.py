@@ -119,11 +119,18 @@ class SftpSource(Source):
 
     def _file(self, client: Any, remote: RemoteFile, local: Path, typer: Any) -> Generator[SourceBatch, None, None]:
         """One file: copied to scratch (then removed), parsed in chunks; its entry joins `loaded` once landed."""
+        from ingestion.extract.errors import FileTooLargeError, SourceCapExceededError
         from ingestion.extract.file_readers import read_file
         from ingestion.land.landing_facts import LoadedFile
 
         locator = self.plan.entity.locator
         assert locator.kind == "sftp"
+        if remote.size > locator.max_file_bytes:  # not even copied: a gzip file only unpacks larger
+            raise FileTooLargeError(
+                f"{self.where}: {remote.name} is {remote.size} bytes on the server, more than the locator's "
+                f"max_file_bytes={locator.max_file_bytes}; not loaded. Raise max_file_bytes if files this large are "
+                "expected"
+            )
         client.get(remote.path, str(local), prefetch=True)
         rows = rejected = 0
         try:
@@ -131,6 +138,8 @@ class SftpSource(Source):
                 yield SourceBatch(_with_source_file(chunk.batch, remote.name), chunk.rejected, seen=chunk.seen)
                 rows += chunk.batch.num_rows
                 rejected += len(chunk.rejected)
+        except SourceCapExceededError as error:
+            raise type(error)(f"{self.where}: {error}") from None  # the file reader knows the file, not the entity
         finally:
             local.unlink(missing_ok=True)
         self.loaded.append(LoadedFile(remote.name, remote.path, remote.size, remote.mtime.isoformat(), rows, rejected))
