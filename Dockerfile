@@ -20,3 +20,7 @@ COPY --chown=airflow:root stack/__init__.py /opt/airflow/stack/__init__.py
 COPY --chown=airflow:root stack/apps /opt/airflow/stack/apps
 # /opt/airflow for the stack apps; plugins so `python -m ingestion validate` (the platform CLI) works in a container.
 ENV PYTHONPATH=/opt/airflow:/opt/airflow/plugins
+# The deployed Airflow checks every request against the FAB auth manager's roles: Admin, and one role per owning team
+# (team_<team>) that `python -m ingestion access sync` writes from the configs after `airflow db migrate`
+# (docs/deployment.md#access-per-team). `make airflow` on a workstation keeps Airflow's simple auth manager.
+ENV AIRFLOW__CORE__AUTH_MANAGER=airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager

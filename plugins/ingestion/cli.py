@@ -1,5 +1,6 @@
 """`python -m ingestion` (or `scripts/ingest`): validate, list, show, schema and docs for the source configs, and
-watermark show / history / set / reset, status and db upgrade / current against the control database.
+watermark show / history / set / reset, status and db upgrade / current against the control database, and access
+show / sync for the team roles in Airflow's FAB auth manager.
 
 The config commands are pure (no Airflow import), so they run in CI and pre-commit in well under a second; the
 watermark commands import Airflow only to resolve the control DB connection. They never guess the control DB: with
@@ -415,6 +416,34 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 1 if any(s.state == "late" or s.failing_checks for s in statuses) else 0
 
 
+def cmd_access(args: argparse.Namespace) -> int:
+    """`access show`: each team's role and DAGs, from the configs. `access sync`: write them into Airflow's FAB auth
+    manager (run at deploy, after `airflow db migrate`); exit 2 when that cannot be done."""
+    from ingestion.access.teams import team_access
+
+    result = _load(args)
+    teams = team_access(result.configs.values())
+    for error in result.errors:
+        print(f"invalid, left out: {error}", file=sys.stderr)
+    if args.action == "show":
+        for access in teams:
+            print(f"{access.role} (team {access.team}): {', '.join(access.dag_ids)}")
+        return 1 if result.errors else 0
+    from ingestion.access.errors import AccessSyncError
+    from ingestion.access.fab_roles import fab_security_manager, sync_team_roles
+
+    try:
+        with fab_security_manager() as security_manager:
+            synced = sync_team_roles(security_manager, teams)
+    except AccessSyncError as error:
+        print(f"ingest access sync: {error}", file=sys.stderr)
+        return 2
+    for role in synced:
+        print(role.describe())
+    # A broken config has no DAG to protect; the sync still serves every valid one (the deploy goes on).
+    return 0
+
+
 DB_URL_HELP = (
     "control DB URL (default: $INGEST_CONTROL_DB_URL, then the Airflow connection $INGEST_CONTROL_CONN_ID or "
     "control_db; never guessed: without one the command exits 2)"
@@ -496,6 +525,16 @@ def build_parser() -> argparse.ArgumentParser:
     for action in (db_upgrade, db_current):  # `db --db-url URL upgrade` and `db upgrade --db-url URL` both work
         action.add_argument("--db-url", help=DB_URL_HELP, default=argparse.SUPPRESS)
     db.set_defaults(func=cmd_db)
+
+    access = commands.add_parser("access", help="one Airflow role per owning team, with its own DAGs only")
+    access_actions = access.add_subparsers(dest="action", required=True)
+    access_actions.add_parser("show", help="each team's role and DAGs, from the configs (no Airflow needed)")
+    access_actions.add_parser(
+        "sync",
+        help="create or update the team roles in Airflow's FAB auth manager, exactly as the configs say (idempotent; "
+        "run at deploy after `airflow db migrate`)",
+    )
+    access.set_defaults(func=cmd_access)
     return parser
 
 

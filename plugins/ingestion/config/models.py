@@ -72,7 +72,14 @@ class PiiStrategy(StrEnum):
 class Owners(Frozen):
     primary: str = Field(min_length=1)
     secondary: str | None = None
-    team: str = Field(min_length=1)
+    # The team names its Airflow role (team_<team>, see ingestion.access): one spelling per team, and short enough
+    # for FAB's 64-character role names.
+    team: str = Field(
+        min_length=1,
+        max_length=48,
+        pattern=r"^[a-z0-9][a-z0-9_-]*$",
+        description="owning team (lowercase letters, digits, - and _): its users get the Airflow role team_<team>",
+    )
     contact: str | None = Field(default=None, description="e-mail or channel of the owning team")
 
 

@@ -178,6 +178,6 @@ def test_ingest_db_upgrade_prints_from_and_to_and_is_idempotent(tmp_path: Path) 
 def test_compose_upgrades_the_control_db_before_airflow_serves() -> None:
     compose = yaml.safe_load((REPO / "docker-compose.yaml").read_text())
     init = compose["services"]["airflow-init"]["command"][-1]
-    assert init == "airflow db migrate && python -m ingestion db upgrade"
+    assert init.startswith("airflow db migrate && python -m ingestion db upgrade && ")
     for name in ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer"):
         assert compose["services"][name]["depends_on"]["airflow-init"]["condition"] == "service_completed_successfully"
