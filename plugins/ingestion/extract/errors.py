@@ -73,3 +73,12 @@ class RecordTooLargeError(SourceCapExceededError):
 
 class FileTooLargeError(SourceCapExceededError):
     """A file larger, once decompressed, than the locator's max_file_bytes."""
+
+
+class SourceDatabaseError(TerminalError):
+    """The source database refused the read for a reason the same query would meet again (a value that does not
+    parse, a missing table or column, a permission): said by its code and first line, values masked."""
+
+
+class SourceDatabaseUnavailableError(TransientError):
+    """The source database could not serve the read now (connection lost, deadlock, shutting down): retried."""

@@ -60,14 +60,30 @@ def read_file(path: Path, name: str, locator: SftpLocator, typer: RecordTyper) -
         else:
             yield from _read_parquet(path, name, typer, gz)
     except (OSError, EOFError, UnicodeDecodeError) as exc:
+        # Not the original (nor chained: Airflow logs the chain): gzip's and codecs' texts quote the file's bytes.
         raise UnreadableFileError(
-            f"{name}: cannot be read as {locator.file_format}{' (gzip)' if gz else ''}: {exc}"
-        ) from exc
+            f"{name}: cannot be read as {locator.file_format}{' (gzip)' if gz else ''}: {unreadable_reason(exc)}"
+        ) from None
     except ValueError as exc:  # pyarrow's ArrowInvalid
         if "straddl" not in str(exc):
             raise
         # Arrow found a row spanning more than two blocks; its message says only that.
         raise _record_too_large(name, locator, "has a CSV row") from None
+
+
+def unreadable_reason(exc: BaseException) -> str:
+    """Why a file could not be read, in words that never quote its content."""
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not {exc.encoding} text at byte {exc.start}"
+    if isinstance(exc, gzip.BadGzipFile):
+        return "not a gzip file"
+    if isinstance(exc, EOFError):
+        return "it ends early (truncated)"
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{type(exc).__name__}: {exc.strerror}"
+    # Arrow's I/O and zlib's messages describe the stream ("zlib inflate failed: incorrect header check"), not its
+    # bytes; Python's BadGzipFile (above) is the one that quotes them.
+    return f"{type(exc).__name__}: {str(exc)[:200]}"
 
 
 def _file_too_large(name: str, locator: SftpLocator, found: str) -> FileTooLargeError:

@@ -221,3 +221,29 @@ def test_a_declared_not_null_column_gone_cannot_land_under_warn(source: dict[str
     _drift(source, "warn", "ALTER TABLE {table} DROP COLUMN amount")
     with pytest.raises(AirflowFailException, match=r"NOT NULL column\(s\) \['amount'\] are gone"):
         _run(source["name"], "scheduled__2026-11-02", datetime(2026, 11, 2, tzinfo=UTC))
+
+
+def test_a_value_the_source_database_cannot_cast_fails_at_once_without_quoting_it(
+    source: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    name = source["name"]
+    entity = {
+        "name": "orders",
+        "locator": {"kind": "sql", "query": f"SELECT order_id, customer::integer AS customer_no FROM {name}_orders"},
+        "primary_key": ["order_id"],
+        "columns": [
+            {"name": "order_id", "type": "bigint", "nullable": False},
+            {"name": "customer_no", "type": "integer"},
+        ],
+        "load": {"mode": "full"},
+    }
+    monkeypatch.setenv("INGEST_CONFIG_DIR", str(write_configs(tmp_path / "query", sql_source_config(name, [entity]))))
+    with pytest.raises(AirflowFailException) as failure:  # terminal: the same rows would fail the same way
+        _run(name, RUN_1, datetime(2026, 11, 2, tzinfo=UTC))
+    message = str(failure.value)
+    # Postgres says: invalid input syntax for type integer: "Zoë 1"; the statement would follow in SQLAlchemy's text.
+    assert "(SQLSTATE 22P02): invalid input syntax for type integer: …" in message
+    assert "Zoë" not in message
+    assert "SELECT" not in message

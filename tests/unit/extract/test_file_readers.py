@@ -143,3 +143,34 @@ def test_a_json_line_nested_too_deep_is_quarantined_unparsed_and_the_rest_is_rea
 def test_the_caps_have_defaults_that_fit_ordinary_files() -> None:
     locator = SftpLocator(remote_path="in")
     assert (locator.max_record_bytes, locator.max_file_bytes, locator.max_json_depth) == (4 << 20, 8 << 30, 64)
+
+
+@pytest.mark.parametrize(
+    ("content", "locator", "reason"),
+    [
+        # Not gzip at all: Python's gzip module says so quoting the file's first bytes.
+        (b"ca@nary.example,1\n", {"compression": "gzip", "file_format": "jsonl"}, "(gzip): not a gzip file"),
+        # Cut short inside the compressed stream.
+        (
+            gzip.compress(b'{"id": 1, "name": "ca@nary.example"}\n' * 50)[:-12],
+            {"compression": "gzip", "file_format": "jsonl"},
+            "it ends early (truncated)",
+        ),
+        # Arrow's own decompressor (CSV): its message describes the stream.
+        (b"ca@nary.example,1\n", {"compression": "gzip"}, "(gzip): OSError: zlib inflate failed"),
+    ],
+)
+def test_an_unreadable_file_is_named_without_quoting_its_content(
+    tmp_path: Path, content: bytes, locator: dict, reason: str
+) -> None:
+    path = tmp_path / "partner.dat"
+    path.write_bytes(content)
+    with pytest.raises(UnreadableFileError) as failure:
+        _read(path, **locator)
+    message = str(failure.value)
+    assert message.startswith("partner.dat: cannot be read as ")
+    assert reason in message
+    assert "nary" not in message
+    assert "b'" not in message
+    assert failure.value.__cause__ is None  # no chained original in the log
+    assert failure.value.__suppress_context__

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ingestion.config.models import NON_PERIODIC_SCHEDULES
+from ingestion.extract.database_errors import database_errors_said_safely
 from ingestion.extract.window import latest_complete_interval
 from ingestion.pipeline.errors import ConfigNotSupportedError
 from ingestion.pipeline.sources.base import Source, SourceBatch, SourceRead
@@ -92,7 +93,8 @@ class SqlSource(Source):
         load = self.plan.entity.load
         mark = self.stored_watermark(store) if load.mode == "incremental" else None
         cursor = Cursor.for_rows(load, mark, full_refresh=self.run.full_refresh, where=self.where)
-        window = self._window(cursor)
+        with database_errors_said_safely(self.where):  # the window reads the source's max cursor
+            window = self._window(cursor)
         log.info("%s: %s window %s", self.where, load.mode, window.describe())
         self._read = SourceRead(cursor, window, columns)
         return self._read
@@ -144,7 +146,9 @@ class SqlSource(Source):
         assert locator.kind == "sql"
         if locator.table is None:
             return tuple(entity.columns)
-        drift = compare(entity.columns, reflect_columns(self.engine, locator.table, locator.schema_name))
+        with database_errors_said_safely(self.where):
+            reflected = reflect_columns(self.engine, locator.table, locator.schema_name)
+        drift = compare(entity.columns, reflected)
         if drift.any:
             log.warning("%s: schema drift (%s): %s", self.where, entity.schema_drift, drift.describe())
         try:
@@ -187,8 +191,9 @@ class SqlSource(Source):
         # The source is read a couple of batches ahead while the previous ones are encoded and uploaded.
         batches = prefetched(self._snapshot.batches(), name="source-reader")
         try:
-            for batch in batches:
-                yield SourceBatch(_with_null_columns(batch, schema) if absent else batch)
+            with database_errors_said_safely(self.where):
+                for batch in batches:
+                    yield SourceBatch(_with_null_columns(batch, schema) if absent else batch)
         finally:
             # Closes the source cursor now: a failure must not leave a transaction (and its table locks) open until
             # the generator happens to be collected.
