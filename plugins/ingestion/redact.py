@@ -89,6 +89,10 @@ def remember_url_secrets(url: str | None) -> None:
 def redact(text: str, known: Iterable[str] = ()) -> str:
     """The text with every secret Airflow's masker knows in this process, every remembered one, every value of
     `known` and every credential shape replaced by ***."""
+    # Shapes first: a remembered value may be a word that also names a parameter (`api_key`), and masking it first
+    # would leave `***=<the key>`, which no shape matches any more.
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
     try:
         from airflow.sdk._shared.secrets_masker import redact as airflow_redact
 
@@ -102,8 +106,6 @@ def redact(text: str, known: Iterable[str] = ()) -> str:
     replacer = _replacer
     if replacer is not None:
         text = replacer.sub(MASK, text)
-    for pattern, replacement in _PATTERNS:
-        text = pattern.sub(replacement, text)
     return text
 
 

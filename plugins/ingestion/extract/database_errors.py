@@ -37,6 +37,20 @@ _DATA_MYSQL_ERRNOS = frozenset({1062, 1264, 1265, 1292, 1366, 1406, 1411, 3140})
 _QUOTED = re.compile(r"""(?<!column )(?<!key )(?<!function )("[^"]*"|'[^']*'|\([^()]*\)=\([^()]*\))""")
 
 
+# ADBC's Postgres driver fails a stream being read as an Arrow I/O error holding libpq's text, with no SQLSTATE:
+# `[libpq] Execution error [PGRES_FATAL_ERROR]: ERROR:  invalid input syntax for type integer: "..."`.
+_LIBPQ = re.compile(r"^\[libpq\]")
+# libpq reports every failed statement as PGRES_FATAL_ERROR; the server's severity tells a refused statement
+# (`ERROR:`) from a session the server ended (`FATAL:`, e.g. an admin shutdown). Among ERRORs, these are worth a retry.
+_LIBPQ_RETRYABLE_ERRORS = re.compile(
+    r"could not serialize access|deadlock detected|canceling statement due to|could not obtain lock", re.IGNORECASE
+)
+
+
+def _is_libpq_text(error: BaseException) -> bool:
+    return isinstance(error, OSError) and bool(_LIBPQ.match(str(error)))
+
+
 def _driver_error(exc: BaseException) -> BaseException:
     """The DB-API driver's own exception under SQLAlchemy's wrapper, if any."""
     orig = getattr(exc, "orig", None)
@@ -68,14 +82,18 @@ def is_database_error(exc: BaseException) -> bool:
     """Whether `exc` comes from a database driver (DB-API) or SQLAlchemy's wrapper of one."""
     error = _driver_error(exc)
     module = type(error).__module__.split(".")[0]
-    return module in {"psycopg", "psycopg2", "MySQLdb", "pymysql", "pymssql", "pyodbc", "sqlalchemy"} or (
-        module.startswith("adbc_driver")
+    return (
+        module in {"psycopg", "psycopg2", "MySQLdb", "pymysql", "pymssql", "pyodbc", "sqlalchemy"}
+        or module.startswith("adbc_driver")
+        or _is_libpq_text(error)
     )
 
 
 def database_error(where: str, exc: BaseException) -> SourceDatabaseError | SourceDatabaseUnavailableError:
     """The error to raise in place of `exc` (a driver's or SQLAlchemy's): its code and first line, values masked."""
     error = _driver_error(exc)
+    if _is_libpq_text(error):
+        return _libpq_error(where, str(error))
     sqlstate, errno = _sqlstate(error), _mysql_errno(error)
     line = _first_line(error)
     if (sqlstate and sqlstate[:2] in _DATA_SQLSTATE_CLASSES) or errno in _DATA_MYSQL_ERRNOS:
@@ -91,6 +109,17 @@ def database_error(where: str, exc: BaseException) -> SourceDatabaseError | Sour
     if transient:
         return SourceDatabaseUnavailableError(message)
     return SourceDatabaseError(message + " (not retried: the same query would fail the same way)")
+
+
+def _libpq_error(where: str, text: str) -> SourceDatabaseError | SourceDatabaseUnavailableError:
+    """libpq's text without a code: every quoted part masked, as there is no telling data from names."""
+    _, refused, server_said = text.partition("ERROR:")
+    said = (server_said if refused else text).strip()
+    line = said.splitlines()[0][:300] if said else ""
+    message = f"{where}: the source database refused the read (libpq): {_QUOTED.sub(MASK, line)}"
+    if refused and "FATAL:" not in text and not _LIBPQ_RETRYABLE_ERRORS.search(line):
+        return SourceDatabaseError(message + " (not retried: the same query would fail the same way)")
+    return SourceDatabaseUnavailableError(message)
 
 
 @contextmanager

@@ -86,3 +86,21 @@ def test_the_context_raises_the_safe_error_without_the_original_in_the_chain() -
         raise KeyError("x")
     assert is_database_error(MySQLdb.DataError(1366, "x"))
     assert not is_database_error(ValueError("x"))
+
+
+def test_adbcs_libpq_text_is_said_with_every_quoted_part_masked() -> None:
+    text = f'[libpq] Execution error [PGRES_FATAL_ERROR]: ERROR:  invalid input syntax for type integer: "{CANARY}"\n'
+    said = database_error("crm.customers", OSError(text))
+    assert isinstance(said, SourceDatabaseError)
+    assert str(said).startswith(
+        "crm.customers: the source database refused the read (libpq): invalid input syntax for type integer: …"
+    )
+    assert CANARY not in str(said)
+    for retryable in (
+        "[libpq] Failed to execute query: server closed the connection unexpectedly",
+        "[libpq] Execution error [PGRES_FATAL_ERROR]: FATAL:  terminating connection due to administrator command",
+        "[libpq] Execution error [PGRES_FATAL_ERROR]: ERROR:  deadlock detected",
+        "[libpq] Execution error [PGRES_FATAL_ERROR]: ERROR:  canceling statement due to statement timeout",
+    ):
+        assert is_database_error(OSError(retryable))
+        assert isinstance(database_error("crm.customers", OSError(retryable)), SourceDatabaseUnavailableError)
