@@ -9,10 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -22,7 +18,14 @@ from typing import Any
 import pytest
 import requests
 
-from tests.integration.support import REPO, landed_table, read_committed, run_stages, source_config, write_configs
+from tests.integration.support import (
+    landed_table,
+    read_committed,
+    run_stages,
+    sample_api_process,
+    source_config,
+    write_configs,
+)
 
 COLUMNS: list[dict[str, Any]] = [
     {"name": "id", "type": "bigint", "nullable": False},
@@ -33,43 +36,16 @@ SEEDED = 250  # five minutes apart: the newest at 2026-11-01T20:50:00Z
 NEWEST = "2026-11-01T20:50:00Z"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str]]:
     """(base URL, connection id) of a sample API of this test's own."""
     token = os.environ["STACK_SAMPLE_API_TOKEN"]
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "stack.apps.sample_api:app", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=REPO,
-        env={**os.environ, "SAMPLE_API_TOKEN": token},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(f"{url}/health", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert process.poll() is None, "the sample API exited"
-            assert time.monotonic() < deadline, "the sample API did not answer in 60 s"
-            time.sleep(0.2)
+    with sample_api_process(token) as url:
         conn_id = f"api_{uuid.uuid4().hex[:8]}"
+        port = int(url.rsplit(":", 1)[1])
         connection = {"conn_type": "http", "host": "127.0.0.1", "port": port, "schema": "http", "password": token}
         monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(connection))
         yield url, conn_id
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def test_records_with_the_watermarks_value_are_read_and_the_published_ones_are_not(
