@@ -7,13 +7,13 @@ PY := .venv/bin/python
 help:
 	@echo "make demo          stack up, run the smoke check and ingest_crm on SQLite metadata, print a summary"
 	@echo "make test          install everything, start the stack, lint, run the whole suite, stop the stack"
-	@echo "make stack-up      start the native local stack (Postgres, MariaDB, Kafka, Azurite, sshd, sample API, webhook sink)"
+	@echo "make stack-up      start the native local stack (Postgres, MariaDB, Kafka, Azurite, sshd, sample API, webhook and SMTP sinks)"
 	@echo "make stack-down    stop it (by PID)"
 	@echo "make stack-status  which services are up, and their memory"
 	@echo "make airflow       api-server, scheduler, dag-processor and triggerer, supervised (Ctrl-C stops them)"
 	@echo "make airflow-stop  stop the components started by make airflow"
 	@echo "make test-unit     unit and DAG tests only (no services)"
-	@echo "make lint          ruff, mypy and the import layers"
+	@echo "make lint          ruff, mypy, the import layers, actionlint and zizmor on the workflows"
 	@echo "make validate      validate every source config (scripts/ingest validate)"
 	@echo "make bench-parse   DAG parse benchmark: factory vs hand-written vs dag-factory (bench/README.md)"
 
@@ -52,7 +52,8 @@ airflow-stop:
 	@source scripts/airflow_env.sh; $(PY) scripts/airflow_local.py stop
 
 lint: bootstrap
-	@.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy && PYTHONPATH=plugins .venv/bin/lint-imports --no-cache
+	@.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy && PYTHONPATH=plugins .venv/bin/lint-imports --no-cache \
+	  && .tools/bin/actionlint && .venv/bin/zizmor --offline --quiet .github/workflows
 
 format:
 	@.venv/bin/ruff format . && .venv/bin/ruff check --fix .

@@ -1,5 +1,5 @@
-"""Entry point of the Airflow DAG folder: one ingest_<source> DAG per valid source config, plus the smoke check and
-the alert digest / escalation DAG.
+"""Entry point of the Airflow DAG folder: one ingest_<source> DAG per valid source config, plus the smoke check,
+the alert digest / escalation DAG and the landing zone's retention DAG.
 
 Kept thin on purpose: it reads the config files and nothing else (no connections, Variables or network).
 A worker about to run one task sets Airflow's parsing context, and then only that task's DAG is built.
@@ -13,6 +13,7 @@ from airflow.sdk import get_parsing_context
 
 from ingestion.alerts_dag import ALERTS_DAG_ID, build_alerts_dag
 from ingestion.factory import build_dags
+from ingestion.retention_dag import RETENTION_DAG_ID, build_retention_dag
 from ingestion.smoke import SMOKE_DAG_ID, build_smoke_dag
 
 _requested_dag_id = get_parsing_context().dag_id
@@ -24,3 +25,6 @@ if _requested_dag_id in (None, SMOKE_DAG_ID):
 
 if _requested_dag_id in (None, ALERTS_DAG_ID):
     alerts_dag = build_alerts_dag()
+
+if _requested_dag_id in (None, RETENTION_DAG_ID):
+    retention_dag = build_retention_dag()

@@ -28,6 +28,15 @@ say "mypy"
 .venv/bin/mypy || { say "FAILED: mypy"; exit 1; }
 say "import layers"
 PYTHONPATH=plugins .venv/bin/lint-imports --no-cache || { say "FAILED: import layers (pyproject.toml [tool.importlinter])"; exit 1; }
+say "workflows (actionlint, zizmor)"
+"${STACK_TOOLS_DIR:-.tools}/bin/actionlint" || { say "FAILED: actionlint (.github/workflows)"; exit 1; }
+.venv/bin/zizmor --offline --quiet .github/workflows || { say "FAILED: zizmor (.github/workflows)"; exit 1; }
+say "infrastructure code (infra/)"
+terraform fmt -check -recursive infra || { say "FAILED: terraform fmt (run: terraform fmt -recursive infra)"; exit 1; }
+# --skip-download: the policies ship with checkov; nothing is fetched, so the check runs offline.
+"${STACK_TOOLS_DIR:-.tools}/checkov/bin/checkov" -d infra --framework terraform --quiet --compact --skip-download \
+  || { say "FAILED: checkov (infra/; fix the finding or skip it inline with a reason)"; exit 1; }
+scripts/ingest infra-vars --check || { say "FAILED: infra-vars (run: scripts/ingest infra-vars --write)"; exit 1; }
 
 say "pytest"
 "$PY" -m pytest tests "$@"

@@ -1,6 +1,6 @@
-"""`python -m ingestion` (or `scripts/ingest`): validate, list, show, schema and docs for the source configs, and
-watermark show / history / set / reset, status and db upgrade / current against the control database, and access
-show / sync for the team roles in Airflow's FAB auth manager.
+"""`python -m ingestion` (or `scripts/ingest`): validate, list, show, schema, docs and infra-vars for the source
+configs, and watermark show / history / set / reset, status and db upgrade / current against the control database, and
+access show / sync for the team roles in Airflow's FAB auth manager.
 
 The config commands are pure (no Airflow import), so they run in CI and pre-commit in well under a second; the
 watermark commands import Airflow only to resolve the control DB connection. They never guess the control DB: with
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ingestion.config.loader import LoadResult, load_configs
 from ingestion.config.schema import render_schema, schema_path
 from ingestion.errors import InvalidSourceConfigError, UnknownSourceError
+from ingestion.infra_vars import INFRA_VARS_PATH, render_infra_vars
 from ingestion.paths import config_dir as default_config_dir
 from ingestion.plan_loader import load_entity_plan
 from ingestion.planner import DagPlan, plan_source
@@ -115,6 +116,24 @@ def cmd_schema(args: argparse.Namespace) -> int:
             print(f"{target} is out of date with the models: run `scripts/ingest schema --write`", file=sys.stderr)
             return 1
         print(f"{target} matches the models")
+        return 0
+    sys.stdout.write(text)
+    return 0
+
+
+def cmd_infra_vars(args: argparse.Namespace) -> int:
+    """The Terraform variables generated from the configs of every environment (containers, lifecycle rules)."""
+    text = render_infra_vars(Path(args.config_dir))
+    target = Path(args.out)
+    if args.write:
+        target.write_text(text, encoding="utf-8")
+        print(f"wrote {target}")
+        return 0
+    if args.check:
+        if not target.exists() or target.read_text(encoding="utf-8") != text:
+            print(f"{target} is out of date with the configs: run `scripts/ingest infra-vars --write`", file=sys.stderr)
+            return 1
+        print(f"{target} matches the configs")
         return 0
     sys.stdout.write(text)
     return 0
@@ -397,6 +416,34 @@ def _change_watermark(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_retention(args: argparse.Namespace) -> int:
+    """Archive and delete landed partitions past their retention: `--dry-run` prints the plan and changes nothing,
+    `--apply` does it and records every change in the control DB. The same as the daily `ingest_retention` DAG."""
+    from datetime import UTC, date, datetime
+
+    from ingestion.retention import run_retention
+
+    try:
+        today = date.fromisoformat(args.today) if args.today else datetime.now(UTC).date()
+    except ValueError:
+        print(f"ingest retention: --today {args.today!r} is not a date (YYYY-MM-DD)", file=sys.stderr)
+        return 2
+    store = _store(args)
+    try:
+        run_retention(
+            store.engine,
+            apply=args.apply,
+            today=today,
+            retention_run=f"cli:{os.environ.get('USER', 'unknown')}:{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}",
+            folder=Path(args.config_dir),
+            source=args.source,
+            echo=print,
+        )
+    finally:
+        store.engine.dispose()
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from ingestion.status import entity_statuses, render_table
 
@@ -469,6 +516,14 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--write", action="store_true", help="write it to schema/ in the config folder")
     mode.add_argument("--check", action="store_true", help="exit 1 if the committed schema is out of date")
     schema.set_defaults(func=cmd_schema)
+    infra = commands.add_parser(
+        "infra-vars", help="print the Terraform variables (containers, lifecycle rules) generated from the configs"
+    )
+    infra_mode = infra.add_mutually_exclusive_group()
+    infra_mode.add_argument("--write", action="store_true", help="write them to the file --out names")
+    infra_mode.add_argument("--check", action="store_true", help="exit 1 if the committed file is out of date")
+    infra.add_argument("--out", default=str(INFRA_VARS_PATH), help="default: %(default)s")
+    infra.set_defaults(func=cmd_infra_vars)
     docs = commands.add_parser("docs", help="the source inventory: sources, entities, columns, keys, PII, owners")
     docs.add_argument("--format", choices=["md", "csv"], default="md")
     docs.add_argument("--out", help="file to write (default: standard output)")
@@ -513,6 +568,17 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true")
     status.add_argument("--db-url", help=DB_URL_HELP)
     status.set_defaults(func=cmd_status)
+
+    retention = commands.add_parser(
+        "retention", help="archive and delete landed partitions past their retention (every change recorded)"
+    )
+    retention_mode = retention.add_mutually_exclusive_group(required=True)
+    retention_mode.add_argument("--dry-run", action="store_true", help="print what --apply would do; change nothing")
+    retention_mode.add_argument("--apply", action="store_true", help="do it, and record each change in the control DB")
+    retention.add_argument("--source", help="only this source's entities (default: every valid config)")
+    retention.add_argument("--today", help="the day ages count from, YYYY-MM-DD (default: today, UTC)")
+    retention.add_argument("--db-url", help=DB_URL_HELP)
+    retention.set_defaults(func=cmd_retention)
 
     db = commands.add_parser("db", help="the control DB's schema: upgrade it to this code's revision, or show it")
     db.add_argument("--db-url", help=DB_URL_HELP)

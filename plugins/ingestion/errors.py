@@ -80,3 +80,8 @@ class StageResultError(TerminalError):
 
 class InjectedFaultError(TransientError):
     """A fault a test armed (action `raise`); transient, like the failures it stands for."""
+
+
+class InfraVarsError(TerminalError):
+    """The source configs ask for a storage layout the infrastructure cannot express (too many lifecycle rules, a
+    container used for both general and sensitive data, two entities whose rule names collide)."""

@@ -42,7 +42,11 @@ def test_no_import_errors(dagbag: DagBag) -> None:
 def test_every_sample_config_builds_its_dag(dagbag: DagBag) -> None:
     configs = sorted(p.stem for p in CONFIGS.glob("*.json") if not p.name.startswith("_"))
     assert configs == ["crm", "orders_api", "partner_files"]
-    assert set(dagbag.dags) == {f"ingest_{name}" for name in configs} | {"platform_smoke_check", "ingest_alerts"}
+    assert set(dagbag.dags) == {f"ingest_{name}" for name in configs} | {
+        "platform_smoke_check",
+        "ingest_alerts",
+        "ingest_retention",
+    }
 
 
 @pytest.mark.parametrize("dag_id", sorted(SAMPLE_DAGS))
@@ -165,7 +169,7 @@ def test_broken_configs_are_one_loud_import_error_while_valid_dags_load(
 
     bag = DagBag(dag_folder=str(REPO / "dags"))
 
-    assert set(bag.dags) == set(SAMPLE_DAGS) | {"platform_smoke_check", "ingest_alerts"}
+    assert set(bag.dags) == set(SAMPLE_DAGS) | {"platform_smoke_check", "ingest_alerts", "ingest_retention"}
     assert len(bag.import_errors) == 1
     (error_file, message) = next(iter(bag.import_errors.items()))
     assert error_file.endswith("ingestion_config_errors.py")
@@ -205,6 +209,16 @@ def test_alerts_dag_runs_digest_and_escalation_every_five_minutes_one_at_a_time(
     assert dag.max_active_runs == 1
     assert dag.timetable.expression == "*/5 * * * *"
     assert not dag.catchup
+
+
+def test_retention_dag_applies_retention_once_a_day_one_run_at_a_time(dagbag: DagBag) -> None:
+    dag = dagbag.dags["ingest_retention"]
+    assert dag.task_ids == ["apply_retention"]
+    assert dag.max_active_runs == 1
+    assert dag.timetable.expression == "30 2 * * *"
+    assert not dag.catchup
+    assert dag.get_task("apply_retention").retries == 1
+    assert "platform" in dag.tags
 
 
 def test_a_configured_deadline_becomes_a_deadline_alert(dagbag: DagBag, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -19,7 +19,14 @@ from ingestion.config.config_files import MAX_CONFIG_DEPTH
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = REPO / "include" / "source_configs"
-EXPECTED_DAGS = {"ingest_crm", "ingest_orders_api", "ingest_partner_files", "platform_smoke_check", "ingest_alerts"}
+EXPECTED_DAGS = {
+    "ingest_crm",
+    "ingest_orders_api",
+    "ingest_partner_files",
+    "platform_smoke_check",
+    "ingest_alerts",
+    "ingest_retention",
+}
 SECRET = "Pw-9f8e7d"
 
 

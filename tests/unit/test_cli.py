@@ -218,3 +218,17 @@ def test_status_shows_last_success_freshness_rows_watermark_and_failing_checks(t
     as_json = json.loads(ingest("status", "crm", "--db-url", url, "--json").stdout)
     assert [s["state"] for s in as_json] == ["ok", "late"]
     assert ingest("status", "nope", "--db-url", url).returncode == 2
+
+
+def test_retention_needs_a_mode_and_a_real_day_before_it_touches_anything() -> None:
+    neither = ingest("retention")
+    assert neither.returncode == 2
+    assert "one of the arguments --dry-run --apply is required" in neither.stderr
+    both = ingest("retention", "--dry-run", "--apply")
+    assert both.returncode == 2
+    assert "not allowed with argument" in both.stderr
+    bad_day = ingest("retention", "--dry-run", "--today", "2026-13-01")
+    assert (bad_day.returncode, bad_day.stderr) == (
+        2,
+        "ingest retention: --today '2026-13-01' is not a date (YYYY-MM-DD)\n",
+    )

@@ -518,8 +518,41 @@ class Retries(Frozen):
 
 
 class Retention(Frozen):
-    raw_days: int = Field(default=30, ge=1)
-    archive_days: int = Field(default=365, ge=1)
+    # How long landed partitions live, counted from the day in their `date=` folder (never a blob's last-modified
+    # time). `ingest_retention` applies it (land/retention_plan.py, which reads these fields); whatever the periods,
+    # it never touches a partition holding a run that is not committed, nor an entity's newest committed partition.
+
+    raw_days: int = Field(
+        default=30,
+        ge=1,
+        description="days a partition of the landing container stays in the hot tier; older ones move to the "
+        "archive tier (their manifests stay hot)",
+    )
+    archive_days: int = Field(
+        default=365,
+        ge=1,
+        description="days a partition of the landing container is kept at all; older ones are deleted (not before "
+        "raw_days: an archive period not longer than raw_days deletes at raw_days, never archived)",
+    )
+    sensitive_days: int = Field(
+        default=30,
+        ge=1,
+        description="days a partition of the sensitive container (raw PII) is kept; older ones are deleted, never "
+        "archived (and never kept longer than the landing partition of the same day)",
+    )
+    quarantine_days: int = Field(
+        default=14,
+        ge=1,
+        description="days a quarantine partition (rejected records as they arrived, in the sensitive container) is "
+        "kept; older ones are deleted (never kept longer than the sensitive container's partitions)",
+    )
+    control_days: int = Field(
+        default=400,
+        ge=1,
+        description="days the control DB keeps an entity's run records, check results and processed-file entries; "
+        "never fewer than the landing partitions are kept (their runs are known committed by these records). The "
+        "entity's newest run, the run its watermark names and each file's latest entry are always kept",
+    )
 
 
 _INTEGER_TYPES = frozenset({"smallint", "integer", "int", "bigint"})

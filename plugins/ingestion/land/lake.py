@@ -8,6 +8,8 @@ if TYPE_CHECKING:
     from airflow.providers.microsoft.azure.hooks.wasb import WasbHook
     from azure.storage.blob import BlobClient
 
+    from ingestion.land.retention_plan import StoredBlob
+
 
 DOWNLOAD_CHUNK_BYTES = 4 * 1024 * 1024
 
@@ -62,3 +64,21 @@ class Lake:
     def delete(self, names: list[str]) -> None:
         for name in names:
             self.blob(name).delete_blob()
+
+    def stored(self, prefix: str) -> list[StoredBlob]:
+        """The blobs under a prefix with their size and access tier, by name; none when the container is missing."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        from ingestion.land.retention_plan import StoredBlob
+
+        try:
+            listing = self._service.get_container_client(self.container).list_blobs(name_starts_with=prefix)
+            found = [StoredBlob(b.name, int(b.size), b.blob_tier) for b in listing]
+        except ResourceNotFoundError:
+            return []
+        return sorted(found, key=lambda b: b.name)
+
+    def set_tier(self, names: list[str], tier: str) -> None:
+        """Move block blobs to an access tier (Hot, Cool, Archive) in place: same name, same bytes."""
+        for name in names:
+            self.blob(name).set_standard_blob_tier(tier)

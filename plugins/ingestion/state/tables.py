@@ -173,3 +173,25 @@ boundary_keys = Table(
     Column("row_key", Text, nullable=False),
     Index("ix_ingest_boundary_key_run", "source", "entity", "run_id"),
 )
+
+# Every change retention made: one row per partition of the landing zone archived or deleted (with its bytes), and
+# one per control DB table and entity it deleted rows of (zone `control_db`, location the table), with why, under
+# the retention run that did it (`ingest_retention` or `scripts/ingest retention --apply`).
+retention_actions = Table(
+    "ingest_retention_action",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("retention_run", String(250), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("zone", String(16), nullable=False),
+    Column("container", String(63), nullable=False),
+    Column("source", String(63), nullable=False),
+    Column("entity", String(63), nullable=False),
+    Column("partition_day", String(10), nullable=False),
+    Column("location", Text, nullable=False),
+    Column("items", Integer, nullable=False),  # blobs changed, or control DB rows deleted
+    Column("bytes", BigInteger, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("acted_at", DateTime(timezone=True), nullable=False),
+    Index("ix_ingest_retention_action_entity", "source", "entity", "partition_day"),
+)
