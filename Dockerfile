@@ -15,7 +15,8 @@ RUN pip install --no-cache-dir -r /opt/airflow/requirements/requirements.txt \
 COPY --chown=airflow:root dags /opt/airflow/dags
 COPY --chown=airflow:root plugins /opt/airflow/plugins
 COPY --chown=airflow:root include /opt/airflow/include
-# The sample API and webhook sink run from this image too (FastAPI and uvicorn come with Airflow).
+# The sample API, webhook sink and SMTP sink run from this image too (FastAPI and uvicorn come with Airflow,
+# aiosmtpd from requirements.txt).
 COPY --chown=airflow:root stack/__init__.py /opt/airflow/stack/__init__.py
 COPY --chown=airflow:root stack/apps /opt/airflow/stack/apps
 # /opt/airflow for the stack apps; plugins so `python -m ingestion validate` (the platform CLI) works in a container.

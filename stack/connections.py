@@ -20,6 +20,8 @@ from stack.settings import (
     PII_HASH_KEY,
     SFTP_PASSWORD,
     SFTP_USER,
+    SMTP_DIGEST_TO,
+    SMTP_FROM,
     Settings,
 )
 
@@ -110,6 +112,21 @@ def connections(
             "conn_type": "slackwebhook",
             "password": f"http://{LOOPBACK}:{p('webhook-sink')}/hooks/slack",
         },
+        # E-mail alerts (ingestion.notify.email) through the SMTP sink: plain SMTP on loopback, no login. `to` is
+        # the mailbox for alerts that name no person (the digest); a real relay adds login, password and TLS.
+        "smtp_alerts": {
+            "conn_type": "smtp",
+            "host": LOOPBACK,
+            "port": p("smtp-sink-smtp"),
+            "extra": {
+                "from_email": SMTP_FROM,
+                "to": SMTP_DIGEST_TO,
+                "disable_ssl": True,
+                "disable_tls": True,
+                "timeout": 10,
+                "retry_limit": 1,
+            },
+        },
     }
     if sftp_key_file is not None:
         conns["partner_sftp_key"] = {
@@ -135,6 +152,7 @@ def write_env_file(settings: Settings, conns: dict[str, dict[str, Any]]) -> Path
         lines.append(f"export STACK_{name.upper().replace('-', '_')}_PORT={port}")
     lines.append(f"export STACK_SAMPLE_API_URL=http://{LOOPBACK}:{settings.port('sample-api')}")
     lines.append(f"export STACK_WEBHOOK_SINK_URL=http://{LOOPBACK}:{settings.port('webhook-sink')}")
+    lines.append(f"export STACK_SMTP_SINK_URL=http://{LOOPBACK}:{settings.port('smtp-sink')}")
     lines.append(f"export STACK_SAMPLE_API_TOKEN={shlex.quote(API_TOKEN)}")
     for conn_id, conn in sorted(conns.items()):
         lines.append(f"export {conn_env_var(conn_id)}={shlex.quote(json.dumps(conn, sort_keys=True))}")

@@ -541,6 +541,28 @@ class WebhookSink(PythonApp):
     module = "stack.apps.webhook_sink:app"
 
 
+class SmtpSink(PythonApp):
+    """Records e-mail alerts: SMTP on its own port, what it received over HTTP on the service's port."""
+
+    name = "smtp-sink"
+    module = "stack.apps.smtp_sink:app"
+
+    @property
+    def smtp_port(self) -> int:
+        return self.s.port("smtp-sink-smtp")
+
+    def env(self) -> dict[str, str]:
+        return {**super().env(), "SMTP_SINK_HOST": "127.0.0.1", "SMTP_SINK_SMTP_PORT": str(self.smtp_port)}
+
+    def check_port_free(self) -> None:
+        super().check_port_free()
+        if tcp_open(self.smtp_port):
+            raise StackError(
+                f"{self.name}: SMTP port {self.smtp_port} on 127.0.0.1 is already in use by another process; "
+                "free it or set STACK_SMTP_SINK_SMTP_PORT"
+            )
+
+
 SERVICE_CLASSES: dict[str, type[Service]] = {
-    cls.name: cls for cls in (Postgres, MariaDB, Kafka, Azurite, Sftp, SampleApi, WebhookSink)
+    cls.name: cls for cls in (Postgres, MariaDB, Kafka, Azurite, Sftp, SampleApi, WebhookSink, SmtpSink)
 }

@@ -17,13 +17,16 @@ AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1
 SFTP_USER = "ingest_sftp"
 SFTP_PASSWORD = "sftp-local-only"
 API_TOKEN = "sample-api-local-token"
+# Sender and fallback recipient of e-mail alerts on the local stack (the SMTP sink takes any address).
+SMTP_FROM = "airflow-alerts@example.com"
+SMTP_DIGEST_TO = "data-platform-alerts@example.com"
 # PII keys of the local stack only: an HMAC key (>= 32 bytes) and a base64 AES-256 key. Production keys come from
 # the secrets backend under the same connection ids.
 PII_HASH_KEY = "local-only-hmac-key-for-pii-hashing-0001"
 PII_ENCRYPTION_KEY = "bG9jYWwtb25seS1hZXMtMjU2LWtleS1mb3ItcGlpLTE="
 
 # Services in start order; `down` stops them in reverse.
-ALL_SERVICES = ("postgres", "mariadb", "kafka", "azurite", "sftp", "sample-api", "webhook-sink")
+ALL_SERVICES = ("postgres", "mariadb", "kafka", "azurite", "sftp", "sample-api", "webhook-sink", "smtp-sink")
 
 # Below Linux's ephemeral range (32768-60999), so an outgoing connection can never hold one of them
 # as its source port when a service starts.
@@ -36,6 +39,9 @@ DEFAULT_PORTS = {
     "sftp": 22222,
     "sample-api": 28080,
     "webhook-sink": 28081,
+    # The SMTP sink: its HTTP side (health, the messages it received), then the SMTP port alerts are sent to.
+    "smtp-sink": 28082,
+    "smtp-sink-smtp": 28025,
 }
 
 # Containers created in Azurite for the landing zone.

@@ -19,6 +19,7 @@ from ingestion.operators.assets import entity_asset
 from ingestion.runbook import render_runbook
 
 if TYPE_CHECKING:
+    from ingestion.config.oncall import Rotation
     from ingestion.planner import DagPlan, EntityPlan
 
 # No DAG params: `full_refresh` is read from the run conf (see RunInfo). Airflow validates declared params with
@@ -105,7 +106,8 @@ def _deadlines(plan: DagPlan) -> list[Any] | None:
     return alerts or None
 
 
-def build_dag(plan: DagPlan) -> DAG:
+def build_dag(plan: DagPlan, rotation: Rotation | None = None) -> DAG:
+    """The DAG of a source's plan; `rotation` is its team's on-call rotation, for the runbook."""
     with DAG(
         dag_id=plan.dag_id,
         description=plan.description,
@@ -115,7 +117,7 @@ def build_dag(plan: DagPlan) -> DAG:
         tags=set(plan.tags),
         owner_links=plan.owner_links,
         max_active_runs=plan.max_active_runs,
-        doc_md=render_runbook(plan),
+        doc_md=render_runbook(plan, rotation),
         deadline=_deadlines(plan),
     ) as dag:
         task_args = _task_args(plan)

@@ -1,6 +1,6 @@
 """`python -m ingestion` (or `scripts/ingest`): validate, list, show, schema, docs and infra-vars for the source
 configs, and watermark show / history / set / reset, status and db upgrade / current against the control database, and
-access show / sync for the team roles in Airflow's FAB auth manager.
+access show / sync for the team roles in Airflow's FAB auth manager; oncall prints who is on call for each team.
 
 The config commands are pure (no Airflow import), so they run in CI and pre-commit in well under a second; the
 watermark commands import Airflow only to resolve the control DB connection. They never guess the control DB: with
@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ingestion.config.loader import LoadResult, load_configs
-from ingestion.config.schema import render_schema, schema_path
+from ingestion.config.schema import oncall_schema_path, render_oncall_schema, render_schema, schema_path
 from ingestion.errors import InvalidSourceConfigError, UnknownSourceError
 from ingestion.infra_vars import INFRA_VARS_PATH, render_infra_vars
 from ingestion.paths import config_dir as default_config_dir
 from ingestion.plan_loader import load_entity_plan
 from ingestion.planner import DagPlan, plan_source
-from ingestion.runbook import markdown_cell, render_runbook, undeclared_data_note
+from ingestion.runbook import markdown_cell, oncall_inventory, render_runbook, undeclared_data_note
 from ingestion.schedule_text import refresh_frequency
 from ingestion.state import watermark_values
 
@@ -46,15 +46,38 @@ def _plans(result: LoadResult) -> list[DagPlan]:
     return [plan_source(config, result.env) for config in result.configs.values()]
 
 
+def _oncall_or_none(args: argparse.Namespace) -> Any:
+    """The folder's rotations, or None (said on stderr) when `_oncall.json` is invalid."""
+    from ingestion.config.oncall import load_oncall
+
+    try:
+        return load_oncall(Path(args.config_dir))
+    except InvalidSourceConfigError as error:
+        print(f"on-call rotations left out: {error}", file=sys.stderr)
+        return None
+
+
+def _oncall_errors(args: argparse.Namespace) -> list[Any]:
+    """What is wrong with the folder's `_oncall.json` (nothing when it is valid or missing)."""
+    from ingestion.config.oncall import load_oncall
+
+    try:
+        load_oncall(Path(args.config_dir))
+    except InvalidSourceConfigError as error:
+        return error.errors
+    return []
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     result = _load(args)
     plans = _plans(result)
     for plan in plans:
         render_runbook(plan)  # a config that cannot be documented is not valid
-    if result.errors:
-        files = {e.file for e in result.errors}
-        print(f"{len(result.errors)} error(s) in {len(files)} file(s) (env {result.env}):", file=sys.stderr)
-        for error in result.errors:
+    errors = [*result.errors, *_oncall_errors(args)]
+    if errors:
+        files = {e.file for e in errors}
+        print(f"{len(errors)} error(s) in {len(files)} file(s) (env {result.env}):", file=sys.stderr)
+        for error in errors:
             print(f"  {error}", file=sys.stderr)
         print(f"{len(plans)} other source(s) are valid: {', '.join(p.config.name for p in plans) or '-'}")
         return 1
@@ -104,20 +127,24 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    text = render_schema()
-    target = schema_path(Path(args.config_dir))
+    """The source config's JSON Schema; --write and --check cover `_oncall.json`'s schema too."""
+    folder = Path(args.config_dir)
+    schemas = [(schema_path(folder), render_schema()), (oncall_schema_path(folder), render_oncall_schema())]
     if args.write:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
-        print(f"wrote {target}")
+        for target, text in schemas:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+            print(f"wrote {target}")
         return 0
     if args.check:
-        if not target.exists() or target.read_text(encoding="utf-8") != text:
+        stale = [t for t, text in schemas if not t.exists() or t.read_text(encoding="utf-8") != text]
+        for target in stale:
             print(f"{target} is out of date with the models: run `scripts/ingest schema --write`", file=sys.stderr)
+        if stale:
             return 1
-        print(f"{target} matches the models")
+        print(" and ".join(str(t) for t, _ in schemas) + " match the models")
         return 0
-    sys.stdout.write(text)
+    sys.stdout.write(schemas[0][1])
     return 0
 
 
@@ -267,6 +294,8 @@ def cmd_docs(args: argparse.Namespace) -> int:
         text = buffer.getvalue()
     else:
         text = _inventory_markdown(result, plans)
+        oncall = _oncall_or_none(args)
+        text += "\n".join(oncall_inventory(plans, oncall.teams if oncall else {})) + "\n"
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
         print(f"wrote the inventory of {len(plans)} source(s) to {args.out}")
@@ -444,6 +473,37 @@ def cmd_retention(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_oncall(args: argparse.Namespace) -> int:
+    """Who is on call for each team with a rotation in `_oncall.json`, now or at --at."""
+    from datetime import UTC, datetime
+
+    from ingestion.config.oncall import ONCALL_FILE, load_oncall, on_call
+
+    try:
+        at = datetime.fromisoformat(args.at.replace("Z", "+00:00")) if args.at else datetime.now(UTC)
+    except ValueError:
+        print(f"ingest oncall: --at {args.at!r} is not a time (ISO 8601, e.g. 2026-12-24T10:00:00Z)", file=sys.stderr)
+        return 2
+    at = at if at.tzinfo else at.replace(tzinfo=UTC)
+    try:
+        config = load_oncall(Path(args.config_dir))
+    except InvalidSourceConfigError as error:
+        print(error, file=sys.stderr)
+        return 1
+    if not config.teams:
+        print(f"no on-call rotations: {ONCALL_FILE} is missing or names no team")
+        return 0
+    print(f"on call at {at.astimezone(UTC):%Y-%m-%d %H:%M} UTC")
+    rows = [("team", "on call", "backup", "lead", "until (UTC)", "why")]
+    for team, rotation in sorted(config.teams.items()):
+        duty = on_call(team, rotation, at)
+        rows.append((team, duty.primary, duty.secondary or "-", duty.lead, f"{duty.until:%Y-%m-%d %H:%M}", duty.reason))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from ingestion.status import entity_statuses, render_table
 
@@ -568,6 +628,10 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true")
     status.add_argument("--db-url", help=DB_URL_HELP)
     status.set_defaults(func=cmd_status)
+
+    oncall = commands.add_parser("oncall", help="who is on call for each team (rotations in _oncall.json)")
+    oncall.add_argument("--at", help="the time to ask about, ISO 8601 (default: now; no zone: UTC)")
+    oncall.set_defaults(func=cmd_oncall)
 
     retention = commands.add_parser(
         "retention", help="archive and delete landed partitions past their retention (every change recorded)"

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from ingestion.builder import build_dag
 from ingestion.config.loader import ConfigError, load_configs
 from ingestion.errors import InvalidSourceConfigError
+from ingestion.notify.oncall import rotations
 from ingestion.paths import config_dir as default_config_dir
 from ingestion.planner import plan_source, source_for_dag_id
 
@@ -34,10 +35,13 @@ def build_dags(config_dir: Path | None = None, *, env: str | None = None, dag_id
         only = source_for_dag_id(dag_id)
         if only is None:
             return FactoryResult()
-    loaded = load_configs(config_dir or default_config_dir(), env, only=only)
+    folder = config_dir or default_config_dir()
+    loaded = load_configs(folder, env, only=only)
     result = FactoryResult(errors=loaded.errors)
+    # A broken `_oncall.json` is logged and leaves the runbooks without rotations; the DAGs are built all the same.
+    teams = rotations(folder).teams if loaded.configs else {}
     for config in loaded.configs.values():
-        dag = build_dag(plan_source(config, loaded.env))
+        dag = build_dag(plan_source(config, loaded.env), teams.get(config.owners.team))
         result.dags[dag.dag_id] = dag
     return result
 

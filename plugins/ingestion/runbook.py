@@ -6,11 +6,12 @@ finished, what each entity holds (with PII flags), where the data lands, and wha
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ingestion.schedule_text import refresh_frequency
 
 if TYPE_CHECKING:
+    from ingestion.config.oncall import Rotation
     from ingestion.planner import DagPlan, EntityPlan
 
 _LOAD_MODES = {
@@ -222,8 +223,91 @@ def _record_source_failures(plan: DagPlan) -> list[str]:
     return rows
 
 
-def render_runbook(plan: DagPlan) -> str:
-    """Markdown for the DAG's doc_md. Ends with a newline: Airflow reads a doc_md ending in `.md` as a file path."""
+_SEVERITY_ORDER = ("critical", "high", "medium", "low")
+
+
+def _routing_lines(routing: dict[Any, tuple[str, ...]]) -> list[str]:
+    """The routes by severity, most severe first; none when every severity goes to the alert channels."""
+    if not routing:
+        return []
+    ordered = sorted(routing.items(), key=lambda item: _SEVERITY_ORDER.index(str(item[0])))
+    return [
+        "- Routing by severity (a severity not named goes to the channels above; low waits for the digest):",
+        *(f"  - {severity}: " + (", ".join(f"`{c}`" for c in route) or "no channel") for severity, route in ordered),
+    ]
+
+
+def _oncall_lines(rotation: Rotation | None) -> list[str]:
+    """The team's rotation, its overrides and the lead; who is on call now is `scripts/ingest oncall` (a runbook is
+    rendered when the DAG is parsed, so it cannot say who is on call at the time it is read)."""
+    if rotation is None:
+        return ["- On call: no rotation for this team in `_oncall.json`: alerts go to the owners above"]
+    handover = f"{rotation.handover.weekday.capitalize()} {rotation.handover.time} UTC"
+    lines = [
+        f"- On call: weekly rotation of {', '.join(rotation.members)} (in that order, hand-over {handover}, from "
+        f"{rotation.start:%Y-%m-%d}); the next in line is the backup. Alerts name and mail the engineer on call at "
+        f"the time of the alert; `scripts/ingest oncall [--at TIME]` says who that is",
+        f"- Team lead: {rotation.lead}: critical incidents (data loss suspected: a reconciliation failure, a publish "
+        "aborted for a count mismatch, a watermark conflict) reach them at once",
+    ]
+    lines += [
+        f"  - override {o.start:%Y-%m-%d %H:%M} to {o.end:%Y-%m-%d %H:%M} UTC: {o.primary}, backup {o.secondary}"
+        + (f" ({o.reason})" if o.reason else "")
+        for o in rotation.overrides
+    ]
+    return lines
+
+
+def oncall_inventory(plans: list[DagPlan], teams: dict[str, Rotation]) -> list[str]:
+    """Markdown lines for `ingest docs`: per source, its team's rotation, lead and overrides, the escalation delay and
+    where each severity's alerts go."""
+
+    def routes(plan: DagPlan) -> str:
+        alerts = plan.config.alerts
+        default = ", ".join(f"`{c}`" for c in alerts.channels) or "none"
+        named = [
+            f"{severity}: " + (", ".join(f"`{c}`" for c in route) or "none")
+            for severity, route in sorted(alerts.routing.items(), key=lambda i: _SEVERITY_ORDER.index(str(i[0])))
+        ]
+        return "; ".join([*named, f"otherwise: {default}"]) if named else f"every severity: {default}"
+
+    lines = [
+        "",
+        "## On call, escalation and alert routing",
+        "",
+        "| source | team | rotation (weekly hand-over, UTC) | lead | overrides | escalation | alerts go to |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for plan in plans:
+        team = plan.config.owners.team
+        rotation = teams.get(team)
+        if rotation is None:
+            rotation_cell, lead, overrides = "none: the owners get the alerts", "-", "-"
+        else:
+            handover = f"{rotation.handover.weekday} {rotation.handover.time}"
+            rotation_cell = f"{', '.join(rotation.members)} ({handover}, from {rotation.start:%Y-%m-%d})"
+            lead = rotation.lead
+            overrides = (
+                "; ".join(
+                    f"{o.start:%Y-%m-%d %H:%M} to {o.end:%Y-%m-%d %H:%M}: {o.primary}, {o.secondary}"
+                    for o in rotation.overrides
+                )
+                or "-"
+            )
+        escalation = (
+            f"after {plan.config.alerts.escalate_after_minutes} min to the "
+            f"{'backup on call' if rotation else 'secondary owner'}; data loss suspected: critical, "
+            f"{'to the lead ' if rotation else ''}at once"
+        )
+        lines.append(
+            f"| {plan.config.name} | {team} | {rotation_cell} | {lead} | {overrides} | {escalation} | {routes(plan)} |"
+        )
+    return lines
+
+
+def render_runbook(plan: DagPlan, rotation: Rotation | None = None) -> str:
+    """Markdown for the DAG's doc_md, with the owning team's on-call `rotation` if it has one. Ends with a newline:
+    Airflow reads a doc_md ending in `.md` as a file path."""
     config = plan.config
     owners = config.owners
     deadline = config.deadline
@@ -254,8 +338,11 @@ def render_runbook(plan: DagPlan) -> str:
         f"- Primary owner: {owners.primary}",
         f"- Secondary owner: {owners.secondary or '_none named_'}",
         f"- Alerts: severity **{alerts.severity.value}** to {channels}",
+        *_routing_lines(alerts.routing),
+        *_oncall_lines(rotation),
         f"- Escalation: still failing {alerts.escalate_after_minutes} min after the first alert with no success "
-        f"since, the alert is repeated at a higher severity naming {owners.secondary or 'the team'}; "
+        f"since, the alert is repeated at a higher severity naming "
+        f"{'the backup on call' if rotation else owners.secondary or 'the team'}; "
         f"after that, contact {owners.team}" + (f" at {owners.contact}" if owners.contact else "") + ".",
         "",
         "## Schedule and deadline",

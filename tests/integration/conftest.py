@@ -59,3 +59,8 @@ def sample_api_url(stack_env: dict[str, str]) -> str:
 @pytest.fixture(scope="session")
 def webhook_sink_url(stack_env: dict[str, str]) -> str:
     return stack_env["STACK_WEBHOOK_SINK_URL"]
+
+
+@pytest.fixture(scope="session")
+def smtp_sink_url(stack_env: dict[str, str]) -> str:
+    return stack_env["STACK_SMTP_SINK_URL"]

@@ -150,7 +150,7 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
             ],
             owners={"primary": "ana.lima@example.com", "secondary": "bo.chen@example.com", "team": "crm-data"},
             deadline={"expected_duration_minutes": 1},
-            alerts={"severity": "high", "channels": ["teams_alerts"]},
+            alerts={"severity": "high", "channels": ["teams_alerts", "smtp_alerts"]},
             schedule=None,
             retries={"count": 0},
         )
@@ -413,6 +413,13 @@ def _deadline_posts(webhook_sink_url: str, source: str) -> list[dict[str, Any]]:
     return [p for p in posts if f"{source}: deadline missed" in json.dumps(p["body"])]
 
 
+def _deadline_mails(smtp_sink_url: str, source: str) -> list[dict[str, Any]]:
+    """The e-mails the SMTP sink holds about a missed deadline of `source`."""
+    return list(
+        requests.get(f"{smtp_sink_url}/_messages", params={"contains": f"{source}: deadline missed"}, timeout=10).json()
+    )
+
+
 @pytest.fixture(scope="module")
 def deadline_runs(airflow: dict[str, Any], source: dict[str, Any]) -> dict[str, str]:
     """Both deadline sources' runs, started together: each runs an 80 s query, so one after the other they cost
@@ -429,7 +436,11 @@ def deadline_runs(airflow: dict[str, Any], source: dict[str, Any]) -> dict[str, 
 
 
 def test_a_missed_deadline_posts_an_alert_under_the_scheduler(
-    airflow: dict[str, Any], source: dict[str, Any], deadline_runs: dict[str, str], webhook_sink_url: str
+    airflow: dict[str, Any],
+    source: dict[str, Any],
+    deadline_runs: dict[str, str],
+    webhook_sink_url: str,
+    smtp_sink_url: str,
 ) -> None:
     api, name, dag_id = airflow["api"], f"{source['name']}slow", deadline_runs["slow"]
     (run,) = api.runs(dag_id)
@@ -444,6 +455,11 @@ def test_a_missed_deadline_posts_an_alert_under_the_scheduler(
     assert run["run_type"] == "manual"
     assert facts["Owner"] == "ana.lima@example.com"
     assert facts["Secondary owner"] == "bo.chen@example.com"
+    # Mailed to the owner in the same callback, right after the card.
+    (mail,) = api.wait("the deadline e-mail", lambda: _deadline_mails(smtp_sink_url, name), timeout=60)
+    assert mail["rcpt_to"] == ["ana.lima@example.com"]
+    assert mail["subject"] == card["body"][0]["text"]
+    assert [line.split()[-1] for line in mail["text"].splitlines() if line.startswith("Run:")] == [run["dag_run_id"]]
     # The run itself still finishes: a deadline alerts, it does not stop anything.
     api.wait_run(dag_id, run["dag_run_id"], timeout=400)
 

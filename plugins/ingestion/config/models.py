@@ -496,6 +496,15 @@ class Alerts(Frozen):
         ge=1.5,
         description="alert when a run's stages take this many times the median of the entity's last 10 runs",
     )
+    routing: dict[Severity, tuple[ConnId, ...]] = Field(
+        default_factory=dict,
+        description="channels (connection ids) per severity, e.g. critical: Teams and e-mail, medium: Teams only; a "
+        "severity not named goes to `channels`. Low severity always waits for the digest of its channels",
+    )
+
+    def channels_for(self, severity: str) -> tuple[str, ...]:
+        """The channels an alert of `severity` goes to: its route, else `channels`."""
+        return self.routing.get(Severity(severity), self.channels)
 
 
 class Deadline(Frozen):

@@ -36,3 +36,27 @@ def render_schema() -> str:
 
 def schema_path(config_dir: Path) -> Path:
     return config_dir / "schema" / SCHEMA_FILE_NAME
+
+
+ONCALL_SCHEMA_FILE_NAME = "oncall.schema.json"
+ONCALL_SCHEMA_ID = "https://ingestion-platform.invalid/schema/oncall.schema.json"
+
+
+def render_oncall_schema() -> str:
+    """The JSON Schema of `_oncall.json` (config.oncall), as committed beside the source config's."""
+    from ingestion.config.oncall import OnCallConfig
+
+    schema = OnCallConfig.model_json_schema(by_alias=True, mode="validation")
+    document = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": ONCALL_SCHEMA_ID,
+        "title": "On-call rotations",
+        "description": "Per owning team: members in rotation order, the lead, the weekly hand-over and holiday "
+        "overrides.",
+        **{key: value for key, value in schema.items() if key not in {"title", "description"}},
+    }
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+def oncall_schema_path(config_dir: Path) -> Path:
+    return config_dir / "schema" / ONCALL_SCHEMA_FILE_NAME

@@ -54,6 +54,8 @@ class Alert:
     # What the reader must know about this post itself, shown under the title (e.g. that it was throttled on one
     # machine only because the control database was down). Set on the post, never on the alert's record.
     notice: str = ""
+    # The team lead, named on critical incidents (data loss suspected) so they hear of it at once (notify.oncall).
+    lead: str | None = None
 
     def facts(self) -> list[tuple[str, str]]:
         """Label and value pairs, in the order a reader wants them (Teams FactSet, Slack fields)."""
@@ -69,6 +71,8 @@ class Alert:
             ("Secondary owner", self.secondary_owner or "-"),
             ("Team", self.team),
         ]
+        if self.lead:
+            rows.append(("Lead", self.lead))
         rows += [(name.replace("_", " ").capitalize(), str(value)) for name, value in self.counts.items()]
         return rows
 

@@ -67,5 +67,5 @@ def deadline_missed(
         runbook_url=runbook_url(base, dag_id),
         counts=counts,
     )
-    channels = tuple(dict.fromkeys(c for e in plan.entities for c in e.alerts.channels))
+    channels = tuple(dict.fromkeys(c for e in plan.entities for c in e.alerts.channels_for(alert.severity)))
     send(alert, channels)

@@ -1,11 +1,12 @@
 """Notifiers the builder attaches to each entity's tasks. Light at parse time (names only); everything else,
 connections included, is resolved when an alert is sent.
 
-Channels are Airflow connection ids (`alerts.channels`); the connection type picks the transport: `slackwebhook` goes
-through the Slack provider's SlackWebhookNotifier, anything else is a Teams Workflows webhook posted with HttpHook
-(the connection's host, schema and port, and the full webhook URL in its password, which Airflow masks; the URL's
-`sig` is masked on its own too, and never appears in an error). A post that fails is logged and never fails the
-pipeline (BaseNotifier catches it; each channel is tried on its own).
+Channels are Airflow connection ids: `alerts.channels`, or the route `alerts.routing` gives the alert's severity
+(Alerts.channels_for). The connection type picks the transport: `slackwebhook` goes through the Slack provider's
+SlackWebhookNotifier, `smtp` is e-mail through the SMTP provider's SmtpNotifier (notify.mail), anything else is a
+Teams Workflows webhook posted with HttpHook (the connection's host, schema and port, and the full webhook URL in
+its password, which Airflow masks; the URL's `sig` is masked on its own too, and never appears in an error). A post
+that fails is logged and never fails the pipeline (BaseNotifier catches it; each channel is tried on its own).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SLACK_CONN_TYPES = frozenset({"slackwebhook", "slack_incoming_webhook"})
+EMAIL_CONN_TYPES = frozenset({"smtp"})
 
 
 def post_teams(conn_id: str, webhook_url: str | None, message: dict[str, Any]) -> None:
@@ -69,16 +71,22 @@ def post_alert(conn_id: str, alert: Alert) -> None:
     if conn.conn_type in SLACK_CONN_TYPES:
         text, blocks = slack_message(alert)
         post_slack(conn_id, text, blocks)
+    elif conn.conn_type in EMAIL_CONN_TYPES:
+        from ingestion.notify.mail import post_email
+
+        post_email(conn_id, conn.extra_dejson, alert)
     else:
         post_teams(conn_id, conn.password, teams_message(alert))
 
 
 def send(alert: Alert, channels: tuple[str, ...]) -> dict[str, str]:
-    """Route, de-duplicate and throttle the alert through the control DB (notify.dispatch), posting what passes;
-    with the control DB down, through this machine's alert store, saying so in the post (notify.delivery).
-    Returns channel -> outcome; never raises."""
+    """Address the alert to who is on call for its team now (notify.oncall); route, de-duplicate and throttle it
+    through the control DB (notify.dispatch), posting what passes; with the control DB down, through this machine's
+    alert store, saying so in the post (notify.delivery). Returns channel -> outcome; never raises."""
     from ingestion.notify.delivery import deliver
+    from ingestion.notify.oncall import addressed, rotations
 
+    alert = addressed(alert, rotations())
     outcome = deliver(alert, channels, post_alert)
     log.info("alert %s for %s.%s: %s", alert.kind, alert.source, alert.entity, outcome)
     return outcome
@@ -97,12 +105,10 @@ class EntityFailureNotifier(BaseNotifier):
 
     def notify(self, context: Any) -> None:
         from ingestion.notify.alert import alert_from_context
+        from ingestion.notify.oncall import addressed, data_loss_suspected, rotations
         from ingestion.plan_loader import load_entity_plan
 
         plan = load_entity_plan(self.source_name, self.entity_name)
-        if not plan.alerts.channels:
-            log.info("%s.%s has no alert channels: nothing sent", plan.source, plan.entity.name)
-            return
         ti = context.get("ti")
         stage = str(getattr(ti, "task_id", "")).rsplit(".", 1)[-1] or "a stage"
         verb = "is being retried" if self.kind == "retry" else "failed"
@@ -113,7 +119,13 @@ class EntityFailureNotifier(BaseNotifier):
             severity=plan.alerts.severity.value,
             title=f"{plan.source}.{plan.entity.name}: {stage} {verb}",
         )
-        send(alert, plan.alerts.channels)
+        if self.kind == "failure" and data_loss_suspected(context.get("exception")):
+            alert = addressed(alert, rotations(), critical=True)
+        channels = plan.alerts.channels_for(alert.severity)
+        if not channels:
+            log.info("%s.%s has no alert channels: nothing sent", plan.source, plan.entity.name)
+            return
+        send(alert, channels)
 
 
 def alert_warnings(plan: Any, context: Any, validated: ValidatedRun) -> dict[str, str]:
@@ -122,7 +134,8 @@ def alert_warnings(plan: Any, context: Any, validated: ValidatedRun) -> dict[str
     from ingestion.notify.alert import alert_from_context
 
     failed = validated.failed_warnings
-    if not failed or not plan.alerts.channels:
+    channels = plan.alerts.channels_for(plan.alerts.severity.value)
+    if not failed or not channels:
         return {}
     kind = "zero_rows" if {c.kind for c in failed} == {"zero_rows"} else "check_failed"
     names = ", ".join(c.name for c in failed)
@@ -135,7 +148,7 @@ def alert_warnings(plan: Any, context: Any, validated: ValidatedRun) -> dict[str
         counts={"rows_landed": validated.rows},
     )
     detail = "; ".join(f"{c.name}: {c.detail}" for c in failed)
-    return send(replace(alert, error=short_error(detail)), plan.alerts.channels)
+    return send(replace(alert, error=short_error(detail)), channels)
 
 
 MIN_LONG_RUN_HISTORY = 3
@@ -157,15 +170,17 @@ def alert_long_run(plan: Any, context: Any, seconds: float, history: list[float]
     from ingestion.notify.alert import alert_from_context
 
     median = far_longer(seconds, history, plan.alerts.long_run_factor)
-    if median is None or not plan.alerts.channels:
+    severity = "medium" if plan.alerts.severity.value != "low" else "low"
+    channels = plan.alerts.channels_for(severity)
+    if median is None or not channels:
         return {}
     alert = alert_from_context(
         context,
         plan,
         kind="long_run",
-        severity="medium" if plan.alerts.severity.value != "low" else "low",
+        severity=severity,
         title=f"{plan.source}.{plan.entity.name}: the run took {seconds / 60:.1f} min, "
         f"{seconds / median:.1f}x the median of its last {len(history)} runs",
         counts={"seconds": round(seconds, 1), "median_seconds": round(median, 1)},
     )
-    return send(alert, plan.alerts.channels)
+    return send(alert, channels)

@@ -1,12 +1,14 @@
-"""The bodies posted to Teams and Slack for an alert. Pure.
+"""The bodies posted to Teams and Slack, and the e-mail sent, for an alert. Pure.
 
 Teams: a Workflows webhook ("When a Teams webhook request is received") takes a `message` whose attachment is an
 Adaptive Card; the card uses schema 1.4 elements only (TextBlock, FactSet, Action.OpenUrl), which every Teams client
-renders. Slack: a `text` fallback plus Block Kit sections, as Incoming Webhooks take them.
+renders. Slack: a `text` fallback plus Block Kit sections, as Incoming Webhooks take them. E-mail: a subject, and a
+plain-text and an HTML part with the same facts, error and links as the card.
 """
 
 from __future__ import annotations
 
+import html
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -15,6 +17,7 @@ if TYPE_CHECKING:
 ADAPTIVE_CARD_VERSION = "1.4"
 # Enum values in lower case: renderers read them case-insensitively, and the Adaptive Card JSON schema lists them so.
 _TEAMS_COLOR = {"critical": "attention", "high": "attention", "medium": "warning", "low": "accent"}
+_EMAIL_COLOR = {"critical": "#b00020", "high": "#b00020", "medium": "#b36b00", "low": "#1f5fa8"}
 _SLACK_EMOJI = {
     "critical": ":rotating_light:",
     "high": ":red_circle:",
@@ -80,3 +83,35 @@ def slack_message(alert: Alert) -> tuple[str, list[dict[str, Any]]]:
     if links:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": links}]})
     return text, blocks
+
+
+def email_message(alert: Alert) -> tuple[str, str, str]:
+    """(subject, plain text, HTML): the facts, error and links of the Teams card, in both parts, HTML escaped."""
+    subject = f"[{alert.severity.upper()}] {alert.title}"
+    links = [(title, url) for title, url in (("Open the run", alert.run_url), ("Runbook", alert.runbook_url)) if url]
+    facts = alert.facts()
+    width = max(len(label) for label, _ in facts)
+    text_lines = [subject, ""]
+    if alert.notice:
+        text_lines += [alert.notice, ""]
+    text_lines += [f"{label + ':':<{width + 1}} {value}" for label, value in facts]
+    if alert.error:
+        text_lines += ["", alert.error]
+    if links:
+        text_lines += ["", *(f"{title}: {url}" for title, url in links)]
+    text = "\n".join(text_lines) + "\n"
+
+    e = html.escape
+    rows = "".join(
+        f'<tr><th align="left" style="padding-right:12px">{e(label)}</th><td>{e(value)}</td></tr>'
+        for label, value in facts
+    )
+    html_parts = [f'<h2 style="color:{_EMAIL_COLOR.get(alert.severity, "#333")}">{e(subject)}</h2>']
+    if alert.notice:
+        html_parts.append(f"<p><strong>{e(alert.notice)}</strong></p>")
+    html_parts.append(f"<table>{rows}</table>")
+    if alert.error:
+        html_parts.append(f"<pre>{e(alert.error)}</pre>")
+    if links:
+        html_parts.append("<p>" + " | ".join(f'<a href="{e(url)}">{e(title)}</a>' for title, url in links) + "</p>")
+    return subject, text, f"<html><body>{''.join(html_parts)}</body></html>"

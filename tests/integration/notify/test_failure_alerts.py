@@ -1,10 +1,12 @@
 """A failing task of a generated DAG posts one Teams card and one Slack message to the webhook sink, with the fields
-the person on call needs and no secret; a webhook that answers 500 is logged and does not change the run's outcome.
+the person on call needs and no secret, and mails them where its severity is routed to e-mail; a webhook that answers
+500 is logged and does not change the run's outcome.
 
 The failure is real: the entity's source table does not exist, so extract_land fails (retries 0)."""
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import uuid
@@ -99,6 +101,28 @@ def test_a_failed_task_posts_one_teams_card_and_one_slack_message(
     assert not leaked
 
 
+def test_a_failure_is_mailed_to_its_owner_on_the_channels_routed_for_its_severity(
+    airflow: dict[str, str], webhook_sink_url: str, smtp_sink_url: str
+) -> None:
+    name = f"a{uuid.uuid4().hex[:8]}"
+    routing = {"critical": ["teams_alerts", "smtp_alerts"], "medium": ["slack_alerts"]}
+    write_configs(Path(airflow["INGEST_CONFIG_DIR"]), _config(name, routing=routing))
+    dags_test(airflow, f"ingest_{name}", "2026-11-02", succeed=False)
+
+    (teams,) = _posts(webhook_sink_url, "teams", name)
+    assert _posts(webhook_sink_url, "slack", name) == []  # in `channels`, but not routed for critical
+    (mail,) = httpx.get(f"{smtp_sink_url}/_messages", params={"contains": name}, timeout=10).json()
+    assert mail["rcpt_to"] == ["ana.lima@example.com"]
+    card = teams["body"]["attachments"][0]["content"]
+    assert mail["subject"] == card["body"][0]["text"] == f"[CRITICAL] {name}.orders: extract_land failed"
+    for fact in card["body"][1]["facts"]:  # the card's facts, in both parts of the e-mail
+        assert f"{fact['title']}:" in mail["text"]
+        assert f"<td>{html.escape(fact['value'])}</td>" in mail["html"]
+    for action in card["actions"]:
+        assert action["url"] in mail["text"]
+    assert f"{name}_missing" in mail["text"]
+
+
 def test_a_webhook_that_fails_does_not_change_the_outcome(airflow: dict[str, str], webhook_sink_url: str) -> None:
     name = f"a{uuid.uuid4().hex[:8]}"
     write_configs(Path(airflow["INGEST_CONFIG_DIR"]), _config(name))
@@ -111,8 +135,11 @@ def test_a_webhook_that_fails_does_not_change_the_outcome(airflow: dict[str, str
 
 def test_on_retry_alerts_each_retry_and_then_the_failure(airflow: dict[str, str], webhook_sink_url: str) -> None:
     name = f"a{uuid.uuid4().hex[:8]}"
-    write_configs(Path(airflow["INGEST_CONFIG_DIR"]), _config(name, on_retry=True))
-    dags_test(airflow, f"ingest_{name}", "2026-11-02", succeed=False)
+    # A failure worth retrying: the source database refuses the connection (a missing table fails at once).
+    refused = {**json.loads(airflow["AIRFLOW_CONN_CRM_POSTGRES"]), "port": 1}
+    write_configs(Path(airflow["INGEST_CONFIG_DIR"]), {**_config(name, on_retry=True), "conn_id": "crm_refused"})
+    env = {**airflow, "AIRFLOW_CONN_CRM_REFUSED": json.dumps(refused)}
+    dags_test(env, f"ingest_{name}", "2026-11-02", succeed=False)
     titles = [
         p["body"]["attachments"][0]["content"]["body"][0]["text"] for p in _posts(webhook_sink_url, "teams", name)
     ]
