@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ingestion.schedule_text import refresh_frequency
 
 if TYPE_CHECKING:
+    from ingestion.config.models import Retention
     from ingestion.config.oncall import Rotation
     from ingestion.planner import DagPlan, EntityPlan
 
@@ -53,6 +54,21 @@ _UNDECLARED = {
 def undeclared_data_note(policy: str) -> str:
     """Where an entity's undeclared data (REST extra fields, evolved columns) lands, for the runbook and the docs."""
     return _UNDECLARED[policy]
+
+
+def _retention_line(retention: Retention) -> str:
+    """The periods the `ingest_retention` DAG applies, as it applies them (docs/loads.md#the-intermediate-layer)."""
+    from ingestion.land.retention_plan import Zone, control_period, periods_for
+
+    landing = periods_for(retention, Zone.LANDING)
+    sensitive = periods_for(retention, Zone.SENSITIVE).delete_after_days
+    quarantine = periods_for(retention, Zone.QUARANTINE).delete_after_days
+    archived = f"archived after {landing.archive_after_days} days, " if landing.archive_after_days is not None else ""
+    return (
+        f"- Retention (the daily `ingest_retention` DAG, by the `date=` folder): landing data {archived}deleted after "
+        f"{landing.delete_after_days} days; sensitive container after {sensitive} days; quarantine after {quarantine} "
+        f"days; control DB run records after {control_period(retention)} days"
+    )
 
 
 def markdown_cell(value: object) -> str:
@@ -352,7 +368,7 @@ def render_runbook(plan: DagPlan, rotation: Rotation | None = None) -> str:
         "- Runs one at a time; a cursor entity's `extract_land` waits until the previous run's `commit` succeeded",
         f"- Retries: {retry.retries}, first after {int(retry.retry_delay.total_seconds())} s{backoff}",
         *(deadline_lines or ["- No deadline configured"]),
-        f"- Retention: raw {config.retention.raw_days} days, archive {config.retention.archive_days} days",
+        _retention_line(config.retention),
         "",
         "## Entities",
         "",

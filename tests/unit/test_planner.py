@@ -143,3 +143,14 @@ def test_fast_cron_words_agree_with_croniter(schedule: str, monkeypatch: pytest.
         assert schedule_text.refresh_frequency(schedule) == fast
     finally:
         schedule_text.refresh_frequency.cache_clear()
+
+
+def test_the_runbook_states_the_retention_the_dag_applies() -> None:
+    crm = load_configs(CONFIGS, "dev").configs["crm"]
+    short = crm.model_copy(update={"retention": crm.retention.model_copy(update={"raw_days": 30, "archive_days": 20})})
+    lines = {line for line in render_runbook(plan_source(short, "dev")).splitlines() if line.startswith("- Retention")}
+    # archive_days not past raw_days: deleted at raw_days, never archived, and no zone outlives the landing one.
+    assert lines == {
+        "- Retention (the daily `ingest_retention` DAG, by the `date=` folder): landing data deleted after 30 days; "
+        "sensitive container after 30 days; quarantine after 14 days; control DB run records after 400 days"
+    }
