@@ -35,7 +35,7 @@ _VALUE = r"(?:(?!%26|%23)[^\s&#;,'\"<>()\[\]{}])+"
 
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # URL user-info: scheme://user:password@host
-    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@"), r"\1***:***@"),
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s:@]*:[^/\s@]+@"), r"\1***:***@"),  # the user may be empty
     # Authorization schemes, before `name: value` below takes the scheme's name for the value.
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}"), rf"\1 {MASK}"),
     # name=value and name%3Dvalue (query strings, forms, percent-encoded URLs inside URLs)
@@ -107,11 +107,6 @@ def redact(text: str, known: Iterable[str] = ()) -> str:
     if replacer is not None:
         text = replacer.sub(MASK, text)
     return text
-
-
-def redact_url(url: str) -> str:
-    """A URL fit for a message: scheme, host and path; the query string only with its secret values masked."""
-    return redact(url)
 
 
 def _mask_in_airflow(values: Iterable[str]) -> None:

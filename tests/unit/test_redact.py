@@ -33,6 +33,7 @@ KEY = "k3y+Val/ue=="  # characters a URL encodes: the encoded spelling must go a
         ("the value is key=Zq81canary%2B%2F%3D%3D", "Zq81canary"),
         ('{"client_secret": "Zq81canary"}', "Zq81canary"),
         ("postgresql://reader:Zq81canary@db:5432/crm", "Zq81canary"),
+        ("redis://:Zq81canary@cache:6379/0", "Zq81canary"),  # a URL whose user is empty
         ("Authorization: Bearer Zq81canaryZq81canary", "Zq81canary"),
     ],
 )

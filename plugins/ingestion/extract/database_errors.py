@@ -83,7 +83,10 @@ def is_database_error(exc: BaseException) -> bool:
     error = _driver_error(exc)
     module = type(error).__module__.split(".")[0]
     return (
-        module in {"psycopg", "psycopg2", "MySQLdb", "pymysql", "pymssql", "pyodbc", "sqlalchemy"}
+        # SQLAlchemy's wrapper counts whatever it wraps (a StatementError may wrap a builtin ValueError raised while
+        # binding parameters): its text holds the statement and the parameters.
+        type(exc).__module__.split(".")[0] == "sqlalchemy"
+        or module in {"psycopg", "psycopg2", "MySQLdb", "pymysql", "pymssql", "pyodbc", "sqlalchemy"}
         or module.startswith("adbc_driver")
         or _is_libpq_text(error)
     )
@@ -96,7 +99,8 @@ def database_error(where: str, exc: BaseException) -> SourceDatabaseError | Sour
         return _libpq_error(where, str(error))
     sqlstate, errno = _sqlstate(error), _mysql_errno(error)
     line = _first_line(error)
-    if (sqlstate and sqlstate[:2] in _DATA_SQLSTATE_CLASSES) or errno in _DATA_MYSQL_ERRNOS:
+    unknown = sqlstate is None and errno is None  # no code to tell data from names: mask every quoted part
+    if unknown or (sqlstate and sqlstate[:2] in _DATA_SQLSTATE_CLASSES) or errno in _DATA_MYSQL_ERRNOS:
         line = _QUOTED.sub(MASK, line)
     code = f"SQLSTATE {sqlstate}" if sqlstate else f"error {errno}" if errno is not None else type(error).__name__
     transient = (sqlstate is not None and sqlstate[:2] in _TRANSIENT_SQLSTATE_CLASSES) or (

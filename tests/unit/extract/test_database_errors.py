@@ -104,3 +104,18 @@ def test_adbcs_libpq_text_is_said_with_every_quoted_part_masked() -> None:
     ):
         assert is_database_error(OSError(retryable))
         assert isinstance(database_error("crm.customers", OSError(retryable)), SourceDatabaseUnavailableError)
+
+
+def test_sqlalchemys_wrapper_of_a_non_driver_error_is_said_safely_too() -> None:
+    # A value that cannot be bound fails in the driver's adaptation, wrapped by SQLAlchemy with the statement and the
+    # parameters in its text; the wrapped error is a builtin, and its own text quotes the value.
+    wrapped = sqlalchemy.exc.StatementError(
+        f"invalid literal for int() with base 10: '{CANARY}'",
+        "SELECT id FROM crm.customers WHERE id >= %(k)s",
+        {"k": CANARY},
+        ValueError(f"invalid literal for int() with base 10: '{CANARY}'"),
+    )
+    assert is_database_error(wrapped)
+    said = database_error("crm.customers", wrapped)
+    assert CANARY not in str(said)
+    assert "(ValueError): invalid literal for int() with base 10: …" in str(said)
