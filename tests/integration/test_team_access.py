@@ -14,7 +14,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -26,7 +25,7 @@ import pytest
 import requests
 
 from ingestion.access.fab_roles import FAB_AUTH_MANAGER
-from tests.integration.support import AIRFLOW_BIN, REPO, airflow_env
+from tests.integration.support import AIRFLOW_BIN, REPO, airflow_env, free_port
 
 CONFIGS = REPO / "include" / "source_configs"
 USERS = {"crm_user": "team_crm-data", "commerce_user": "team_commerce-data", "admin": "Admin"}
@@ -81,12 +80,6 @@ def _run(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _create_user(env: dict[str, str], user: str, role: str, password: str) -> None:
     _run(
         env,
@@ -102,7 +95,7 @@ def _sync(env: dict[str, str], config_dir: Path = CONFIGS) -> str:
 @pytest.fixture(scope="module")
 def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airflow]:
     home = tmp_path_factory.mktemp("airflow_fab")
-    port = _free_port()
+    port = free_port()
     env = airflow_env(
         home,
         CONFIGS,

@@ -794,9 +794,6 @@ def _duplicates(names: list[str]) -> list[str]:
 
 
 _UNSAFE_IDENTIFIER_CHARS = frozenset("\"'`;\\")
-# Fast pre-check over a config's raw text: only when a secret-looking key may be present (or keys are \u-escaped)
-# is the full walk needed. Parse time matters: the loader runs for every config on every parse.
-_SECRET_KEY_HINT = re.compile(r'"(?:' + "|".join(sorted(SECRET_KEYS)) + r')"\s*:|\\u', re.IGNORECASE)
 
 
 def _reject_unsafe_identifier(value: str) -> None:
@@ -805,26 +802,6 @@ def _reject_unsafe_identifier(value: str) -> None:
     # Plain string checks, not a regex: this runs for every identifier of every config on every parse.
     if not _UNSAFE_IDENTIFIER_CHARS.isdisjoint(value) or "--" in value or "/*" in value:
         raise ValueError(f"identifier {value!r} contains a quote, semicolon, backslash or comment marker")
-
-
-def may_hold_secret_keys(raw_text: str) -> bool:
-    """False when the raw JSON text certainly has no credential-looking key, so find_secret_keys can be skipped."""
-    return _SECRET_KEY_HINT.search(raw_text) is not None
-
-
-def find_secret_keys(data: Any, path: str = "$") -> list[str]:
-    """JSON paths of keys that look like credentials (configs carry connection ids, never secrets)."""
-    found: list[str] = []
-    if isinstance(data, dict):
-        for key, value in data.items():
-            child = f"{path}.{key}"
-            if str(key).lower() in SECRET_KEYS:
-                found.append(child)
-            found.extend(find_secret_keys(value, child))
-    elif isinstance(data, list):
-        for index, value in enumerate(data):
-            found.extend(find_secret_keys(value, f"{path}[{index}]"))
-    return found
 
 
 def entity_kafka(config: SourceConfig, entity: Entity) -> Kafka:

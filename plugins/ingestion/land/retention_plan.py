@@ -137,9 +137,6 @@ class RetentionPlan:
     def __add__(self, other: RetentionPlan) -> RetentionPlan:
         return RetentionPlan(self.actions + other.actions, self.held + other.held)
 
-    def lines(self) -> list[str]:
-        return [a.line() for a in self.actions] + [h.line() for h in self.held]
-
     def summary(self) -> str:
         def count(kind: ActionKind) -> str:
             chosen = [a for a in self.actions if a.kind is kind]
