@@ -36,10 +36,16 @@ def data_loss_suspected(error: BaseException | None) -> bool:
     from ingestion.publish.errors import PublishCountMismatchError
     from ingestion.state.errors import WatermarkConflictError
 
-    if isinstance(error, (PublishCountMismatchError, CountMismatchError, WatermarkConflictError, CommitConflictError)):
-        return True
-    # Validate names each failed check in its message ("<name>: <detail>"); the reconciliation check is named so.
-    return isinstance(error, ValidationFailedError) and "reconciliation:" in str(error)
+    # A stage raises a terminal error as AirflowFailException(...) from it: the platform's error is the cause.
+    while error is not None:
+        if isinstance(
+            error, (PublishCountMismatchError, CountMismatchError, WatermarkConflictError, CommitConflictError)
+        ):
+            return True
+        if isinstance(error, ValidationFailedError) and "reconciliation" in error.failed_kinds:
+            return True
+        error = error.__cause__
+    return False
 
 
 def rotations(folder: Path | None = None) -> OnCallConfig:

@@ -11,7 +11,12 @@ class PreviousRunNotCommittedError(TransientError):
 
 class ValidationFailedError(TerminalError):
     """At least one error-severity check failed. Retrying validate over the same files gives the same answer, so
-    the task fails at once; the fix is in the source, the config, or a re-run from extract_land."""
+    the task fails at once; the fix is in the source, the config, or a re-run from extract_land. `failed_kinds`: the
+    kinds of the failed checks (a failed `reconciliation` suspects data loss, see notify.oncall)."""
+
+    def __init__(self, *args: object, failed_kinds: tuple[str, ...] = (), **where: str | None) -> None:
+        super().__init__(*args, **where)
+        self.failed_kinds = failed_kinds
 
 
 class ManifestMissingError(TerminalError):

@@ -342,7 +342,8 @@ def validate_run(plan: EntityPlan, run: RunInfo, *, storage: StageStorage | None
     )
     if failed:
         raise ValidationFailedError(
-            f"{plan.source}.{plan.entity.name}: failed check(s): " + "; ".join(f"{r.name}: {r.detail}" for r in failed)
+            f"{plan.source}.{plan.entity.name}: failed check(s): " + "; ".join(f"{r.name}: {r.detail}" for r in failed),
+            failed_kinds=tuple(r.kind for r in failed),
         )
     return ValidatedRun(
         rows=manifest.rows,

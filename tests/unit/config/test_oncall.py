@@ -184,8 +184,10 @@ def test_a_critical_incident_is_raised_to_critical_and_reaches_the_lead_at_once(
         (PublishCountMismatchError("broker holds 9 new messages, landed 10"), True),
         (CountMismatchError("published 9, landed 10"), True),
         (WatermarkConflictError("watermark changed"), True),
-        (ValidationFailedError("crm.orders: failed check(s): reconciliation: 9 rows landed, source says 10"), True),
-        (ValidationFailedError("crm.orders: failed check(s): not_null_id: 3 nulls"), False),
+        (ValidationFailedError("crm.orders: 9 rows landed, source says 10", failed_kinds=("reconciliation",)), True),
+        (ValidationFailedError("crm.orders: not_null_id: 3 nulls", failed_kinds=("not_null",)), False),
+        # By the check's kind, not its wording: a detail quoting "reconciliation:" is not one.
+        (ValidationFailedError("crm.orders: regex_note: 'reconciliation: x'", failed_kinds=("regex",)), False),
         (ValueError("reconciliation: no"), False),
         (None, False),
     ],
@@ -194,6 +196,16 @@ def test_data_loss_is_suspected_on_reconciliation_count_mismatch_and_watermark_c
     error: BaseException | None, suspected: bool
 ) -> None:
     assert data_loss_suspected(error) is suspected
+
+
+def test_data_loss_is_found_behind_the_airflow_fail_exception_a_stage_raises() -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    # What the stage operator does with a terminal error, and so what the failure callback receives.
+    for cause, suspected in ((WatermarkConflictError("moved"), True), (ValueError("x"), False)):
+        with pytest.raises(AirflowFailException) as raised:
+            raise AirflowFailException(str(cause)) from cause
+        assert data_loss_suspected(raised.value) is suspected
 
 
 def test_the_runbook_shows_the_teams_rotation_overrides_lead_and_escalation_path() -> None:
