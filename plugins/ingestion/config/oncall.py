@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import Field, ValidationError, model_validator
 
 from ingestion.config.config_files import FileProblem, json_path_step, read_config_file
+from ingestion.config.credentials import find_credentials
 from ingestion.config.loader import ConfigError
 from ingestion.config.models import Frozen
 from ingestion.errors import InvalidSourceConfigError
@@ -131,6 +132,9 @@ def load_oncall(folder: Path) -> OnCallConfig:
     data = read_config_file(path)
     if isinstance(data, FileProblem):
         raise InvalidSourceConfigError([ConfigError(ONCALL_FILE, data.path, data.message)])
+    # Checked like every other file of the folder: it is committed and shown in runbooks.
+    if credentials := find_credentials(data):
+        raise InvalidSourceConfigError([ConfigError(ONCALL_FILE, where, why) for where, why in credentials])
     try:
         return OnCallConfig.model_validate(data)
     except ValidationError as error:

@@ -115,6 +115,19 @@ def test_a_bad_rotation_is_refused_naming_the_file_and_json_path(
     assert message in error.message
 
 
+def test_a_credential_in_the_rotations_file_is_refused_without_echoing_it(tmp_path: Path) -> None:
+    team = {"lead": LEAD, "members": [A, B], "handover": {"weekday": "monday", "time": "09:00"}, "start": "2026-11-02"}
+    pager = {"password": "Pg-S3cret-77", "url": "https://pager:Pg-S3cret-77@pager.example.com/x"}
+    (tmp_path / "_oncall.json").write_text(json.dumps({"teams": {"crm": team}, "pager": pager}))
+    with pytest.raises(InvalidSourceConfigError) as raised:
+        load_oncall(tmp_path)
+    assert [(e.file, e.path) for e in raised.value.errors] == [
+        ("_oncall.json", "$.pager.password"),
+        ("_oncall.json", "$.pager.url"),
+    ]
+    assert "Pg-S3cret-77" not in str(raised.value)
+
+
 def test_no_file_means_no_rotations(tmp_path: Path) -> None:
     assert load_oncall(tmp_path).teams == {}
 
