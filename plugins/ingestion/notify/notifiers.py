@@ -79,14 +79,15 @@ def post_alert(conn_id: str, alert: Alert) -> None:
         post_teams(conn_id, conn.password, teams_message(alert))
 
 
-def send(alert: Alert, channels: tuple[str, ...]) -> dict[str, str]:
-    """Address the alert to who is on call for its team now (notify.oncall); route, de-duplicate and throttle it
-    through the control DB (notify.dispatch), posting what passes; with the control DB down, through this machine's
-    alert store, saying so in the post (notify.delivery). Returns channel -> outcome; never raises."""
+def send(alert: Alert, channels: tuple[str, ...], *, critical: bool = False) -> dict[str, str]:
+    """Address the alert to who is on call for its team now (notify.oncall; `critical`: raised to critical, the lead
+    addressed too); route, de-duplicate and throttle it through the control DB (notify.dispatch), posting what
+    passes; with the control DB down, through this machine's alert store, saying so in the post (notify.delivery).
+    Returns channel -> outcome; never raises."""
     from ingestion.notify.delivery import deliver
     from ingestion.notify.oncall import addressed, rotations
 
-    alert = addressed(alert, rotations())
+    alert = addressed(alert, rotations(), critical=critical)
     outcome = deliver(alert, channels, post_alert)
     log.info("alert %s for %s.%s: %s", alert.kind, alert.source, alert.entity, outcome)
     return outcome
@@ -105,7 +106,7 @@ class EntityFailureNotifier(BaseNotifier):
 
     def notify(self, context: Any) -> None:
         from ingestion.notify.alert import alert_from_context
-        from ingestion.notify.oncall import addressed, data_loss_suspected, rotations
+        from ingestion.notify.oncall import data_loss_suspected
         from ingestion.plan_loader import load_entity_plan
 
         plan = load_entity_plan(self.source_name, self.entity_name)
@@ -119,13 +120,12 @@ class EntityFailureNotifier(BaseNotifier):
             severity=plan.alerts.severity.value,
             title=f"{plan.source}.{plan.entity.name}: {stage} {verb}",
         )
-        if self.kind == "failure" and data_loss_suspected(context.get("exception")):
-            alert = addressed(alert, rotations(), critical=True)
-        channels = plan.alerts.channels_for(alert.severity)
+        critical = self.kind == "failure" and data_loss_suspected(context.get("exception"))
+        channels = plan.alerts.channels_for("critical" if critical else alert.severity)
         if not channels:
             log.info("%s.%s has no alert channels: nothing sent", plan.source, plan.entity.name)
             return
-        send(alert, channels)
+        send(alert, channels, critical=critical)
 
 
 def alert_warnings(plan: Any, context: Any, validated: ValidatedRun) -> dict[str, str]:
