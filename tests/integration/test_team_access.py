@@ -30,7 +30,14 @@ from tests.integration.support import AIRFLOW_BIN, REPO, airflow_env, free_port
 CONFIGS = REPO / "include" / "source_configs"
 USERS = {"crm_user": "team_crm-data", "commerce_user": "team_commerce-data", "admin": "Admin"}
 OWN = {"crm_user": "ingest_crm", "commerce_user": "ingest_orders_api"}
-EVERY_DAG = {"ingest_alerts", "ingest_crm", "ingest_orders_api", "ingest_partner_files", "platform_smoke_check"}
+EVERY_DAG = {
+    "ingest_alerts",
+    "ingest_crm",
+    "ingest_orders_api",
+    "ingest_partner_files",
+    "ingest_retention",
+    "platform_smoke_check",
+}
 # A backfill range with runs in it for each sample DAG (daily / every 30 minutes, from 2026-11-01).
 CACHE_TTL = 2
 BACKFILL_RANGE = {
