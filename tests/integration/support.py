@@ -14,7 +14,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -330,3 +330,15 @@ def sample_api_process(token: str) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def retention_cli(folder: Path, today: date, *args: str) -> subprocess.CompletedProcess[str]:
+    """`scripts/ingest retention ARGS --today TODAY` on the config folder `folder`, as an operator runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "ingestion", "--config-dir", str(folder), "retention", *args, "--today", f"{today}"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO / "plugins")},
+        check=False,
+    )

@@ -10,9 +10,6 @@ blobs or its run records.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -30,6 +27,7 @@ from ingestion.retention_dag import run_daily_retention
 from ingestion.state.engine import control_engine
 from ingestion.state.retention_log import actions_of
 from ingestion.state.tables import entity_runs
+from tests.integration.support import retention_cli
 
 REPO = Path(__file__).resolve().parents[3]
 CONFIGS = REPO / "include" / "source_configs"
@@ -277,17 +275,6 @@ def _plan_lines(stdout: str) -> dict[str, set[str]]:
     return lines
 
 
-def _cli(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ingestion", "--config-dir", str(folder), "retention", *args, "--today", f"{TODAY}"],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO / "plugins")},
-        check=False,
-    )
-
-
 def test_retention_over_400_days_of_partitions(
     landed: Path,
     layouts: list[SourceLayout],
@@ -303,7 +290,7 @@ def test_retention_over_400_days_of_partitions(
     assert len(before) > 900
 
     # A dry run prints exactly the plan and changes nothing, in the lake or in the control database.
-    dry = _cli(landed, "--dry-run")
+    dry = retention_cli(landed, TODAY, "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert _plan_lines(dry.stdout) == {"archive": expected.archive, "delete": expected.delete, "hold": expected.hold}
     assert dry.stdout.splitlines()[-1] == (
@@ -352,7 +339,7 @@ def test_retention_over_400_days_of_partitions(
             assert [n for n in before if n.startswith(where)] == [n for n in after if n.startswith(where)]
 
         # A second apply, the same day, does nothing more.
-        again = _cli(landed, "--apply")
+        again = retention_cli(landed, TODAY, "--apply")
         assert again.returncode == 0, again.stderr
         assert _plan_lines(again.stdout) == {"archive": set(), "delete": set(), "hold": expected.hold}
         assert "applied: archive 0 partition(s), 0 bytes; delete 0 partition(s), 0 bytes" in again.stdout

@@ -6,9 +6,6 @@ more. The source's containers do not exist: the lake has nothing to say about it
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -19,6 +16,7 @@ from sqlalchemy import Engine, func, insert, select
 from ingestion.state.engine import control_engine
 from ingestion.state.retention_log import actions_of
 from ingestion.state.tables import check_results, entity_runs, processed_files, watermarks
+from tests.integration.support import retention_cli
 
 REPO = Path(__file__).resolve().parents[3]
 CONFIGS = REPO / "include" / "source_configs"
@@ -127,17 +125,6 @@ def _plan(stdout: str) -> list[str]:
 PLAN_LINE_STARTS = ("archive ", "delete ", "hold ", "prune ", "applied: ", "dry run, nothing changed: ")
 
 
-def _cli(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ingestion", "--config-dir", str(folder), "retention", *args, "--today", f"{TODAY}"],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO / "plugins")},
-        check=False,
-    )
-
-
 def test_old_control_db_rows_go_and_the_ones_that_still_decide_stay(engine: Engine, source: tuple[str, Path]) -> None:
     name, folder = source
     before = _counts(engine, name)
@@ -150,13 +137,13 @@ def test_old_control_db_rows_go_and_the_ones_that_still_decide_stay(engine: Engi
         f"prune ingest_entity_run of {name}.orders: 1 row(s) from before {CUTOFF} ({reason})",
     }
 
-    dry = _cli(folder, "--dry-run")
+    dry = retention_cli(folder, TODAY, "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert set(_plan(dry.stdout)[:-1]) == expected
     assert _plan(dry.stdout)[-1].endswith("; prune 7 control DB row(s)")
     assert _counts(engine, name) == before
 
-    applied = _cli(folder, "--apply")
+    applied = retention_cli(folder, TODAY, "--apply")
     assert applied.returncode == 0, applied.stderr
     assert set(_plan(applied.stdout)[:-1]) == expected
     assert _counts(engine, name) == {"ingest_entity_run": 3, "ingest_check_result": 2, "ingest_processed_file": 3}
@@ -177,7 +164,7 @@ def test_old_control_db_rows_go_and_the_ones_that_still_decide_stay(engine: Engi
         ("orders", "ingest_entity_run", 1, "control_db", f"{CUTOFF}"),
     ]
 
-    again = _cli(folder, "--apply")
+    again = retention_cli(folder, TODAY, "--apply")
     assert again.returncode == 0, again.stderr
     assert _plan(again.stdout) == [
         "applied: archive 0 partition(s), 0 bytes; delete 0 partition(s), 0 bytes; held back 0 partition(s); "
