@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: help bootstrap stack-up stack-down stack-status test test-unit demo airflow airflow-stop lint format constraints clean validate bench-parse
+.PHONY: help bootstrap stack-up stack-down stack-status test test-unit demo airflow airflow-stop deploy-local lint format constraints clean validate bench-parse
 
 help:
 	@echo "make demo          stack up, run the smoke check and ingest_crm on SQLite metadata, print a summary"
@@ -12,6 +12,7 @@ help:
 	@echo "make stack-status  which services are up, and their memory"
 	@echo "make airflow       api-server, scheduler, dag-processor and triggerer, supervised (Ctrl-C stops them)"
 	@echo "make airflow-stop  stop the components started by make airflow"
+	@echo "make deploy-local  deploy this checkout to the local Airflow serving INGEST_BUNDLE_ROOT (scripts/deploy.sh local)"
 	@echo "make test-unit     unit and DAG tests only (no services)"
 	@echo "make lint          ruff, mypy, the import layers, actionlint and zizmor on the workflows"
 	@echo "make validate      validate every source config (scripts/ingest validate)"
@@ -47,6 +48,11 @@ demo: bootstrap
 
 airflow: stack-up
 	@set -a; source .stack/env; set +a; source scripts/airflow_env.sh; $(PY) scripts/airflow_local.py run
+
+# The same steps as a deployment to Dev or Prod, against `INGEST_BUNDLE_ROOT=.airflow/bundle make airflow`.
+deploy-local: stack-up
+	@set -a; source .stack/env; set +a; export INGEST_BUNDLE_ROOT=$${INGEST_BUNDLE_ROOT:-$(CURDIR)/.airflow/bundle}; \
+	  source scripts/airflow_env.sh; scripts/deploy.sh local --bundle "$$INGEST_BUNDLE_ROOT"
 
 airflow-stop:
 	@source scripts/airflow_env.sh; $(PY) scripts/airflow_local.py stop

@@ -2,11 +2,20 @@
 # AIRFLOW_HOME is .airflow/ in the repo; metadata on SQLite unless AIRFLOW__DATABASE__SQL_ALCHEMY_CONN is set.
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export AIRFLOW_HOME=${AIRFLOW_HOME:-$REPO/.airflow}
-export AIRFLOW__CORE__DAGS_FOLDER=$REPO/dags
-export AIRFLOW__CORE__PLUGINS_FOLDER=$REPO/plugins
+# Served from the working tree; with INGEST_BUNDLE_ROOT, from its `current` release, which `scripts/deploy.sh local`
+# switches (the working tree is served as the first release when there is none).
+SERVED=$REPO
+if [[ -n ${INGEST_BUNDLE_ROOT:-} ]]; then
+  INGEST_BUNDLE_ROOT=$(realpath -m "$INGEST_BUNDLE_ROOT")
+  PYTHONPATH=$REPO/plugins "$REPO/.venv/bin/python" -m ingestion.release.local_bundle "$INGEST_BUNDLE_ROOT" "$REPO" >/dev/null
+  SERVED=$INGEST_BUNDLE_ROOT/current
+  export INGEST_CONFIG_DIR=$SERVED/include/source_configs
+fi
+export AIRFLOW__CORE__DAGS_FOLDER=$SERVED/dags
+export AIRFLOW__CORE__PLUGINS_FOLDER=$SERVED/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__CORE__PARALLELISM=${AIRFLOW__CORE__PARALLELISM:-4}
 export AIRFLOW__CORE__EXECUTOR=${AIRFLOW__CORE__EXECUTOR:-LocalExecutor}
 export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-sqlite:///$AIRFLOW_HOME/airflow.db}
-export PYTHONPATH=$REPO/plugins${PYTHONPATH:+:$PYTHONPATH}
+export PYTHONPATH=$SERVED/plugins${PYTHONPATH:+:$PYTHONPATH}
 mkdir -p "$AIRFLOW_HOME"

@@ -84,6 +84,41 @@ def call_api(conn_id: str = "orders_api") -> dict[str, Any]:
     return {"records_on_page": len(body["data"]), "total": body["meta"]["total"]}
 
 
+@task(task_id="source_connections")
+def source_connections() -> dict[str, Any]:
+    """Every source config's connection resolves in this deployment and answers its hook's own connection test, so
+    a release whose new source names a connection the environment lacks fails here, before its first run."""
+    from airflow.sdk import BaseHook
+
+    from ingestion.config.loader import load_configs
+    from ingestion.paths import config_dir
+
+    results: dict[str, Any] = {}
+    failed: list[str] = []
+    for name, config in sorted(load_configs(config_dir()).configs.items()):
+        outcome = "ok"
+        try:
+            conn = BaseHook.get_connection(config.conn_id)
+            if config.kind.value == "sftp":
+                from airflow.providers.sftp.hooks.sftp import SFTPHook
+
+                answered, _ = SFTPHook(ssh_conn_id=config.conn_id).test_connection()
+            elif config.kind.value == "sql":
+                answered, _ = conn.get_hook().test_connection()
+            else:  # http: its endpoints need the source's paging and auth; resolving the connection is the check
+                answered = True
+            # The hooks' messages may quote a host or a URI: the outcome is all that is reported.
+            outcome = "ok" if answered else "does not answer"
+        except Exception as exc:  # noqa: BLE001 - reported per source, by type only (a message may quote a URI)
+            outcome = f"not usable ({type(exc).__name__})"
+        results[name] = {"conn_id": config.conn_id, "outcome": outcome}
+        if outcome != "ok":
+            failed.append(f"{name}: {config.conn_id} {outcome}")
+    if failed:
+        raise RuntimeError(f"source connections failed: {'; '.join(failed)}")
+    return results
+
+
 @task(task_id="post_alert")
 def post_alert(conn_id: str = "slack_alerts", **context: Any) -> dict[str, Any]:
     from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
@@ -105,7 +140,15 @@ def build_smoke_dag() -> DAG:
         default_args={"owner": "data-platform", "retries": 1, "retry_delay": timedelta(seconds=5)},
         doc_md=__doc__,
     ) as dag:
-        checks = [read_postgres(), read_mysql(), write_lake(), produce_kafka(), list_sftp(), call_api()]
+        checks = [
+            read_postgres(),
+            read_mysql(),
+            write_lake(),
+            produce_kafka(),
+            list_sftp(),
+            call_api(),
+            source_connections(),
+        ]
         # The alert goes last so it only claims success once every other check passed.
         checks >> post_alert()
     return dag

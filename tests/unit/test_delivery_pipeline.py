@@ -225,14 +225,35 @@ def test_every_airflow_pod_runs_as_the_service_account_infra_federates(env: str)
     assert values["labels"]["azure.workload.identity/use"] == "true"
 
 
-def test_deploy_script_gates_upgrades_by_digest_smoke_tests_and_rolls_back() -> None:
-    script = (REPO / "scripts" / "deploy.sh").read_text()
-    code = "\n".join(line for line in script.splitlines() if not line.lstrip().startswith("#"))
+def test_the_helm_target_upgrades_atomically_by_digest_and_rolls_back() -> None:
+    code = (REPO / "plugins" / "ingestion" / "release" / "helm_target.py").read_text()
+    (upgrade,) = re.findall(r'"helm", "upgrade", "--install".*?what=', code, re.S)
     for flag in ["--atomic", "--wait", "--wait-for-jobs"]:
-        assert re.search(rf"^\s*{flag}\b|\s{flag}\b", code, re.M), flag
-    assert re.search(r"^\s*helm rollback ", code, re.M)
-    assert 'scripts/ingest --env "$ENV" validate' in script
-    assert "images.airflow.digest=$DIGEST" in script
-    assert "images.airflow.tag" not in script
-    order = [code.index(step) for step in ["validate", "pytest", "helm upgrade --install", "airflow_smoke.py"]]
+        assert f'"{flag}"' in upgrade, flag
+    assert '"helm", "rollback"' in code
+    assert "images.airflow.digest={self.digest}" in upgrade
+    assert "images.airflow.tag" not in code
+
+
+def test_the_deploy_script_runs_the_same_steps_for_every_target() -> None:
+    script = (REPO / "scripts" / "deploy.sh").read_text()
+    assert 'exec "$PY" -m ingestion.release.deploy "$@"' in script
+    code = (REPO / "plugins" / "ingestion" / "release" / "deploy.py").read_text()
+    run = code[code.index("    def run(self) -> int:") : code.index("    def _refused(")]
+    steps = ["last_deployed", "run_gates", "open_release", "target.apply()", "wait_served", "run_dag", "DEPLOYED"]
+    order = [run.index(step) for step in steps]
     assert order == sorted(order)
+
+
+def test_the_release_record_names_who_approved_prod_and_that_dev_is_automatic() -> None:
+    jobs = load(DEPLOY)["jobs"]
+    prod, dev = jobs["deploy-prod"], jobs["deploy-dev"]
+    assert prod["permissions"]["actions"] == "read"  # the run's approvals API
+    (approval,) = [step for step in prod["steps"] if step.get("id") == "approval"]
+    assert "actions/runs/$GITHUB_RUN_ID/approvals" in approval["run"]
+    (deploy_step,) = [step for step in prod["steps"] if "scripts/deploy.sh" in step.get("run", "")]
+    assert deploy_step["env"]["DEPLOY_APPROVED_BY"] == "${{ steps.approval.outputs.approver }}"
+    names = [step.get("name") for step in prod["steps"]]
+    assert names.index("the approver") < names.index("deploy and smoke-test (scripts/deploy.sh)")
+    (dev_deploy,) = [step for step in dev["steps"] if "scripts/deploy.sh" in step.get("run", "")]
+    assert dev_deploy["env"]["DEPLOY_APPROVED_BY"].startswith("automatic")

@@ -195,3 +195,27 @@ retention_actions = Table(
     Column("acted_at", DateTime(timezone=True), nullable=False),
     Index("ix_ingest_retention_action_entity", "source", "entity", "partition_day"),
 )
+
+# Every deployment (scripts/deploy.sh): what was deployed where, when, by whom and with whose approval, what it changed
+# in the merged source configs, and how it ended (`deploying`, then `deployed`, `rolled_back` or `failed`).
+# `configs` holds the release's merged configs (no credentials: the loader refuses them), so the next deployment to
+# the same environment diffs against what is really running there.
+releases = Table(
+    "ingest_release",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("environment", String(32), nullable=False),
+    Column("target", String(16), nullable=False),
+    Column("version", String(250), nullable=False),
+    Column("commit_sha", String(64), nullable=True),
+    Column("image", Text, nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("deployed_by", String(250), nullable=False),
+    Column("approved_by", String(250), nullable=True),
+    Column("changes", JSON, nullable=False),
+    Column("configs", JSON, nullable=False),
+    Column("detail", Text, nullable=False, default=""),
+    Index("ix_ingest_release_environment", "environment", "status", "started_at"),
+)
