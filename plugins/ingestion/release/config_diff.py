@@ -58,6 +58,24 @@ class ConfigChanges:
             ],
         }
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ConfigChanges:
+        """The changes as a release record stores them (`as_json`); an empty dict is no change."""
+        return cls(
+            sources_added={name: tuple(ents) for name, ents in data.get("sources_added", {}).items()},
+            sources_removed={name: tuple(ents) for name, ents in data.get("sources_removed", {}).items()},
+            sources_changed=tuple(
+                SourceChange(
+                    source=change["source"],
+                    entities_added=tuple(change["entities_added"]),
+                    entities_removed=tuple(change["entities_removed"]),
+                    entities_changed={name: tuple(paths) for name, paths in change["entities_changed"].items()},
+                    source_paths=tuple(change["source_paths"]),
+                )
+                for change in data.get("sources_changed", [])
+            ),
+        )
+
     def lines(self) -> list[str]:
         """One line per source added, removed or changed (and per entity changed), for logs and summaries."""
         out = [f"+ source {name} (entities: {', '.join(ents)})" for name, ents in self.sources_added.items()]

@@ -401,11 +401,46 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--deployed-by", default=os.environ.get("GITHUB_ACTOR") or getpass.getuser())
         sub.add_argument("--approved-by", default=os.environ.get("DEPLOY_APPROVED_BY") or None)
         sub.add_argument("--timeout", type=float, default=float(os.environ.get("SMOKE_TIMEOUT_SECONDS", "900")))
+    history = targets.add_parser("history", help="the latest release records, newest first (nothing is deployed)")
+    history.add_argument("--env", dest="environment", choices=ENVIRONMENTS, help="one environment's only")
+    history.add_argument("--limit", type=int, default=20)
+    show = targets.add_parser("show", help="one release record, as the deploy printed it")
+    show.add_argument("release_id", type=int)
     return parser
+
+
+def show_history(engine: Engine, environment: str | None, limit: int) -> int:
+    for record in records.history(engine, environment, limit):
+        started = record.started_at.strftime("%Y-%m-%d %H:%M") if record.started_at else "-"
+        print(
+            f"{record.id:>5}  {started}  {record.environment:<5} {record.target:<5} {record.status:<11} "
+            f"{record.version}  by {record.deployed_by}, approved by {record.approved_by or '-'}"
+        )
+    return 0
+
+
+def show_release(engine: Engine, release_id: int) -> int:
+    record = records.release(engine, release_id)
+    if record is None:
+        say(f"no release record {release_id}")
+        return 2
+    print(summary(record, ConfigChanges.from_json(record.changes)))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    from ingestion.state.engine import control_engine
+
+    if args.target in ("history", "show"):
+        try:
+            engine = control_engine(allow_embedded=False)
+        except Exception as exc:  # noqa: BLE001 - say what is missing, never a traceback with a URL in it
+            say(f"FAILED: {exc}")
+            return 1
+        if args.target == "show":
+            return show_release(engine, args.release_id)
+        return show_history(engine, args.environment, args.limit)
     tree = args.tree.resolve()
     release = Release(
         environment=args.environment,
@@ -416,8 +451,6 @@ def main(argv: list[str] | None = None) -> int:
         deployed_by=args.deployed_by,
         approved_by=args.approved_by,
     )
-    from ingestion.state.engine import control_engine
-
     try:
         target: Target
         if args.target == "local":

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ingestion.release.config_diff import MAX_PATHS, diff, snapshot
+from ingestion.release.config_diff import MAX_PATHS, ConfigChanges, diff, snapshot
 
 REPO = Path(__file__).resolve().parents[3]
 CONFIGS = REPO / "include" / "source_configs"
@@ -63,3 +63,12 @@ def test_the_snapshot_is_the_merged_config_of_each_source_with_the_overlay() -> 
     assert all(config["landing"]["container"] for config in dev.values())
     json.dumps(dev)  # JSON values only: the record stores it
     assert diff(dev, prod).empty == (dev == prod)
+
+
+def test_the_stored_form_reads_back_as_the_same_changes() -> None:
+    old = {"s": _source(_entity("kept"), _entity("dropped")), "gone": _source(_entity("x"))}
+    new = {"s": _source(_entity("kept", pk=["id"]), schedule="@hourly"), "new": _source(_entity("a"))}
+    changes = diff(old, new)
+    stored = json.loads(json.dumps(changes.as_json()))
+    assert ConfigChanges.from_json(stored) == changes
+    assert ConfigChanges.from_json({}).empty

@@ -55,3 +55,23 @@ def test_a_release_ends_only_as_an_outcome(tmp_path: Path) -> None:
     assert releases.release(engine, opened).status == releases.DEPLOYING  # type: ignore[union-attr]
     with pytest.raises(ValueError, match="ends as one of"):
         releases.close_release(engine, opened, releases.DEPLOYING)
+
+
+def test_history_and_show_read_the_records_without_deploying(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ingestion.release.deploy import show_history, show_release
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'control.db'}")
+    upgrade(engine)
+    opened = releases.open_release(engine, _record("prod", "v7", target="helm"))
+    releases.close_release(engine, opened, releases.DEPLOYED)
+    assert show_history(engine, "prod", 5) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.split()[3:7] == ["prod", "helm", "deployed", "v7"]
+    assert line.endswith("by ana, approved by bo")
+    assert show_release(engine, opened) == 0
+    shown = capsys.readouterr().out
+    assert "| Approved by | bo |" in shown
+    assert "+ source crm (entities: customers)" in shown
+    assert show_release(engine, opened + 1) == 2
