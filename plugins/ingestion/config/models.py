@@ -85,7 +85,11 @@ class Owners(Frozen):
 
 class Column(Frozen):
     name: str = Field(min_length=1, max_length=128)
-    type: str = Field(min_length=1, description="logical type: string, integer, decimal(p,s), timestamp, ...")
+    type: str = Field(
+        min_length=1,
+        description="logical type: string, json, smallint, integer, bigint, float, double, decimal(p,s), decimal "
+        "(unbounded, exact text), boolean, date, time, timestamp, timestamp_ntz, interval, uuid, binary",
+    )
     nullable: bool = True
     description: str = ""
     pii: bool = False

@@ -27,7 +27,9 @@ import pyarrow as pa
 from ingestion.extract.arrow_types import localized
 from ingestion.extract.errors import SchemaMismatchError
 from ingestion.extract.misfit import ARROW_ERRORS, array_fits, first_misfit, misfit_error
+from ingestion.extract.read_casts import INTERVAL_STYLE
 from ingestion.extract.source_zone import DEFAULT_ZONE
+from ingestion.extract.text_values import canonical, first_beyond_day, first_malformed, logical_of
 
 if TYPE_CHECKING:
     from sqlalchemy import URL, Select
@@ -76,8 +78,23 @@ def _conform(
                 row = first_misfit(len(column), array_fits(column, field.type))
                 kind = str(column.type)
                 raise misfit_error(field, None if row is None else first_row + row, kind) from None
-        arrays.append(column)
+        arrays.append(_checked(column, field, first_row))
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def _checked(column: pa.Array, field: pa.Field, first_row: int) -> pa.Array:
+    """A text-carried column in its canonical form, a time within the day; else the misfit error."""
+    if (logical := logical_of(field)) is not None:
+        column = canonical(column, logical)
+        row = first_malformed(column, logical)
+        kind = f"non-{logical} text"
+    elif pa.types.is_time(field.type):
+        row, kind = first_beyond_day(column), "end-of-day (or later) time"
+    else:
+        return column
+    if row is not None:
+        raise misfit_error(field, first_row + row, kind)
+    return column
 
 
 def read_batches_adbc(
@@ -103,6 +120,7 @@ def read_batches_adbc(
                 raise ValueError(f"not a snapshot id: {snapshot!r}")
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             cursor.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+        cursor.execute(INTERVAL_STYLE)  # intervals as ISO 8601 text (extract/read_casts.py)
         cursor.adbc_statement.set_options(**{"adbc.postgresql.batch_size_hint_bytes": str(BATCH_BYTES)})
         cursor.execute(sql)
         reader = cursor.fetch_record_batch()

@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from ingestion.config.column_types import DECIMAL, SIMPLE_TYPES, check_column_type
+from ingestion.config.column_types import DECIMAL, SIMPLE_TYPES, TEXT_CARRIED, check_column_type
 from ingestion.extract.errors import UnknownColumnTypeError
+from ingestion.extract.text_values import LOGICAL_KEY
 
 if TYPE_CHECKING:
     from ingestion.config.models import Column
@@ -26,10 +27,17 @@ _SIMPLE: dict[str, pa.DataType] = {
     "boolean": pa.bool_(),
     "bool": pa.bool_(),
     "date": pa.date32(),
+    "time": pa.time64("us"),  # a time of day, 00:00:00 up to but not including 24:00:00
     "timestamp": pa.timestamp("us", tz="UTC"),
     "timestamptz": pa.timestamp("us", tz="UTC"),
     "timestamp_ntz": pa.timestamp("us"),
     "binary": pa.binary(),
+    # Exact as canonical text (extract/text_values.py): Parquet's UUID and INTERVAL types and decimal128 cannot hold
+    # every source value (an interval's microseconds, a numeric's 1000 digits), and JSON carries them as strings.
+    "uuid": pa.string(),
+    "interval": pa.string(),
+    "decimal": pa.string(),
+    "numeric": pa.string(),
 }
 
 
@@ -47,8 +55,16 @@ def arrow_type(logical: str) -> pa.DataType:
     return pa.decimal128(int(match[1]), int(match[2]))
 
 
+def arrow_field(name: str, logical: str, nullable: bool = True) -> pa.Field:
+    """The column's Arrow field. A text-carried type (uuid, interval, decimal) names itself in the field's metadata,
+    so readers check its canonical form and the Parquet schema says what the text is."""
+    name_of_type = logical.strip().lower()
+    metadata = {LOGICAL_KEY: name_of_type.encode()} if name_of_type in TEXT_CARRIED else None
+    return pa.field(name, arrow_type(logical), nullable=nullable, metadata=metadata)
+
+
 def arrow_schema(columns: Sequence[Column]) -> pa.Schema:
-    return pa.schema([pa.field(c.name, arrow_type(c.type), nullable=c.nullable) for c in columns])
+    return pa.schema([arrow_field(c.name, c.type, c.nullable) for c in columns])
 
 
 def localized(array: pa.Array, target: pa.DataType, zone: str) -> pa.Array:

@@ -20,9 +20,10 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation, localcontext
 from typing import Any
 
@@ -32,6 +33,7 @@ import pyarrow.compute as pc
 from ingestion.config.column_types import DECIMAL
 from ingestion.config.models import Column
 from ingestion.extract.arrow_types import arrow_schema
+from ingestion.extract.text_values import PATTERNS, NoLosslessText, canonical, carried_text, first_malformed, logical_of
 
 
 class ValueDoesNotFit(ValueError):
@@ -202,6 +204,38 @@ def _to_binary(value: Any) -> bytes:
     raise ValueDoesNotFit(f"{_kind(value)} that is not base64")
 
 
+def _to_time(value: Any) -> time:
+    if isinstance(value, time):
+        return value
+    if isinstance(value, str):
+        try:
+            return time.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    raise ValueDoesNotFit(f"{_kind(value)} that is not an ISO-8601 time of day")
+
+
+def _to_carried(logical: str) -> Callable[[Any], str]:
+    """uuid, interval, decimal: their canonical text (extract/text_values.py)."""
+
+    named = f"{'an' if logical == 'interval' else 'a'} {logical}"
+
+    def convert(value: Any) -> str:
+        if isinstance(value, float) and logical == "decimal" and math.isfinite(value):
+            value = Decimal(repr(value))
+        try:
+            text = carried_text(value.strip() if isinstance(value, str) else value, logical)
+        except NoLosslessText:
+            raise ValueDoesNotFit(f"{_kind(value)} is not {named}") from None
+        if logical == "uuid":
+            text = text.lower()
+        if not re.match(PATTERNS[logical], text):
+            raise ValueDoesNotFit(f"{_kind(value)} that is not {named} in its canonical form")
+        return text
+
+    return convert
+
+
 def converter(logical: str) -> Callable[[Any], Any]:
     """The function that turns one untyped value into the Python value of the column's Arrow type."""
     name = logical.strip().lower()
@@ -222,6 +256,11 @@ def converter(logical: str) -> Callable[[Any], Any]:
         "timestamptz": _to_timestamp(True),
         "timestamp_ntz": _to_timestamp(False),
         "binary": _to_binary,
+        "time": _to_time,
+        "uuid": _to_carried("uuid"),
+        "interval": _to_carried("interval"),
+        "decimal": _to_carried("decimal"),
+        "numeric": _to_carried("decimal"),
     }
     return simple[name]
 
@@ -328,7 +367,12 @@ class RecordTyper:
                 values = batch.column(column.name)
                 if not column.nullable and values.null_count:
                     raise ValueDoesNotFit(column.name)
-                arrays.append(pc.cast(values, field.type))
+                typed = pc.cast(values, field.type)
+                if (logical := logical_of(field)) is not None:  # uuid, interval, decimal: their canonical text
+                    typed = canonical(typed, logical)
+                    if first_malformed(typed, logical) is not None:
+                        raise ValueDoesNotFit(column.name)
+                arrays.append(typed)
             return pa.RecordBatch.from_arrays(arrays, schema=self.schema), []
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, ValueDoesNotFit):
             return self.records_to_batch(batch.to_pylist(), where)

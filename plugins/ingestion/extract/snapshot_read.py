@@ -22,6 +22,7 @@ import logging
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
+from ingestion.extract.read_casts import INTERVAL_STYLE
 from ingestion.extract.source_zone import DEFAULT_ZONE
 from ingestion.extract.sql_reader import DEFAULT_BATCH_ROWS
 
@@ -78,6 +79,8 @@ class WindowRead:
             try:
                 if dialect in MYSQL_FAMILY:
                     conn.exec_driver_sql("START TRANSACTION WITH CONSISTENT SNAPSHOT")
+                if dialect == POSTGRES:
+                    conn.exec_driver_sql(INTERVAL_STYLE)  # intervals as ISO 8601 text (extract/read_casts.py)
                 # Postgres takes the transaction's snapshot at its first statement, which is one of these.
                 snapshot = conn.execute(text("SELECT pg_export_snapshot()")).scalar_one() if self.use_adbc else None
                 self.counted = int(conn.execute(self.count_statement).scalar_one())

@@ -30,5 +30,33 @@ def source_url(conn_id: str) -> URL:
     return url
 
 
+class ZeroDate(str):
+    """A MySQL/MariaDB date or datetime with a zero part (`0000-00-00`, `2024-00-15`), as its text. No date value
+    holds it, and mysqlclient would hand over None for it: a NULL the source does not have, landed silently. As this
+    text it fails a `date` or `timestamp` column naming the column; a `string` column lands it as it is."""
+
+
+def _zero_date_conversions() -> dict[Any, Any]:
+    """mysqlclient's conversions, with zero dates kept as ZeroDate instead of None."""
+    from MySQLdb import converters
+    from MySQLdb.constants import FIELD_TYPE
+
+    def keeping_zero(convert: Any) -> Any:
+        def converted(text: Any) -> Any:
+            value = convert(text)
+            return ZeroDate(text) if value is None and text is not None else value
+
+        return converted
+
+    conversions = dict(converters.conversions)
+    for field_type in (FIELD_TYPE.DATE, FIELD_TYPE.DATETIME, FIELD_TYPE.TIMESTAMP):
+        conversions[field_type] = keeping_zero(conversions[field_type])
+    return conversions
+
+
 def source_engine(conn_id: str, **engine_kwargs: Any) -> Engine:
-    return create_engine(source_url(conn_id), pool_pre_ping=True, **engine_kwargs)
+    url = source_url(conn_id)
+    if url.get_backend_name() == "mysql" and url.get_driver_name() == "mysqldb":
+        connect_args = {"conv": _zero_date_conversions(), **engine_kwargs.pop("connect_args", {})}
+        engine_kwargs["connect_args"] = connect_args
+    return create_engine(url, pool_pre_ping=True, **engine_kwargs)

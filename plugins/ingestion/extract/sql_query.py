@@ -6,7 +6,7 @@ window bounds become bind parameters. A `query` locator is wrapped as a subquery
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -57,11 +57,25 @@ def window_condition(relation: FromClause, cursor: str | None, window: Window) -
     return and_(*parts) if parts else None
 
 
-def select_rows(relation: FromClause, columns: Sequence[str], cursor: str | None, window: Window) -> Select[Any]:
-    """The extract query. Without declared columns it selects every column the source has."""
+def select_rows(
+    relation: FromClause,
+    columns: Sequence[str],
+    cursor: str | None,
+    window: Window,
+    casts: Mapping[str, Callable[[ColumnElement[Any]], ColumnElement[Any]]] | None = None,
+) -> Select[Any]:
+    """The extract query. Without declared columns it selects every column the source has. `casts` converts some
+    columns in the query, under their own names (extract/read_casts.py)."""
     statement: Select[Any]
+    casts = casts or {}
     if columns:
-        statement = select(*[column(name, _selectable=relation) for name in columns])  # type: ignore[assignment]
+        selected = [
+            casts[name](column(name, _selectable=relation)).label(name)
+            if name in casts
+            else column(name, _selectable=relation)
+            for name in columns
+        ]
+        statement = select(*selected)
     else:
         statement = select(literal_column("*")).select_from(relation)
     condition = window_condition(relation, cursor, window)

@@ -19,6 +19,15 @@ from ingestion.extract.arrow_types import localized
 from ingestion.extract.errors import SchemaMismatchError
 from ingestion.extract.misfit import ARROW_ERRORS, first_misfit, misfit_error, values_fit
 from ingestion.extract.source_zone import DEFAULT_ZONE
+from ingestion.extract.text_values import (
+    NoLosslessText,
+    canonical,
+    carried_text,
+    first_malformed,
+    logical_of,
+    text_of,
+    time_of_day,
+)
 
 DEFAULT_BATCH_ROWS = 50_000
 
@@ -28,13 +37,32 @@ def _zone_less(values: Any) -> bool:
     return isinstance(first, datetime) and first.tzinfo is None
 
 
+def _carried(values: Any, logical: str) -> pa.Array:
+    """A text-carried column (uuid, interval, decimal) in its canonical text; a value that is not fails."""
+    array = canonical(pa.array([None if v is None else carried_text(v, logical) for v in values], pa.string()), logical)
+    if first_malformed(array, logical) is not None:
+        raise pa.ArrowInvalid(f"not a {logical}")
+    return array
+
+
 def _convert(values: Any, field: pa.Field) -> pa.Array:
     try:
-        return pa.array(values, type=field.type)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        # Drivers differ in the Python types they return (MySQL's BOOLEAN is TINYINT(1) and arrives as 0/1):
-        # infer, then cast safely, so a value that does not fit still fails.
-        return pa.array(values).cast(field.type, safe=True)
+        if (logical := logical_of(field)) is not None:
+            return _carried(values, logical)
+        if pa.types.is_time(field.type):
+            values = [None if v is None else time_of_day(v) for v in values]  # MySQL's TIME is a timedelta
+        try:
+            return pa.array(values, type=field.type)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            if pa.types.is_string(field.type):
+                # Never Arrow's cast of an inferred type: a MySQL TIME (a duration) would become its count of
+                # microseconds. The source's own text form, or no fit.
+                return pa.array([None if v is None else text_of(v) for v in values], pa.string())
+            # Drivers differ in the Python types they return (MySQL's BOOLEAN is TINYINT(1) and arrives as 0/1):
+            # infer, then cast safely, so a value that does not fit still fails.
+            return pa.array(values).cast(field.type, safe=True)
+    except NoLosslessText as error:
+        raise pa.ArrowInvalid(str(error)) from None
 
 
 def _to_array(values: Any, field: pa.Field, source_zone: str = DEFAULT_ZONE, first_row: int = 0) -> pa.Array:
@@ -50,6 +78,8 @@ def _to_array(values: Any, field: pa.Field, source_zone: str = DEFAULT_ZONE, fir
         values = list(values)
         row = first_misfit(len(values), values_fit(values, lambda part: _convert(part, field)))
         kind = type(values[row]).__name__ if row is not None else "source"
+        if (logical := logical_of(field)) is not None:
+            kind = f"{kind} (not a {logical})"
         raise misfit_error(field, None if row is None else first_row + row, kind) from None
 
 

@@ -24,10 +24,10 @@ def cursor_scalar(value: Any, arrow_type: pa.DataType, cursor_zone: str | None) 
         value = wall_clock(value, cursor_zone or DEFAULT_ZONE)  # a zone-less cursor lands as wall-clock times
     try:
         return pa.scalar(value, type=arrow_type)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
         try:
             return pa.scalar(value).cast(arrow_type)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
             return None
 
 

@@ -12,7 +12,10 @@ The encoding (also in README "Kafka messages"), chosen so no value loses anythin
 - timestamp, timestamptz: string, ISO 8601 in UTC with microseconds, "2026-01-02T03:04:05.123456Z"
 - timestamp_ntz: string, ISO 8601 without zone, "2026-01-02T03:04:05.123456"
 - date: string, "2026-01-02"
-- string, text, json: string (a json column stays text; consumers parse it)
+- time: string, "HH:MM:SS.ffffff", "23:59:59.999999"
+- string, text, json: string (a json column stays text; consumers parse it; an array is JSON text "[1,null]")
+- uuid, interval, decimal: string in their canonical text (extract/text_values.py): "a0eebc99-9c0b-...",
+  "P1Y2M-3DT4H5M6.5S", "-12.500"
 - binary: string, base64
 - NULL: null
 
@@ -65,6 +68,20 @@ def _timestamp_text(values: pa.Array) -> pa.Array:
     return text if values.type.tz is None else pc.binary_join_element_wise(text, "Z", "")
 
 
+def _time_text(values: pa.Array) -> pa.Array:
+    return values.cast(pa.time64("us")).cast(pa.string())  # "23:59:59.999999", always six decimals
+
+
+def _decimal_text(values: pa.Array) -> pa.Array:
+    """Exactly `scale` decimals, never an exponent: Arrow writes 0 and values below about 1e-6 as "0E-10", "1E-10"."""
+    text = values.cast(pa.string())
+    exponent = pc.fill_null(pc.match_substring(text, "E"), False)
+    if not pc.any(exponent).as_py():
+        return text
+    plain = pa.array([None if v is None else format(v, "f") for v in values.to_pylist()], pa.string())
+    return pc.if_else(exponent, plain, text)
+
+
 def _float_text(values: pa.Array) -> pa.Array:
     finite = pc.is_finite(values)
     return pc.if_else(finite, values.cast(pa.string()), pa.scalar(None, pa.string()))
@@ -87,13 +104,15 @@ def json_literals(values: pa.Array) -> pa.Array:
     if pa.types.is_floating(kind):
         return _float_text(values)
     if pa.types.is_decimal(kind):
-        return _quoted(values.cast(pa.string()))
+        return _quoted(_decimal_text(values))
     if pa.types.is_boolean(kind):
         return pc.if_else(values, pa.scalar("true"), pa.scalar("false"))
     if pa.types.is_timestamp(kind):
         return _quoted(_timestamp_text(values))
     if pa.types.is_date(kind):
         return _quoted(values.cast(pa.date32()).cast(pa.string()))
+    if pa.types.is_time(kind):
+        return _quoted(_time_text(values))
     if pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
         return _quoted(_base64(values))
     if pa.types.is_null(kind):
@@ -107,11 +126,13 @@ def _key_text(values: pa.Array) -> pa.Array:
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         return values.cast(pa.string())
     if pa.types.is_decimal(kind):
-        return values.cast(pa.string())
+        return _decimal_text(values)
     if pa.types.is_timestamp(kind):
         return _timestamp_text(values)
     if pa.types.is_date(kind):
         return values.cast(pa.date32()).cast(pa.string())
+    if pa.types.is_time(kind):
+        return _time_text(values)
     if pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
         return _base64(values)
     return json_literals(values)

@@ -2,7 +2,9 @@
 
 Types are compared as the Arrow types they land as, so `text` vs `string` or `timestamptz` vs `timestamp` are not
 drift; neither is a narrower integer or float than declared (it widens without loss), nor a zone-less timestamp
-declared as `timestamp` (zone-less DATETIME columns hold UTC). A column the source now allows NULL in, but the
+declared as `timestamp` (zone-less DATETIME columns hold UTC), nor a wider decimal, nor `string` for a source type
+whose text is lossless (a UUID, TIME, ENUM, inet, YEAR, integer or decimal: `LOSSLESS_AS_TEXT`), nor `decimal` (exact
+text) for any decimal, nor `interval` for a TIME. A column the source now allows NULL in, but the
 config declares not null, is drift. A column the source makes NOT NULL while the config allows NULL is not.
 """
 
@@ -14,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from ingestion.config.column_types import DECIMAL, TEXT_CARRIED, normal
 from ingestion.extract.arrow_types import arrow_type
 from ingestion.validate.errors import SchemaDriftError
 
@@ -52,6 +55,38 @@ class Drift:
         return {"added": self.added, "missing": self.missing, "retyped": self.retyped, "nullable": self.nullable}
 
 
+# Source types whose text form is exactly the value (the database prints it the same every time): declared as
+# `string`, they land as that text, which is no drift. Not floats (their text may round), timestamps (the session's
+# zone) or bytes.
+LOSSLESS_AS_TEXT = frozenset({"string", "json", "uuid", "time", "interval", "decimal", "smallint", "integer", "bigint"})
+LOSSLESS_AS_TEXT |= {"date", "boolean"}
+
+
+def _decimal_parts(logical: str) -> tuple[int, int] | None:
+    match = DECIMAL.match(logical)
+    return (int(match[1]), int(match[2])) if match else None
+
+
+def compatible_types(declared: str, source: str) -> bool:
+    """Whether a source column of logical type `source` lands as `declared` without loss (see the module docstring)."""
+    wanted, found = normal(declared), normal(source)
+    if wanted == found:
+        return True
+    found_decimal, wanted_decimal = _decimal_parts(found), _decimal_parts(wanted)
+    if wanted == "string":
+        return found in LOSSLESS_AS_TEXT or found_decimal is not None
+    if wanted == "decimal":  # exact text holds any decimal
+        return found_decimal is not None or found in ("smallint", "integer", "bigint")
+    if wanted == "interval":  # a time of day, or MySQL's TIME, is a duration
+        return found == "time"
+    if wanted_decimal is not None and found_decimal is not None:  # as many digits each side of the point, or more
+        (p, s), (p2, s2) = wanted_decimal, found_decimal
+        return s2 <= s and p2 - s2 <= p - s
+    if wanted in TEXT_CARRIED or found in TEXT_CARRIED or "time" in (wanted, found):
+        return False
+    return _compatible(arrow_type(wanted), arrow_type(found))
+
+
 def _compatible(declared: pa.DataType, source: pa.DataType) -> bool:
     if declared == source:
         return True
@@ -79,7 +114,7 @@ def compare(declared: Sequence[Column], source: Sequence[SourceColumn]) -> Drift
         found = at_source.get(column.name)
         if found is None:
             continue
-        if found.type is None or not _compatible(arrow_type(column.type), arrow_type(found.type)):
+        if found.type is None or not compatible_types(column.type, found.type):
             drift.retyped.append(
                 {"name": column.name, "declared": column.type, "source": found.type, "native": found.native}
             )
@@ -120,7 +155,13 @@ def landed_columns(declared: Sequence[Column], drift: Drift, policy: str, where:
         for column in declared
     ]
     evolved += [
-        Column(name=c["name"], type=c["type"], nullable=True, description="added by schema evolution")
+        # The source's own type stays in the description: an ENUM's or SET's allowed values, which `string` drops.
+        Column(
+            name=c["name"],
+            type=c["type"],
+            nullable=True,
+            description=f"added by schema evolution (source type {c['native']})",
+        )
         for c in drift.added
         if c["type"] is not None
     ]

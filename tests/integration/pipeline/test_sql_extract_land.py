@@ -168,7 +168,11 @@ def _recorded_drift(name: str) -> dict[str, Any]:
     [
         ("ALTER TABLE {table} ADD COLUMN region text", "new: region (TEXT)"),
         ("ALTER TABLE {table} DROP COLUMN paid", "missing: paid"),
-        ("ALTER TABLE {table} ALTER COLUMN customer TYPE integer USING NULL", "retyped: customer string -> integer"),
+        # a float (its text may round): an integer would be no drift, its text is exact
+        (
+            "ALTER TABLE {table} ALTER COLUMN customer TYPE double precision USING NULL",
+            "retyped: customer string -> double",
+        ),
     ],
 )
 def test_drift_fails_the_run_under_fail_and_lands_nothing(source: dict[str, Any], sql: str, message: str) -> None:

@@ -217,3 +217,41 @@ def test_a_text_batch_rejects_rows_without_quoting_their_values() -> None:
     assert batch.num_rows == 1
     assert [r.where for r in rejected] == ["record 1"]
     assert CANARY not in rejected[0].reason
+
+
+def test_text_carried_types_and_times_land_in_their_canonical_form_from_records_and_text() -> None:
+    columns = [
+        Column(name="ext_id", type="uuid"),
+        Column(name="span", type="interval"),
+        Column(name="amount", type="decimal"),
+        Column(name="at", type="time"),
+    ]
+    typer = RecordTyper(columns)
+    good = {
+        "ext_id": "A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11",
+        "span": "P1Y2M-3DT4H",
+        "amount": "-123456789012345678901234567890123456789012.5",
+        "at": "23:59:59.999999",
+    }
+    batch, rejected = typer.records_to_batch([good, {**good, "ext_id": "not-a-uuid"}, {**good, "span": "1 day"}], where)
+    assert batch.to_pylist() == [
+        {
+            "ext_id": "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11",
+            "span": "P1Y2M-3DT4H",
+            "amount": "-123456789012345678901234567890123456789012.5",
+            "at": datetime(2026, 1, 1, 23, 59, 59, 999999).time(),
+        }
+    ]
+    assert [r.reason for r in rejected] == [
+        "field 'ext_id' (uuid): text that is not a uuid in its canonical form",
+        "field 'span' (interval): text that is not an interval in its canonical form",
+    ]
+    # The same from text cells (a CSV): the fast Arrow path checks the form too, and only the bad row is rejected.
+    cells = pa.RecordBatch.from_pylist(
+        [good, {**good, "amount": "12,5"}], schema=pa.schema([pa.field(c.name, pa.string()) for c in columns])
+    )
+    typed, rejected = typer.batch_to_typed(cells, where)
+    assert typed.column("ext_id").to_pylist() == ["a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"]
+    assert [r.reason for r in rejected] == [
+        "field 'amount' (decimal): text that is not a decimal in its canonical form"
+    ]

@@ -78,3 +78,31 @@ def test_keys_single_column_plain_text_composite_json_array_none_without_columns
 def test_a_message_needs_columns() -> None:
     with pytest.raises(ValueError, match="at least one column"):
         encode_values(pa.RecordBatch.from_pydict({"a": [1]}), [])
+
+
+def test_small_decimals_and_zero_keep_their_scale_without_an_exponent() -> None:
+    # Arrow's own decimal text is "0E-10" and "1E-10" for these: not the documented form, and not what a reader of
+    # a decimal(38,10) expects.
+    from decimal import Decimal
+
+    values = pa.array([Decimal(0), Decimal("0.0000000001"), Decimal("-0.0000001"), Decimal("12.5"), None])
+    batch = pa.record_batch({"d": values.cast(pa.decimal128(38, 10))})
+    assert [json.loads(v)["d"] for v in encode_values(batch, ["d"]).to_pylist()] == [
+        "0.0000000000",
+        "0.0000000001",
+        "-0.0000001000",
+        "12.5000000000",
+        None,
+    ]
+    assert encode_keys(batch, ["d"]).to_pylist()[:2] == ["0.0000000000", "0.0000000001"]
+
+
+def test_times_of_day_are_iso_text_with_microseconds() -> None:
+    from datetime import time
+
+    batch = pa.record_batch({"t": pa.array([time(0), time(23, 59, 59, 999999), None], pa.time64("us"))})
+    assert [json.loads(v)["t"] for v in encode_values(batch, ["t"]).to_pylist()] == [
+        "00:00:00.000000",
+        "23:59:59.999999",
+        None,
+    ]

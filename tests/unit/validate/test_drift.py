@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import types as sa
-from sqlalchemy.dialects import mysql, postgresql
+from sqlalchemy.dialects import mssql, mysql, postgresql
 
 from ingestion.config.models import Column
 from ingestion.extract.source_schema import SourceColumn, logical_type
@@ -83,7 +83,9 @@ def test_warn_cannot_fill_a_not_null_column_that_is_gone() -> None:
         (postgresql.INTEGER(), "integer"),
         (postgresql.BIGINT(), "bigint"),
         (postgresql.NUMERIC(12, 2), "decimal(12,2)"),
-        (postgresql.NUMERIC(), None),
+        (postgresql.NUMERIC(), "decimal"),
+        (postgresql.NUMERIC(50, 10), "decimal"),
+        (postgresql.MONEY(), None),
         (postgresql.DOUBLE_PRECISION(), "double"),
         (postgresql.REAL(), "float"),
         (postgresql.TIMESTAMP(timezone=True), "timestamp"),
@@ -96,8 +98,87 @@ def test_warn_cannot_fill_a_not_null_column_that_is_gone() -> None:
         (mysql.TINYINT(), "smallint"),
         (mysql.DATETIME(), "timestamp_ntz"),
         (sa.Date(), "date"),
-        (postgresql.INTERVAL(), None),
+        (postgresql.INTERVAL(), "interval"),
+        (postgresql.UUID(), "uuid"),
+        (postgresql.TIME(), "time"),
+        (postgresql.TIME(timezone=True), "string"),
+        (postgresql.ARRAY(postgresql.INTEGER()), "json"),
+        (postgresql.ENUM("ok", "sad", name="mood"), "string"),
+        (postgresql.INET(), "string"),
+        (postgresql.CIDR(), "string"),
+        (postgresql.BIT(4), "string"),
+        (mysql.TIME(fsp=6), "time"),
+        (mysql.YEAR(), "smallint"),
+        (mysql.VARBINARY(16), "binary"),
+        (mysql.BINARY(4), "binary"),
+        (mysql.BIT(4), "binary"),
+        (mysql.BIGINT(unsigned=True), "decimal(20,0)"),
+        (mysql.INTEGER(unsigned=True), "bigint"),
+        (mysql.SMALLINT(unsigned=True), "integer"),
+        (mysql.MEDIUMINT(unsigned=True), "integer"),
+        (mysql.TINYINT(display_width=3, unsigned=True), "smallint"),
+        (mysql.DECIMAL(65, 30), "decimal"),
+        (mysql.ENUM("x", "y"), "string"),
+        (mysql.SET("a", "b"), "string"),
+        (mssql.UNIQUEIDENTIFIER(), "uuid"),
+        (mssql.DATETIMEOFFSET(), "timestamp"),
+        (mssql.DATETIME2(), "timestamp_ntz"),
+        (mssql.TIME(), "time"),
+        (mssql.BIT(), "boolean"),
+        (mssql.MONEY(), "decimal(19,4)"),
+        (mssql.SMALLMONEY(), "decimal(10,4)"),
+        (mssql.DECIMAL(38, 4), "decimal(38,4)"),
     ],
 )
 def test_reflected_types_map_to_logical_types(type_: object, logical: str | None) -> None:
     assert logical_type(type_) == logical
+
+
+@pytest.mark.parametrize(
+    ("declared", "source"),
+    [
+        ("string", "uuid"),  # a PostgreSQL uuid as its text
+        ("string", "time"),  # a MariaDB TIME as '-838:59:59'
+        ("string", "interval"),
+        ("string", "smallint"),  # a MariaDB YEAR as '2155'
+        ("string", "decimal(20,0)"),
+        ("string", "decimal"),
+        ("interval", "time"),  # a MariaDB TIME is a duration
+        ("decimal", "decimal(38,10)"),  # exact text holds any decimal
+        ("decimal(20,0)", "decimal(20,0)"),  # BIGINT UNSIGNED
+        ("decimal(14,2)", "decimal(12,2)"),  # wider than the source's on both sides of the point
+        ("integer", "smallint"),  # a YEAR
+        ("binary", "binary"),  # VARBINARY
+        ("numeric", "decimal"),
+    ],
+)
+def test_lossless_declarations_are_not_drift(declared: str, source: str) -> None:
+    assert not compare([Column(name="c", type=declared)], [SourceColumn("c", source, True, "X")]).any
+
+
+@pytest.mark.parametrize(
+    ("declared", "source"),
+    [
+        ("bigint", "decimal(20,0)"),  # BIGINT UNSIGNED above 2^63 does not fit
+        ("string", "double"),  # a float's text may round
+        ("string", "binary"),
+        ("string", "timestamp"),  # the text depends on the session's zone
+        ("time", "interval"),  # a duration is not a time of day
+        ("uuid", "string"),
+        ("decimal(12,2)", "decimal(12,3)"),
+        ("decimal(12,2)", "decimal"),
+        ("integer", "uuid"),
+    ],
+)
+def test_lossy_declarations_are_drift(declared: str, source: str) -> None:
+    drift = compare([Column(name="c", type=declared)], [SourceColumn("c", source, True, "X")])
+    assert [c["name"] for c in drift.retyped] == ["c"]
+
+
+def test_evolve_keeps_an_added_enums_allowed_values_in_its_description() -> None:
+    added = SourceColumn("mood", "string", True, "ENUM('ok','sad')")
+    drift = compare(DECLARED, [*_source(), added])
+    columns = landed_columns(DECLARED, drift, "evolve", "x.y")
+    assert columns[-1].name == "mood"
+    assert columns[-1].type == "string"
+    assert columns[-1].description == "added by schema evolution (source type ENUM('ok','sad'))"

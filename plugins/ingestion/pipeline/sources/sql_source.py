@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from ingestion.config.models import Column
     from ingestion.extract.cursor import Cursor
     from ingestion.extract.snapshot_read import WindowRead
+    from ingestion.extract.source_schema import SourceColumn
     from ingestion.extract.window import Window
     from ingestion.land.landing_facts import LandingFacts, SchemaDriftFacts
     from ingestion.pipeline.run_info import RunInfo
@@ -49,6 +50,7 @@ class SqlSource(Source):
         self._engine: Engine | None = None
         self._relation: FromClause | None = None
         self._drift: Drift | None = None
+        self._reflected: dict[str, SourceColumn] | None = None  # the table's columns by name; None for a query
         self._snapshot: WindowRead | None = None
 
     @property
@@ -148,6 +150,7 @@ class SqlSource(Source):
             return tuple(entity.columns)
         with database_errors_said_safely(self.where):
             reflected = reflect_columns(self.engine, locator.table, locator.schema_name)
+        self._reflected = {c.name: c for c in reflected}
         drift = compare(entity.columns, reflected)
         if drift.any:
             log.warning("%s: schema drift (%s): %s", self.where, entity.schema_drift, drift.describe())
@@ -163,6 +166,7 @@ class SqlSource(Source):
     def batches(self) -> Generator[SourceBatch, None, None]:
         from ingestion.extract.adbc_reader import usable_for
         from ingestion.extract.arrow_types import arrow_schema
+        from ingestion.extract.read_casts import read_casts
         from ingestion.extract.snapshot_read import WindowRead
         from ingestion.extract.sql_query import select_count, select_rows, window_for_dialect
         from ingestion.prefetch import prefetched
@@ -173,7 +177,8 @@ class SqlSource(Source):
             return
         absent = set(self._drift.missing) if self._drift else set()
         schema = arrow_schema(columns)
-        read_schema = arrow_schema([c for c in columns if c.name not in absent])
+        read_columns = [c for c in columns if c.name not in absent]
+        read_schema = arrow_schema(read_columns)
         cursor = self.plan.entity.load.cursor_column
         dialect = self.engine.dialect.name
         bounded = window_for_dialect(window, dialect)
@@ -182,7 +187,9 @@ class SqlSource(Source):
             log.info("reading through ADBC (Arrow-native COPY)")
         self._snapshot = WindowRead(
             self.engine,
-            select_rows(self.relation, read_schema.names, cursor, bounded),
+            select_rows(
+                self.relation, read_schema.names, cursor, bounded, read_casts(dialect, read_columns, self._reflected)
+            ),
             select_count(self.relation, cursor, bounded),
             read_schema,
             use_adbc=adbc,
