@@ -665,7 +665,50 @@ def build_parser() -> argparse.ArgumentParser:
         "run at deploy after `airflow db migrate`)",
     )
     access.set_defaults(func=cmd_access)
+
+    probe = commands.add_parser(
+        "test-connection", help="prove a source's DAG could run from here: source, columns, landing, topics (exit 1)"
+    )
+    probe.add_argument("source")
+    probe.set_defaults(func=cmd_test_connection)
+    from ingestion.onboarding.scaffold import add_parser as add_scaffold_parser
+
+    add_scaffold_parser(commands)
+
+    inspect = commands.add_parser(
+        "inspect", help="a committed run's landed files (rows, bytes), sample rows (PII hidden) and topic offsets"
+    )
+    inspect.add_argument("source")
+    inspect.add_argument("entity")
+    inspect.add_argument("--run", help="run id (default: the entity's latest committed run)")
+    inspect.add_argument("--rows", type=int, default=5, help="sample rows to show (default: %(default)s)")
+    inspect.add_argument("--db-url", help=DB_URL_HELP)
+    inspect.set_defaults(func=cmd_inspect)
     return parser
+
+
+def cmd_test_connection(args: argparse.Namespace) -> int:
+    from ingestion.onboarding.connection_check import run
+
+    return run(args.config_dir, args.env, args.source)
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    """A committed run's landed files, sample rows (PII columns hidden) and its topic's offsets."""
+    from ingestion.inspect_run import inspect_run
+
+    result = _load(args)
+    config = result.configs.get(args.source)
+    entities = plan_source(config, result.env).entities if config else ()
+    plan = next((p for p in entities if p.entity.name == args.entity), None)
+    if plan is None:
+        print(f"ingest inspect: no valid config for {args.source}.{args.entity}", file=sys.stderr)
+        return 2
+    store = _store(args)
+    try:
+        return inspect_run(store, plan, args.run, rows=args.rows)
+    finally:
+        store.engine.dispose()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,6 +15,11 @@ from pathlib import Path
 import pytest
 from airflow.dag_processing.dagbag import DagBag
 
+from ingestion.alerts_dag import ALERTS_DAG_ID
+from ingestion.planner import dag_id_for
+from ingestion.retention_dag import RETENTION_DAG_ID
+from ingestion.smoke import SMOKE_DAG_ID
+
 REPO = Path(__file__).resolve().parents[2]
 CONFIGS = REPO / "include" / "source_configs"
 SAMPLE_DAGS = {
@@ -28,6 +33,7 @@ SAMPLE_DAGS = {
     ),
 }
 STAGES = ["extract_land", "validate", "publish", "commit"]
+PLATFORM_DAGS = {SMOKE_DAG_ID, ALERTS_DAG_ID, RETENTION_DAG_ID}
 
 
 @pytest.fixture(scope="module")
@@ -39,14 +45,87 @@ def test_no_import_errors(dagbag: DagBag) -> None:
     assert dagbag.import_errors == {}
 
 
-def test_every_sample_config_builds_its_dag(dagbag: DagBag) -> None:
-    configs = sorted(p.stem for p in CONFIGS.glob("*.json") if not p.name.startswith("_"))
-    assert configs == ["crm", "orders_api", "partner_files"]
-    assert set(dagbag.dags) == {f"ingest_{name}" for name in configs} | {
-        "platform_smoke_check",
-        "ingest_alerts",
-        "ingest_retention",
-    }
+def config_dag_ids(config_dir: Path) -> dict[str, str]:
+    """dag_id -> file name of every source config in `config_dir`, derived as the loader does: `*.json` not starting
+    with `_`, the DAG named after the config's `name` (the file's stem when the file has no readable name)."""
+    expected = {}
+    for path in sorted(config_dir.glob("*.json")):
+        if path.name.startswith("_"):
+            continue
+        try:
+            name = json.loads(path.read_text()).get("name")
+        except (OSError, ValueError, AttributeError):
+            name = None
+        expected[dag_id_for(name if isinstance(name, str) else path.stem)] = path.name
+    return expected
+
+
+def config_dag_problems(bag: DagBag, config_dir: Path) -> list[str]:
+    """Every config that builds no DAG (with the loader's errors for it) and every source DAG without a config."""
+    expected = config_dag_ids(config_dir)
+    errors = [line.strip() for message in bag.import_errors.values() for line in str(message).splitlines()]
+    problems = []
+    for dag_id, file_name in expected.items():
+        if dag_id not in bag.dags:
+            why = [line for line in errors if f"/{file_name}: " in line] or ["no error reported"]
+            problems.append(f"{file_name}: builds no DAG {dag_id!r}: {'; '.join(why)}")
+    problems += [
+        f"DAG {dag_id!r} has no config file" for dag_id in sorted(set(bag.dags) - set(expected) - PLATFORM_DAGS)
+    ]
+    return problems
+
+
+def test_every_config_builds_its_dag_and_no_dag_lacks_a_config(dagbag: DagBag) -> None:
+    # The expected set comes from the config folder: adding a source is a JSON file, no edit here. A config that
+    # silently stops building still fails, naming its file.
+    assert set(SAMPLE_DAGS) <= set(config_dag_ids(CONFIGS))
+    assert config_dag_problems(dagbag, CONFIGS) == []
+    assert set(dagbag.dags) >= PLATFORM_DAGS
+
+
+def _bag_for(config_dir: Path, monkeypatch: pytest.MonkeyPatch) -> DagBag:
+    monkeypatch.setenv("INGEST_CONFIG_DIR", str(config_dir))
+    return DagBag(dag_folder=str(REPO / "dags"))
+
+
+def _config_folder_with(tmp_path: Path, file_name: str, **changes: object) -> Path:
+    """A copy of the sample folder plus `file_name`: crm.json renamed after the file, with `changes` applied."""
+    config_dir = tmp_path / "source_configs"
+    shutil.copytree(CONFIGS, config_dir)
+    data = json.loads((CONFIGS / "crm.json").read_text())
+    data.update({"name": file_name.removesuffix(".json"), **changes})
+    (config_dir / file_name).write_text(json.dumps(data, indent=2))
+    return config_dir
+
+
+def test_an_added_config_passes_the_check_with_no_python_edit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config_dir = _config_folder_with(tmp_path, "billing.json")
+    bag = _bag_for(config_dir, monkeypatch)
+    assert "ingest_billing" in bag.dags
+    assert config_dag_problems(bag, config_dir) == []
+
+
+def test_a_config_that_builds_no_dag_fails_the_check_naming_its_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config_dir = _config_folder_with(tmp_path, "billing.json", schedule="61 * * * *")
+    (config_dir / "renamed.json").write_text(
+        (config_dir / "orders_api.json").read_text().replace('"orders_api"', '"x"')
+    )
+    bag = _bag_for(config_dir, monkeypatch)
+    problems = config_dag_problems(bag, config_dir)
+    assert len(problems) == 2, problems
+    assert problems[0].startswith("billing.json: builds no DAG 'ingest_billing': ")
+    assert "billing.json: $.schedule: '61 * * * *' is not a valid cron expression" in problems[0]
+    assert problems[1].startswith("renamed.json: builds no DAG 'ingest_x': ")
+    assert "name 'x' must match the file name 'renamed'" in problems[1]
+
+
+def test_a_dag_without_a_config_fails_the_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config_dir = _config_folder_with(tmp_path, "billing.json")
+    bag = _bag_for(config_dir, monkeypatch)
+    (config_dir / "billing.json").unlink()  # the DAG was built from a file the folder no longer has
+    assert config_dag_problems(bag, config_dir) == ["DAG 'ingest_billing' has no config file"]
 
 
 @pytest.mark.parametrize("dag_id", sorted(SAMPLE_DAGS))
@@ -169,7 +248,7 @@ def test_broken_configs_are_one_loud_import_error_while_valid_dags_load(
 
     bag = DagBag(dag_folder=str(REPO / "dags"))
 
-    assert set(bag.dags) == set(SAMPLE_DAGS) | {"platform_smoke_check", "ingest_alerts", "ingest_retention"}
+    assert set(bag.dags) == set(config_dag_ids(CONFIGS)) | PLATFORM_DAGS
     assert len(bag.import_errors) == 1
     (error_file, message) = next(iter(bag.import_errors.items()))
     assert error_file.endswith("ingestion_config_errors.py")

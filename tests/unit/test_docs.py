@@ -4,8 +4,10 @@ page under docs/ is linked from the README, and every relative link (and its #he
 from __future__ import annotations
 
 import ast
+import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -115,3 +117,43 @@ def test_the_fault_matrix_markers_are_in_the_reliability_page_once() -> None:
     assert (text.count(start), text.count(end)) == (1, 1)
     assert text.index(start) < text.index(end)
     assert "fault-matrix:start" not in README.read_text()
+
+
+CONNECTIONS = DOCS / "connections.md"
+CONN_EXAMPLE = re.compile(r"^export (AIRFLOW_CONN_[A-Z0-9_]+)='(.*)'$", re.MULTILINE)
+SQL_CONN_TYPES = {"postgres", "mysql", "mssql"}
+
+
+def connection_examples(page: Path) -> dict[str, dict[str, Any]]:
+    return {name: json.loads(value) for name, value in CONN_EXAMPLE.findall(page.read_text())}
+
+
+def test_the_readme_connection_examples_parse_and_use_only_what_the_code_supports() -> None:
+    from airflow.models.connection import Connection
+
+    from ingestion.extract.http_client import AUTH_EXTRA_KEYS, AUTH_KINDS
+
+    examples = connection_examples(README)
+    assert examples == connection_examples(CONNECTIONS)  # the README shows the docs page's examples, unchanged
+    for variable, data in examples.items():
+        # Airflow's own parser of an AIRFLOW_CONN_<ID> JSON value: every field lands where the example says.
+        connection = Connection.from_json(json.dumps(data), conn_id=variable.removeprefix("AIRFLOW_CONN_").lower())
+        assert (connection.conn_type, connection.host, connection.schema) == (
+            data["conn_type"],
+            data["host"],
+            data.get("schema"),
+        )
+        assert connection.extra_dejson == data.get("extra", {})
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for data in examples.values():
+        by_type.setdefault(data["conn_type"], []).append(data)
+    assert set(by_type) == SQL_CONN_TYPES | {"http", "sftp"}
+    # REST: every auth kind the client accepts, each named explicitly, with only the extra keys it reads.
+    http = by_type["http"]
+    assert sorted(d["extra"]["auth"] for d in http) == sorted([*AUTH_KINDS, "api_key"])  # api_key: header and param
+    assert all(set(d["extra"]) <= set(AUTH_EXTRA_KEYS) for d in http)
+    # SFTP: one with a password, one with a key, both pinning the server's host key.
+    sftp = by_type["sftp"]
+    assert sorted("password" in d for d in sftp) == [False, True]
+    assert any("key_file" in d["extra"] or "private_key" in d["extra"] for d in sftp)
+    assert all("host_key" in d["extra"] for d in sftp)

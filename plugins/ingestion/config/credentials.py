@@ -56,6 +56,22 @@ def find_credentials(data: Any, root: str = "$") -> list[tuple[str, str]]:
     return found
 
 
+def without_credentials(data: Any) -> Any:
+    """A copy of `data` with every value under a credential-looking key replaced by `***`, and every URI password or
+    Azure key in a key or value masked: a file holding a credential is still validated, so its other errors are
+    listed too, and no validation message can echo the secret. Recursive: read_config_file bounds the depth."""
+    if isinstance(data, dict):
+        return {
+            mask_credentials(key): "***" if key.lower() in SECRET_KEYS else without_credentials(value)
+            for key, value in data.items()
+        }
+    if isinstance(data, list):
+        return [without_credentials(value) for value in data]
+    if isinstance(data, str):
+        return mask_credentials(data)
+    return data
+
+
 def _value_problem(text: str) -> str | None:
     if URI_WITH_PASSWORD.search(text):
         return _URI_MESSAGE

@@ -31,7 +31,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ingestion.config.config_files import FileProblem, json_path_step, json_type_name, read_config_file
-from ingestion.config.credentials import find_credentials, mask_credentials
+from ingestion.config.credentials import find_credentials, mask_credentials, without_credentials
 from ingestion.config.models import SourceConfig, SourceKind, entity_topic, topic_template_path
 
 DEFAULTS_FILE = "_defaults.json"
@@ -175,6 +175,22 @@ def _read_checked(path: Path, errors: list[ConfigError]) -> dict[str, Any] | Non
     return None if credentials else data
 
 
+def _read_source(path: Path, errors: list[ConfigError]) -> tuple[dict[str, Any] | None, tuple[str, ...]]:
+    """A source file's object with its credentials masked, and their JSON paths (each recorded as an error), or
+    (None, ()) after recording why the file is unreadable. A file holding a credential is never loaded, but it is
+    still validated: its other errors are listed with the credential's, not one fix and one reload at a time."""
+    data = read_config_file(path)
+    if isinstance(data, FileProblem):
+        errors.append(ConfigError(str(path), data.path, data.message))
+        return None, ()
+    credentials = find_credentials(data)
+    for json_path, why in credentials:
+        errors.append(ConfigError(str(path), json_path, why))
+    if not credentials:
+        return data, ()
+    return without_credentials(data), tuple(json_path for json_path, _ in credentials)
+
+
 def _read_shared(config_dir: Path, env: str, errors: list[ConfigError]) -> _Shared:
     """`_defaults.json` and every overlay, each read and checked; the current environment's overlay is kept."""
     defaults_file = config_dir / DEFAULTS_FILE
@@ -220,7 +236,7 @@ def load_configs(config_dir: Path, env: str | None = None, *, only: str | None =
     for path in paths:
         if path.name.startswith("_"):
             continue
-        raw = _read_checked(path, result.errors)
+        raw, credentials = _read_source(path, result.errors)
         if raw is None:
             continue
         name = str(raw.get("name"))
@@ -229,8 +245,8 @@ def load_configs(config_dir: Path, env: str | None = None, *, only: str | None =
                 ConfigError(str(path), "$", f"not loaded: it merges {' and '.join(blocked)}, which has errors")
             )
             continue
-        config = _validate(path, shared.layers(path, raw, name), result.errors)
-        if config is None:
+        config = _validate(path, shared.layers(path, raw, name), result.errors, credentials)
+        if config is None or credentials:
             continue
         if config.name in result.configs:
             result.errors.append(ConfigError(str(path), "$.name", f"source name {config.name!r} is used twice"))
@@ -247,8 +263,11 @@ def load_configs(config_dir: Path, env: str | None = None, *, only: str | None =
     return result
 
 
-def _validate(path: Path, layers: list[_Layer], errors: list[ConfigError]) -> SourceConfig | None:
-    """The merged config of `path`, or None after recording each error in the file whose value caused it."""
+def _validate(
+    path: Path, layers: list[_Layer], errors: list[ConfigError], credentials: tuple[str, ...] = ()
+) -> SourceConfig | None:
+    """The merged config of `path`, or None after recording each error in the file whose value caused it. Errors at
+    or under one of `path`'s `credentials` (JSON paths, reported already) are left out: they would only repeat it."""
     merged: dict[str, Any] = {}
     for layer in layers:
         merged = deep_merge(merged, layer.data)
@@ -268,20 +287,31 @@ def _validate(path: Path, layers: list[_Layer], errors: list[ConfigError]) -> So
             and any(o["loc"][: len(err["loc"])] == err["loc"] and len(o["loc"]) > len(err["loc"]) for o in found)
         )
     ]
-    for err in kept[:MAX_ERRORS_PER_CONFIG]:
+    located = []
+    for err in kept:
         loc = _file_loc(tuple(err["loc"]))
         layer = _supplier(layers, loc, err["type"])
+        json_path = _json_path((*layer.prefix, *loc))
+        if not (layer.file == path and any(_at_or_under(json_path, c) for c in credentials)):
+            located.append((err, layer, json_path))
+    for err, layer, json_path in located[:MAX_ERRORS_PER_CONFIG]:
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] not in {"value_error", "assertion_error", "missing"}:
             message += f" (got {json.dumps(err.get('input'), default=str)[:80]})"
         if layer.file != path:
             message += f" (merged into {path.name})"
-        errors.append(ConfigError(str(layer.file), _json_path((*layer.prefix, *loc)), message))
-    if len(kept) > MAX_ERRORS_PER_CONFIG:
+        errors.append(ConfigError(str(layer.file), json_path, message))
+    if len(located) > MAX_ERRORS_PER_CONFIG:
         errors.append(
-            ConfigError(str(path), "$", f"{len(kept) - MAX_ERRORS_PER_CONFIG} more errors not shown (fix these first)")
+            ConfigError(
+                str(path), "$", f"{len(located) - MAX_ERRORS_PER_CONFIG} more errors not shown (fix these first)"
+            )
         )
     return None
+
+
+def _at_or_under(json_path: str, parent: str) -> bool:
+    return json_path == parent or json_path.startswith((f"{parent}.", f"{parent}["))
 
 
 def _refuse_shared_topics(result: LoadResult, files: dict[str, str]) -> None:

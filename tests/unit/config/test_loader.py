@@ -176,7 +176,50 @@ def test_credential_keys_are_found_however_they_are_written(tmp_path: Path, raw:
     name = json.loads(raw)["name"]
     (tmp_path / f"{name}.json").write_text(raw)
     errors = load_configs(tmp_path, "dev").errors
-    assert [e.message.split(":")[0] for e in errors] == ["looks like a credential"]
+    # The credential first, then the file's other errors (this file has little else); none repeats the credential.
+    credential = errors[0]
+    assert credential.message.startswith("looks like a credential")
+    assert [e for e in errors if e.path.startswith(credential.path)] == [credential]
+    assert any(e.path == "$.owners" and e.message == "Field required" for e in errors)
+
+
+def test_a_credential_is_listed_with_the_files_other_errors_never_its_value(tmp_path: Path) -> None:
+    # Defect: a credential-looking key made the loader report that error alone; the file's other errors showed up
+    # only once it was fixed. Now every error of the file is listed together, each by file and JSON path.
+    data = copy.deepcopy(VALID)
+    data["token"] = "tok-Value-0x41"
+    data["entities"][0]["locator"]["api_key"] = {"nested": "key-Value-0x41"}
+    data["description"] = "see postgresql://u:uri-Value-0x41@db:5432/x"
+    data["schedule"] = "61 * * * *"
+    del data["owners"]
+    data["entities"][0]["columns"][1]["pii_strategy"] = None
+    (tmp_path / "crm.json").write_text(json.dumps(data))
+
+    result = load_configs(tmp_path, "dev")
+
+    assert result.configs == {}
+    assert {(e.path, e.message.split(":")[0].split(" (")[0]) for e in result.errors} == {
+        ("$.token", "looks like a credential"),
+        ("$.entities[0].locator.api_key", "looks like a credential"),
+        ("$.description", "looks like a URI with a password"),
+        ("$.schedule", "'61 * * * *' is not a valid cron expression"),
+        ("$.owners", "Field required"),
+        ("$.entities[0].columns[1]", "column 'email' is marked pii but has no pii_strategy"),
+    }
+    assert all(Path(e.file).name == "crm.json" for e in result.errors)
+    assert "Value-0x41" not in "\n".join(str(e) for e in result.errors)
+
+
+def test_a_file_whose_only_problem_is_a_credential_is_still_not_loaded(tmp_path: Path) -> None:
+    data = copy.deepcopy(VALID)
+    data["description"] = "mirror of postgresql://u:pw-Value-0x41@db:5432/x"  # any text passes validation
+    (tmp_path / "crm.json").write_text(json.dumps(data))
+    result = load_configs(tmp_path, "dev")
+    assert result.configs == {}
+    assert [(e.path, e.message.split(":")[0]) for e in result.errors] == [
+        ("$.description", "looks like a URI with a password")
+    ]
+    assert "Value-0x41" not in str(result.errors[0])
 
 
 def test_unknown_column_type_is_refused_at_load(tmp_path: Path) -> None:

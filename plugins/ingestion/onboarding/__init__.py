@@ -1,0 +1,1 @@
+"""Onboarding a source: `ingest test-connection` (connection_check) and `ingest scaffold` (scaffold)."""
