@@ -29,6 +29,7 @@ from ingestion.state.tables import boundary_keys, metadata, publishes
 from tests.integration.state import released_tables as released
 
 REPO = Path(__file__).resolve().parents[3]
+HEAD = schema.head_revision()
 T0 = datetime(2026, 11, 3, 2, 0, tzinfo=UTC)
 
 # A row in every table of the released schema, with the awkward values: NULLs, JSON, booleans, big integers.
@@ -190,7 +191,7 @@ def test_upgrade_keeps_every_row_of_a_released_database_and_is_idempotent(empty_
     assert first.returncode == 0, first.stderr
     assert first.stdout.splitlines() == [
         "tables made before schema migrations recorded at revision 0001 (no row changed)",
-        "control DB schema: 0001 -> 0004 (upgraded)",
+        f"control DB schema: 0001 -> {HEAD} (upgraded)",
     ]
     assert _snapshot(engine, released.metadata) == before
     assert {"ingest_publish", "ingest_boundary_key", VERSION_TABLE} <= set(inspect(engine).get_table_names())
@@ -215,10 +216,10 @@ def test_upgrade_keeps_every_row_of_a_released_database_and_is_idempotent(empty_
 
     again = ingest_db("upgrade", "--db-url", empty_db)
     assert again.returncode == 0, again.stderr
-    assert again.stdout == "control DB schema: 0004 -> 0004 (already this code's newest revision: nothing to do)\n"
+    assert again.stdout == f"control DB schema: {HEAD} -> {HEAD} (already this code's newest revision: nothing to do)\n"
     assert _snapshot(engine, metadata) == everything
     current = ingest_db("current", "--db-url", empty_db)
-    assert (current.returncode, current.stdout) == (0, "0004\n")
+    assert (current.returncode, current.stdout) == (0, f"{HEAD}\n")
 
 
 def test_the_migrations_make_exactly_the_tables_of_tables_py(engine: Engine) -> None:
@@ -237,7 +238,7 @@ def test_a_stage_refuses_a_postgres_control_db_behind_this_code(empty_db: str, e
     with pytest.raises(ControlSchemaError) as raised, open_control_store(empty_db):
         pass
     assert str(raised.value) == (
-        "the control database's schema is at revision 0001; this code needs 0004: run `scripts/ingest db upgrade` "
+        f"the control database's schema is at revision 0001; this code needs {HEAD}: run `scripts/ingest db upgrade` "
         "against it (a deploy runs it before the new code serves)"
     )
     assert "ingest_publish" not in inspect(engine).get_table_names()  # nothing was changed on the way
@@ -249,7 +250,7 @@ def test_a_stage_refuses_a_postgres_control_db_behind_this_code(empty_db: str, e
         timeout=120,
     )
     assert cli.returncode == 2
-    assert "is at revision 0001; this code needs 0004: run `scripts/ingest db upgrade`" in cli.stderr
+    assert f"is at revision 0001; this code needs {HEAD}: run `scripts/ingest db upgrade`" in cli.stderr
 
     assert ingest_db("upgrade", "--db-url", empty_db).returncode == 0
     with open_control_store(empty_db) as store:
@@ -290,8 +291,8 @@ def test_concurrent_upgrades_take_turns(empty_db: str) -> None:
     failed = [err[-3000:] for proc, (_, err) in zip(procs, finished, strict=True) if proc.returncode != 0]
     assert not failed, failed[0]
     done = [json.loads(out.rpartition("outcome ")[2]) for out, _ in finished]
-    assert sorted(d["before"] or "none" for d in done) == ["0004", "0004", "0004", "none"]
-    assert {d["after"] for d in done} == {"0004"}
+    assert sorted(d["before"] or "none" for d in done) == [HEAD, HEAD, HEAD, "none"]
+    assert {d["after"] for d in done} == {HEAD}
 
 
 @pytest.mark.parametrize("empty_db", ["postgres"], indirect=True)
