@@ -263,7 +263,15 @@ def test_broken_configs_are_one_loud_import_error_while_valid_dags_load(
 
 def test_smoke_dag_uses_every_hook_once_then_alerts(dagbag: DagBag) -> None:
     dag = dagbag.dags["platform_smoke_check"]
-    checks = {"read_postgres", "read_mysql", "write_lake", "produce_kafka", "list_sftp", "call_api", "source_connections"}
+    checks = {
+        "read_postgres",
+        "read_mysql",
+        "write_lake",
+        "produce_kafka",
+        "list_sftp",
+        "call_api",
+        "source_connections",
+    }
     assert set(dag.task_ids) == checks | {"post_alert"}
     assert dag.get_task("post_alert").upstream_task_ids == checks
     assert type(dag.timetable).__name__ == "NullTimetable"  # manual runs only
