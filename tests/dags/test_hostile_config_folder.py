@@ -16,9 +16,10 @@ import pytest
 from airflow.dag_processing.dagbag import DagBag
 
 from ingestion.config.config_files import MAX_CONFIG_DEPTH
+from tests.sample_configs import sample_config_dir
 
 REPO = Path(__file__).resolve().parents[2]
-CONFIGS = REPO / "include" / "source_configs"
+CONFIGS = sample_config_dir()
 EXPECTED_DAGS = {
     "ingest_crm",
     "ingest_orders_api",

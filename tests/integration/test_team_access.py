@@ -1,5 +1,5 @@
 """Access per team through Airflow's own REST API: a real api-server with the FAB auth manager, the team roles
-written by `ingest access sync` from the repository's source configs, as a deploy does it (`airflow db migrate`, the
+written by `ingest access sync` from the sample source configs, as a deploy does it (`airflow db migrate`, the
 admin user, `access sync`, then the teams' users), and the DAGs serialized into the metadata DB.
 
 crm-data owns `ingest_crm`, commerce-data owns `ingest_orders_api`. A team's user sees, triggers, clears and backfills
@@ -26,8 +26,9 @@ import requests
 
 from ingestion.access.fab_roles import FAB_AUTH_MANAGER
 from tests.integration.support import AIRFLOW_BIN, REPO, airflow_env, free_port
+from tests.sample_configs import sample_config_dir
 
-CONFIGS = REPO / "include" / "source_configs"
+CONFIGS = sample_config_dir()  # the three sample teams and DAGs below, whatever else include/source_configs holds
 USERS = {"crm_user": "team_crm-data", "commerce_user": "team_commerce-data", "admin": "Admin"}
 OWN = {"crm_user": "ingest_crm", "commerce_user": "ingest_orders_api"}
 EVERY_DAG = {

@@ -23,9 +23,10 @@ from ingestion.access.fab_roles import (
 from ingestion.access.teams import TeamAccess, team_access, team_role
 from ingestion.config.loader import load_configs
 from ingestion.config.models import SourceConfig
+from tests.sample_configs import sample_config_dir
 
 REPO = Path(__file__).resolve().parents[2]
-CONFIGS = REPO / "include" / "source_configs"
+CONFIGS = sample_config_dir()
 
 
 def _config(name: str, team: str) -> SourceConfig:

@@ -24,10 +24,9 @@ import pytest
 from ingestion.config.config_files import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH
 from ingestion.config.loader import MAX_ERRORS_PER_CONFIG, ConfigError, LoadResult, load_configs
 from ingestion.config.models import SECRET_KEYS
+from tests.sample_configs import SAMPLES, sample_config_dir
 
-REPO = Path(__file__).resolve().parents[3]
-SAMPLES_DIR = REPO / "include" / "source_configs"
-SAMPLES = ("crm", "orders_api", "partner_files")
+SAMPLES_DIR = sample_config_dir()
 SECRET = "S3cr3t-Pw-0x41"  # every credential value the corpus plants; no error may contain it
 URI = f"postgresql://crm_loader:{SECRET}@db.internal.example.com:5432/crm"
 

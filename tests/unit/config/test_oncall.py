@@ -20,10 +20,11 @@ from ingestion.notify.oncall import addressed, data_loss_suspected
 from ingestion.pipeline.errors import CountMismatchError, ValidationFailedError
 from ingestion.publish.errors import PublishCountMismatchError
 from ingestion.state.errors import WatermarkConflictError
+from tests.sample_configs import sample_config_dir
 from tests.unit.notify.test_payloads import _alert
 
 REPO = Path(__file__).resolve().parents[3]
-CONFIGS = REPO / "include" / "source_configs"
+CONFIGS = sample_config_dir()
 A, B, C, LEAD = "ana@example.com", "bo@example.com", "cy@example.com", "lee@example.com"
 
 
@@ -140,7 +141,7 @@ def test_the_sample_rotations_load_and_conform_to_the_committed_schema() -> None
     assert [e.message for e in validator.iter_errors(sample)] == []
     assert [e.message for e in validator.iter_errors({"teams": {"x": {"members": []}}})] != []
     owners = {json.loads(p.read_text())["owners"]["team"] for p in CONFIGS.glob("[!_]*.json")}
-    assert set(load_oncall(CONFIGS).teams) == owners  # every sample team has a rotation
+    assert owners <= set(load_oncall(CONFIGS).teams)  # every sample team has a rotation
 
 
 def test_ingest_oncall_prints_who_is_on_call_for_each_team_at_a_time() -> None:

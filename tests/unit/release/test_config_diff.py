@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from ingestion.release.config_diff import MAX_PATHS, ConfigChanges, diff, snapshot
+from tests.sample_configs import sample_config_dir
 
-REPO = Path(__file__).resolve().parents[3]
-CONFIGS = REPO / "include" / "source_configs"
+CONFIGS = sample_config_dir()
 
 
 def _source(*entities: dict[str, Any], **settings: Any) -> dict[str, Any]:
