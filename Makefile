@@ -5,7 +5,7 @@ PY := .venv/bin/python
 .PHONY: help bootstrap stack-up stack-down stack-status test test-unit demo run airflow airflow-stop deploy-local lint format constraints clean validate bench-parse
 
 help:
-	@echo "make demo          stack up, run the smoke check and ingest_crm on SQLite metadata, print a summary"
+	@echo "make demo          stack up, run the sample DAGs on the metadata DB make airflow serves, print a summary"
 	@echo "make run DAG=ingest_x [DATE=YYYY-MM-DD]  run one DAG once on the local stack (airflow dags test), print a summary"
 	@echo "make test          install everything, start the stack, lint, run the whole suite, stop the stack"
 	@echo "make stack-up      start the native local stack (Postgres, MariaDB, Kafka, Azurite, sshd, sample API, webhook and SMTP sinks)"

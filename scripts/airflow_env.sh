@@ -1,5 +1,6 @@
 # Sourced by the demo and `make airflow`: one Airflow configuration for local runs.
-# AIRFLOW_HOME is .airflow/ in the repo; metadata on SQLite unless AIRFLOW__DATABASE__SQL_ALCHEMY_CONN is set.
+# AIRFLOW_HOME is .airflow/ in the repo; metadata in the local stack's Postgres (its `airflow` database, the one
+# `make airflow` serves, so the UI shows the demo's runs) unless AIRFLOW__DATABASE__SQL_ALCHEMY_CONN is set.
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export AIRFLOW_HOME=${AIRFLOW_HOME:-$REPO/.airflow}
 # Served from the working tree; with INGEST_BUNDLE_ROOT, from its `current` release, which `scripts/deploy.sh local`
@@ -16,6 +17,6 @@ export AIRFLOW__CORE__PLUGINS_FOLDER=$SERVED/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
 export AIRFLOW__CORE__PARALLELISM=${AIRFLOW__CORE__PARALLELISM:-4}
 export AIRFLOW__CORE__EXECUTOR=${AIRFLOW__CORE__EXECUTOR:-LocalExecutor}
-export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-sqlite:///$AIRFLOW_HOME/airflow.db}
+export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN:-postgresql+psycopg://ingest:ingest@127.0.0.1:${STACK_POSTGRES_PORT:-25432}/airflow}
 export PYTHONPATH=$SERVED/plugins${PYTHONPATH:+:$PYTHONPATH}
 mkdir -p "$AIRFLOW_HOME"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything the project needs on a fresh machine, and nothing twice:
-#   Debian packages (PostgreSQL, MariaDB, OpenSSH server, build headers), the Python virtualenv in .venv/,
+#   Debian packages (PostgreSQL, Redis, MariaDB, OpenSSH server, build headers), the Python virtualenv in .venv/,
 #   Azurite from npm (stack/azurite), the Kafka broker jars from Maven Central (.tools/kafka-libs), and the
 #   Adaptive Card JSON schema from npm (.tools/adaptive-card) for the tests of the Teams card, actionlint (Go,
 #   .tools/bin) for the workflow checks, and checkov (PyPI, .tools/checkov) for the Terraform checks.
@@ -24,9 +24,10 @@ want() { ((${#STEPS[@]} == 0)) || [[ " ${STEPS[*]} " == *" $1 "* ]]; }
 
 # --- Debian packages ---------------------------------------------------------------------------------
 if want apt; then
-  APT_PACKAGES=(postgresql mariadb-server mariadb-client openssh-server openssh-client util-linux
+  APT_PACKAGES=(postgresql redis-server mariadb-server mariadb-client openssh-server openssh-client util-linux
                 default-libmysqlclient-dev pkg-config build-essential openjdk-17-jre-headless maven nodejs npm
-                shellcheck)
+                shellcheck
+                chromium)  # the browser tests' headless Chromium (Playwright drives it; it cannot fetch its own here)
   missing=()
   for pkg in "${APT_PACKAGES[@]}"; do
     # nodejs/npm may come from outside Debian (e.g. nvm): accept the binaries as well.

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make demo`: bring the local stack up, run the sample DAGs with Airflow on SQLite metadata, print a summary.
+# `make demo`: bring the local stack up, run the sample DAGs with Airflow on the stack's Postgres metadata DB (the one
+# `make airflow` serves: its UI shows these runs), print a summary, and unpause the sample DAGs.
 # The stack stays up afterwards so you can look around (`make airflow` for the UI); `make stack-down` stops it.
 # DEMO_DAGS lists `dag_id` or `dag_id@logical_date`: ingest_crm runs the day of the seeded orders (2026-11-02),
 # so its interval entity has rows to load; ingest_orders_api reads the sample API, ingest_partner_files the files
@@ -18,7 +19,7 @@ source scripts/airflow_env.sh
 export INGEST_DEADLINES=off
 mkdir -p "$AIRFLOW_HOME/demo"
 
-say "preparing Airflow metadata in $AIRFLOW_HOME (SQLite)"
+say "preparing the Airflow metadata DB (the stack's Postgres, as make airflow)"
 .venv/bin/airflow db migrate > "$AIRFLOW_HOME/demo/db-migrate.log" 2>&1 \
   || { tail -20 "$AIRFLOW_HOME/demo/db-migrate.log"; say "FAILED: airflow db migrate"; exit 1; }
 # The stages only check the control DB's schema revision; a deploy (here: the demo) upgrades it first. Idempotent.
@@ -42,5 +43,16 @@ done
 "$PY" scripts/demo_summary.py "${dag_ids[@]}" || failed=1
 say "scripts/ingest status (control DB: freshness, rows, watermarks, failing checks)"
 scripts/ingest status || true  # exits 1 when something is late or failing: information here, not a demo failure
+# Locally the sample DAGs run on their schedules once `make airflow` is up; a deployment keeps Airflow's default (a new
+# DAG is paused until someone unpauses it).
+sample_dags=()
+for dag_id in "${dag_ids[@]}"; do [[ $dag_id == ingest_* ]] && sample_dags+=("$dag_id"); done
+if ((${#sample_dags[@]})); then
+  say "unpausing ${sample_dags[*]} (local only)"
+  for dag_id in "${sample_dags[@]}"; do
+    .venv/bin/airflow dags unpause "$dag_id" >> "$AIRFLOW_HOME/demo/unpause.log" 2>&1 \
+      || { tail -5 "$AIRFLOW_HOME/demo/unpause.log"; say "FAILED: airflow dags unpause $dag_id"; failed=1; }
+  done
+fi
 say "stack is still running: make stack-status | make airflow (web UI) | make stack-down"
 exit $failed

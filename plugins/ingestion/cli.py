@@ -512,7 +512,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.source and not configs:
         print(f"no valid config for source {args.source!r}", file=sys.stderr)
         return 2
-    statuses = entity_statuses(configs, _store(args))
+    statuses = entity_statuses(configs, _store(args), oncall=_oncall_or_none(args))
     if args.json:
         print(json.dumps([s.as_dict() for s in statuses], indent=2))
     else:
@@ -520,7 +520,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     for error in result.errors:
         print(f"invalid, left out: {error}", file=sys.stderr)
     # Non-zero when something needs attention, so the command can gate a script or a check.
-    return 1 if any(s.state == "late" or s.failing_checks for s in statuses) else 0
+    return 1 if any(s.state in ("late", "failing") or s.failing_checks for s in statuses) else 0
 
 
 def cmd_access(args: argparse.Namespace) -> int:

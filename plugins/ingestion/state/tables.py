@@ -47,6 +47,8 @@ watermark_history = Table(
     Column("changed_at", DateTime(timezone=True), nullable=False),
     Column("changed_by", String(250), nullable=False),
     Column("reason", Text, nullable=False),
+    # An entity's changes, newest first (the Ingestion view's history).
+    Index("ix_ingest_watermark_history_entity", "source", "entity", "id"),
 )
 
 # One row per committed entity run: what it read, landed and published, how long each stage took.
@@ -74,6 +76,8 @@ entity_runs = Table(
     Column("moved_watermark", Boolean, nullable=False, default=False),
     Column("committed_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("source", "entity", "run_id", name="uq_ingest_entity_run"),
+    # An entity's latest run in one index step, however long its history (state/overview.py).
+    Index("ix_ingest_entity_run_latest", "source", "entity", "id"),
 )
 
 # One row per entity run whose publish began: which landing it publishes (the manifest's landing_id), the watermark
@@ -117,6 +121,7 @@ check_results = Table(
     Column("observed", JSON, nullable=False, default=dict),
     Column("checked_at", DateTime(timezone=True), nullable=False),
     Index("ix_ingest_check_result_run", "source", "entity", "run_id"),
+    Index("ix_ingest_check_result_latest", "source", "entity", "id"),
 )
 
 # Every alert the platform meant to send, per channel, and what became of it: sent, held (de-duplicated, throttled
@@ -138,6 +143,7 @@ alerts = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_ingest_alert_channel_time", "channel", "created_at"),
     Index("ix_ingest_alert_source", "source", "entity", "kind"),
+    Index("ix_ingest_alert_created", "created_at"),  # the open alerts of every entity (state/overview.py)
 )
 
 # Files of file sources (SFTP) that committed runs loaded: (name, mtime) per source and entity. A file is loaded
