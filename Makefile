@@ -8,10 +8,11 @@ help:
 	@echo "make demo          stack up, run the sample DAGs on the metadata DB make airflow serves, print a summary"
 	@echo "make run DAG=ingest_x [DATE=YYYY-MM-DD]  run one DAG once on the local stack (airflow dags test), print a summary"
 	@echo "make test          install everything, start the stack, lint, run the whole suite, stop the stack"
-	@echo "make stack-up      start the native local stack (Postgres, MariaDB, Kafka, Azurite, sshd, sample API, webhook and SMTP sinks)"
+	@echo "make stack-up      start the native local stack (Postgres, Redis, MariaDB, Kafka, Azurite, sshd, sample API, webhook and SMTP sinks)"
 	@echo "make stack-down    stop it (by PID)"
 	@echo "make stack-status  which services are up, and their memory"
-	@echo "make airflow       api-server, scheduler, dag-processor and triggerer, supervised (Ctrl-C stops them)"
+	@echo "make airflow       api-server, scheduler, dag-processor and triggerer, supervised (Ctrl-C stops them);"
+	@echo "                   EXECUTOR=celery: CeleryExecutor on the stack's Redis, with two Celery workers"
 	@echo "make airflow-stop  stop the components started by make airflow"
 	@echo "make deploy-local  deploy this checkout to the local Airflow serving INGEST_BUNDLE_ROOT (scripts/deploy.sh local)"
 	@echo "make test-unit     unit and DAG tests only (no services)"
@@ -51,7 +52,7 @@ run: stack-up
 	@bash scripts/run_dag.sh "$(DAG)" $(DATE)
 
 airflow: stack-up
-	@set -a; source .stack/env; set +a; source scripts/airflow_env.sh; $(PY) scripts/airflow_local.py run
+	@set -a; source .stack/env; set +a; source scripts/airflow_env.sh; $(PY) scripts/airflow_local.py run $(if $(EXECUTOR),--executor $(EXECUTOR))
 
 # The same steps as a deployment to Dev or Prod, against `INGEST_BUNDLE_ROOT=.airflow/bundle make airflow`.
 deploy-local: stack-up

@@ -3,6 +3,7 @@ and dlt, on the local stack (`make stack-up` first).
 
     .venv/bin/python bench/sql_pipeline_bench.py [--rows 1000000] [--skip-dlt] [--rounds 3] [--no-content-checks]
     .venv/bin/python bench/sql_pipeline_bench.py --rows 10000000 --publish-only   # one long publish transaction
+    .venv/bin/python bench/sql_pipeline_bench.py --publish-vs-bare --rounds 3   # publish stage beside the bare loop
 
 Every measured thing runs in its own child process (as an Airflow task would), so each gets its own peak RSS
 (from wait4) and none inherits another's memory. Measured, for the same N-row, 9-column table:
@@ -309,6 +310,7 @@ def child_producer(state: dict[str, Any], *, with_headers: bool = True) -> dict[
     producer_cpu = usage.ru_utime + usage.ru_stime - own_cpu.ru_utime - own_cpu.ru_stime
     return {
         "rows": len(values),
+        "topic": topic,
         "seconds_inner": round(seconds, 3),
         "producer_cpu_us_per_message": round(producer_cpu / len(values) * 1e6, 2),
         "broker_cpu_us_per_message": round(broker_cpu / len(values) * 1e6, 2),
@@ -494,6 +496,47 @@ def publish_only(rows: int, state: dict[str, Any], work: Path, me: list[str], en
     print(f"[bench] raw results: {out}")
 
 
+def publish_vs_bare(
+    rounds: int, rows: int, state: dict[str, Any], work: Path, me: list[str], env: dict[str, str]
+) -> None:
+    """The publish stage and the bare producer loop (same messages, same four headers) back to back, `rounds` times,
+    each round on a run landed for it: publish's rate as a share of the bare loop's in the same round."""
+    import statistics
+    from datetime import datetime, timedelta
+
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient(json.loads(env["AIRFLOW_CONN_KAFKA_DEFAULT"])["extra"])
+    ratios = []
+    for i in range(rounds):
+        # A day apart: a run's files are named after its interval's end, so two runs of one instant would collide.
+        interval_end = datetime.fromisoformat(state["interval_end"]) + timedelta(days=i + 1)
+        round_state = {**state, "run_id": f"{state['run_id']}_publish{i}", "interval_end": interval_end.isoformat()}
+        round_file = work / f"state_publish{i}.json"
+        round_file.write_text(json.dumps(round_state))
+        land = measure([*me, "--child", "extract_land", "--arg", str(round_file)], f"round {i + 1}: extract_land", env)
+        round_file.write_text(json.dumps({**round_state, "extract_land": land}))
+        publish = measure([*me, "--child", "publish", "--arg", str(round_file)], f"round {i + 1}: publish", env)
+        assert publish["rows_published"] == rows, publish
+        assert not publish["already_published"], publish
+        bare = measure([*me, "--child", "producer", "--arg", str(round_file)], f"round {i + 1}: bare producer", env)
+        admin.delete_topics([bare["topic"]], operation_timeout=60)[bare["topic"]].result(timeout=90)
+        ratio = bare["seconds_inner"] / publish["seconds"]
+        ratios.append(ratio)
+        print(
+            f"[bench] round {i + 1}: publish {rows / publish['seconds']:,.0f} rows/s (own clock), bare loop "
+            f"{rows / bare['seconds_inner']:,.0f} (produce+flush+commit): {ratio:.0%}",
+            flush=True,
+        )
+    # Each round's messages are gigabytes of the shared broker's disk in all: drop the stage's topic once counted.
+    admin.delete_topics([publish["topic"]], operation_timeout=60)[publish["topic"]].result(timeout=90)
+    listed = ", ".join(f"{r:.0%}" for r in ratios)
+    print(
+        f"\n[bench] publish / bare producer, 4 headers, {rows:,} rows: {listed}"
+        f"   median {statistics.median(ratios):.0%}"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -510,6 +553,11 @@ def main() -> int:
         "--publish-only",
         action="store_true",
         help="run extract_land, then publish alone: one transaction over every row (time, RSS, transaction open time)",
+    )
+    parser.add_argument(
+        "--publish-vs-bare",
+        action="store_true",
+        help="per round (--rounds): extract_land, then publish and the bare producer loop; report their ratio",
     )
     parser.add_argument(
         "--rounds",
@@ -552,6 +600,9 @@ def main() -> int:
     results: dict[str, Any] = {"rows": rows}
     if args.publish_only:
         publish_only(rows, state, work, me, env)
+        return 0
+    if args.publish_vs_bare:
+        publish_vs_bare(args.rounds, rows, state, work, me, env)
         return 0
 
     for stage in ("extract_land", "validate", "publish", "commit"):

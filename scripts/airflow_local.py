@@ -4,6 +4,10 @@
 and a log under .airflow/, waits for the API server, prints the UI address and login, then watches them: if one
 dies, or on Ctrl-C / SIGTERM / `stop`, all of them are stopped. (`airflow standalone` leaves children running
 on SIGTERM, hence this.) Expects the environment of `.stack/env` and `scripts/airflow_env.sh`.
+
+`run --executor celery` (`make airflow EXECUTOR=celery`) runs the CeleryExecutor instead: Redis (the stack's) as
+the broker, the metadata database as the result backend, and two Celery workers besides the four components, each
+with an AIRFLOW_HOME and working directory of its own, as on separate machines.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -24,8 +29,17 @@ sys.path.insert(0, str(REPO))
 
 from stack.procs import ManagedProcess, StackError  # noqa: E402 - needs the repo on sys.path first
 from stack.services import tcp_open  # noqa: E402
+from stack.worker_hostname import HOSTNAME_VAR  # noqa: E402
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+# Two, so that tasks really run apart: a task that leaned on another's local files would fail.
+CELERY_WORKERS = ("worker-1", "worker-2")
+EXECUTORS = {"local": "LocalExecutor", "celery": "CeleryExecutor"}
+# How long a component has to exit after SIGTERM before its process group is killed. Measured on 2 busy cores
+# (docs/operations.md): scheduler about 1 s, api-server 3 s, Celery workers 5 s, triggerer up to 14 s (it gives its
+# trigger runner 10 s to clean up). The margin is for a loaded machine, and for a running task, which the scheduler
+# (LocalExecutor) or a Celery worker lets finish first; one still running then is killed, and Airflow retries it.
+STOP_GRACE_SECONDS = 60
 AIRFLOW_BIN = str(Path(sys.executable).with_name("airflow"))
 
 
@@ -41,13 +55,20 @@ def _generated_logins(passwords: Path) -> dict[str, str]:
         return {}
 
 
-def _procs() -> list[ManagedProcess]:
+def _procs(workers: bool = True) -> list[ManagedProcess]:
     home = _home()
-    return [ManagedProcess(name, home / "pids", home / "logs" / "components") for name in COMPONENTS]
+    names = COMPONENTS + (CELERY_WORKERS if workers else ())
+    return [ManagedProcess(name, home / "pids", home / "logs" / "components") for name in names]
 
 
-def _environment(port: int) -> dict[str, str]:
+def _celery(env: dict[str, str]) -> bool:
+    return "Celery" in env.get("AIRFLOW__CORE__EXECUTOR", "")
+
+
+def _environment(port: int, executor: str | None = None) -> dict[str, str]:
     env = dict(os.environ)
+    if executor:
+        env["AIRFLOW__CORE__EXECUTOR"] = EXECUTORS[executor]
     home = _home()
     home.mkdir(parents=True, exist_ok=True)
     if (
@@ -69,7 +90,38 @@ def _environment(port: int) -> dict[str, str]:
     env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] = f"http://127.0.0.1:{port}/execution/"
     env.setdefault("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "admin:admin")
     env.setdefault("AIRFLOW__SCHEDULER__STANDALONE_DAG_PROCESSOR", "True")
+    if _celery(env):
+        redis_port = env.get("STACK_REDIS_PORT", "26379")
+        env.setdefault("AIRFLOW__CELERY__BROKER_URL", env.get("STACK_REDIS_URL", f"redis://127.0.0.1:{redis_port}/0"))
+        env.setdefault("AIRFLOW__CELERY__RESULT_BACKEND", "db+" + env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
+        # Two workers of two processes each: the parallelism of 4 on 2 cores.
+        env.setdefault("AIRFLOW__CELERY__WORKER_CONCURRENCY", "2")
+        # Task logs go to one folder that the api-server reads, in place of remote logging; the workers do not serve
+        # logs (two on one machine would want the same port).
+        env.setdefault("AIRFLOW__LOGGING__BASE_LOG_FOLDER", str(home / "logs"))
     return env
+
+
+def _worker_environment(env: dict[str, str], name: str) -> dict[str, str]:
+    """A worker's own AIRFLOW_HOME (and working directory), and its own name on the task instances it runs."""
+    home = _home() / "workers" / name
+    home.mkdir(parents=True, exist_ok=True)
+    return {
+        **env,
+        "AIRFLOW_HOME": str(home),
+        "PYTHONPATH": os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+        "AIRFLOW__CORE__HOSTNAME_CALLABLE": "stack.worker_hostname.hostname",
+        HOSTNAME_VAR: f"airflow-{name}",
+    }
+
+
+def _start(proc: ManagedProcess, env: dict[str, str]) -> None:
+    if proc.name not in CELERY_WORKERS:
+        proc.start([AIRFLOW_BIN, proc.name], env=env, cwd=REPO)
+        return
+    worker_env = _worker_environment(env, proc.name)
+    argv = [AIRFLOW_BIN, "celery", "worker", "--celery-hostname", worker_env[HOSTNAME_VAR], "--skip-serve-logs"]
+    proc.start(argv, env=worker_env, cwd=Path(worker_env["AIRFLOW_HOME"]))
 
 
 def _api_healthy(port: int) -> bool:
@@ -81,22 +133,33 @@ def _api_healthy(port: int) -> bool:
 
 
 def stop() -> int:
+    """Stop every component at once: SIGTERM to each one's main process, which stops its own children (executor
+    workers, task processes, the trigger runner) in order; what is left of its group once it has exited gets SIGTERM
+    too, and the group is killed after the grace period. A SIGTERM to the whole group reached those children at the
+    same moment as the program about to stop them (one may die holding a queue its parent then waits on), and
+    stopping the components one after another added their waits up."""
+    procs = [p for p in reversed(_procs()) if p.pid() is not None]
+
+    def stop_one(proc: ManagedProcess) -> str:
+        started = time.monotonic()
+        outcome = proc.stop(signal.SIGTERM, STOP_GRACE_SECONDS, leader_only=True)
+        return f"{outcome} in {time.monotonic() - started:.1f}s" if outcome == "stopped" else outcome
+
     failed = 0
-    for proc in reversed(_procs()):
-        if proc.pid() is None:
-            continue
-        try:
-            print(f"[airflow] {proc.name}: {proc.stop(signal.SIGTERM, timeout=30)}", flush=True)
-        except StackError as exc:
-            print(f"[airflow] FAILED: {exc}", flush=True)
-            failed = 1
+    with ThreadPoolExecutor(max_workers=max(len(procs), 1)) as pool:
+        for proc, future in [(p, pool.submit(stop_one, p)) for p in procs]:
+            try:
+                print(f"[airflow] {proc.name}: {future.result()}", flush=True)
+            except StackError as exc:
+                print(f"[airflow] FAILED: {exc}", flush=True)
+                failed = 1
     return failed
 
 
-def run(port: int, once: bool) -> int:
-    env = _environment(port)
-    procs = _procs()
-    for proc in procs:
+def run(port: int, once: bool, executor: str | None = None) -> int:
+    env = _environment(port, executor)
+    procs = _procs(workers=_celery(env))
+    for proc in _procs():
         if proc.running():
             print(f"[airflow] FAILED: {proc.name} is already running (pid {proc.pid()}); `make airflow-stop` first")
             return 1
@@ -133,7 +196,7 @@ def run(port: int, once: bool) -> int:
     signal.signal(signal.SIGTERM, _on_signal)
     try:
         for proc in procs:
-            proc.start([AIRFLOW_BIN, proc.name], env=env, cwd=REPO)
+            _start(proc, env)
         procs[0].wait_ready(lambda: _api_healthy(port), timeout=180)
         passwords = _home() / "simple_auth_manager_passwords.json.generated"
         # The api-server can answer its health check a moment before the simple auth manager has written the
@@ -170,8 +233,11 @@ def main() -> int:
     parser.add_argument("command", choices=["run", "stop"])
     parser.add_argument("--port", type=int, default=int(os.environ.get("AIRFLOW_PORT", "8080")))
     parser.add_argument("--once", action="store_true", help="start, wait until the UI answers, return (for tests)")
+    parser.add_argument(
+        "--executor", choices=sorted(EXECUTORS), help="default: AIRFLOW__CORE__EXECUTOR (scripts/airflow_env.sh)"
+    )
     args = parser.parse_args()
-    return stop() if args.command == "stop" else run(args.port, args.once)
+    return stop() if args.command == "stop" else run(args.port, args.once, args.executor)
 
 
 if __name__ == "__main__":

@@ -153,6 +153,7 @@ def write_env_file(settings: Settings, conns: dict[str, dict[str, Any]]) -> Path
     lines.append(f"export STACK_SAMPLE_API_URL=http://{LOOPBACK}:{settings.port('sample-api')}")
     lines.append(f"export STACK_WEBHOOK_SINK_URL=http://{LOOPBACK}:{settings.port('webhook-sink')}")
     lines.append(f"export STACK_SMTP_SINK_URL=http://{LOOPBACK}:{settings.port('smtp-sink')}")
+    lines.append(f"export STACK_REDIS_URL=redis://{LOOPBACK}:{settings.port('redis')}/0")
     lines.append(f"export STACK_SAMPLE_API_TOKEN={shlex.quote(API_TOKEN)}")
     for conn_id, conn in sorted(conns.items()):
         lines.append(f"export {conn_env_var(conn_id)}={shlex.quote(json.dumps(conn, sort_keys=True))}")

@@ -184,8 +184,12 @@ class ManagedProcess:
                 )
             time.sleep(0.3)
 
-    def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 30.0) -> str:
-        """Stop the whole process group: `sig` first, SIGKILL after `timeout`. Returns what happened."""
+    def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 30.0, *, leader_only: bool = False) -> str:
+        """Stop the whole process group: `sig` first, SIGKILL after `timeout`. Returns what happened.
+
+        `leader_only` sends `sig` to the group's leader alone, for a program that stops its own children in order
+        (they would otherwise get it at the same moment); what is left of the group once the leader is gone gets it
+        then."""
         pid = self.pid()
         if pid is None:
             return "not running"
@@ -194,7 +198,10 @@ class ManagedProcess:
         # connection's server side) would go on serving their clients.
         strays = [child for child in _descendants(pid) if _pgid(child) not in (pid, None)]
         try:
-            os.killpg(pid, sig)
+            if leader_only:
+                os.kill(pid, sig)
+            else:
+                os.killpg(pid, sig)
         except ProcessLookupError:
             outcome = "was not running"
         deadline = time.monotonic() + timeout
@@ -202,6 +209,10 @@ class ManagedProcess:
         while _group_alive(pid) and time.monotonic() < deadline:
             if popen is not None:
                 popen.poll()
+            if leader_only and not _alive(pid):
+                leader_only = False
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, sig)
             time.sleep(0.2)
         if _group_alive(pid):
             with contextlib.suppress(ProcessLookupError):

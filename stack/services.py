@@ -218,6 +218,51 @@ class Postgres(Service):
         self.psql(SEED_DIR / "postgres.sql")
 
 
+class Redis(Service):
+    """Debian's redis-server: the Celery broker of `make airflow EXECUTOR=celery`. Queued task messages only, so
+    nothing is persisted."""
+
+    name = "redis"
+
+    def _server(self) -> str:
+        return require_binary(shutil.which("redis-server") or "/usr/bin/redis-server", self.name, "redis-server")
+
+    def prepare(self) -> None:
+        self._server()  # before the chown to its user, which the package creates
+        data = self.fresh_data_dir()
+        self.s.data_dir.chmod(0o755)
+        chown_tree(data, "redis")
+
+    def command(self) -> list[str]:
+        server = self._server()
+        # No config file: Debian's /etc/redis/redis.conf is for the system service (port 6379, its own pid file).
+        return [
+            *as_user("redis"),
+            server,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--protected-mode",
+            "yes",
+            "--dir",
+            str(self.data),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+            "--loglevel",
+            "warning",
+        ]
+
+    def ready(self) -> bool:
+        with socket.create_connection(("127.0.0.1", self.port), timeout=2) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+
+
 class MariaDB(Service):
     name = "mariadb"
 
@@ -564,5 +609,5 @@ class SmtpSink(PythonApp):
 
 
 SERVICE_CLASSES: dict[str, type[Service]] = {
-    cls.name: cls for cls in (Postgres, MariaDB, Kafka, Azurite, Sftp, SampleApi, WebhookSink, SmtpSink)
+    cls.name: cls for cls in (Postgres, Redis, MariaDB, Kafka, Azurite, Sftp, SampleApi, WebhookSink, SmtpSink)
 }

@@ -26,12 +26,14 @@ PII_HASH_KEY = "local-only-hmac-key-for-pii-hashing-0001"
 PII_ENCRYPTION_KEY = "bG9jYWwtb25seS1hZXMtMjU2LWtleS1mb3ItcGlpLTE="
 
 # Services in start order; `down` stops them in reverse.
-ALL_SERVICES = ("postgres", "mariadb", "kafka", "azurite", "sftp", "sample-api", "webhook-sink", "smtp-sink")
+ALL_SERVICES = ("postgres", "redis", "mariadb", "kafka", "azurite", "sftp", "sample-api", "webhook-sink", "smtp-sink")
 
 # Below Linux's ephemeral range (32768-60999), so an outgoing connection can never hold one of them
 # as its source port when a service starts.
 DEFAULT_PORTS = {
     "postgres": 25432,
+    # The Celery broker of `make airflow EXECUTOR=celery` (Redis's 6379 moved into the stack's range).
+    "redis": 26379,
     "mariadb": 23306,
     "kafka": 29092,
     "kafka-controller": 29093,

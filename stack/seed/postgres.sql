@@ -12,6 +12,9 @@ SELECT 'CREATE DATABASE control OWNER ingest ENCODING ''UTF8'' TEMPLATE template
 WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'control')\gexec
 SELECT 'CREATE DATABASE airflow OWNER ingest ENCODING ''UTF8'' TEMPLATE template0'
 WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'airflow')\gexec
+-- Metadata of the Celery scheduler test's Airflow alone: no other Airflow's scheduler runs its DAGs' tasks.
+SELECT 'CREATE DATABASE airflow_celery OWNER ingest ENCODING ''UTF8'' TEMPLATE template0'
+WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'airflow_celery')\gexec
 
 \connect crm
 SET ROLE ingest;

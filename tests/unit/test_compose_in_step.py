@@ -20,6 +20,8 @@ AIRFLOW_COMPONENTS = {
     "airflow-scheduler",
     "airflow-dag-processor",
     "airflow-triggerer",
+    "airflow-worker-1",
+    "airflow-worker-2",
 }
 # Monitoring runs in compose only (Grafana reads the control DB; Prometheus scrapes Airflow's StatsD metrics).
 MONITORING = {"statsd-exporter", "prometheus", "grafana"}
@@ -78,6 +80,17 @@ def test_every_airflow_component_uses_the_common_block(compose: dict[str, Any]) 
         env = compose["services"][name]["environment"]
         assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg://")
         assert "AIRFLOW_CONN_CRM_POSTGRES" in env
+
+
+def test_airflow_runs_celery_on_redis_with_two_workers_of_their_own(compose: dict[str, Any]) -> None:
+    env = compose["x-airflow-common"]["environment"]
+    assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    assert env["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://:@redis:6379/")
+    # The result backend is the metadata database, through the same driver.
+    assert env["AIRFLOW__CELERY__RESULT_BACKEND"] == "db+" + env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    workers = [compose["services"][name] for name in ("airflow-worker-1", "airflow-worker-2")]
+    assert [w["command"] for w in workers] == ["celery worker"] * 2
+    assert [w["hostname"] for w in workers] == ["airflow-worker-1", "airflow-worker-2"]
 
 
 def test_dockerfile_builds_on_the_official_image_with_pinned_requirements() -> None:
