@@ -3,6 +3,7 @@ and its services, host ports and Airflow connections agree with the native stack
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 from typing import Any
@@ -121,3 +122,36 @@ def test_grafana_is_provisioned_with_the_control_db_and_the_dashboard(compose: d
     assert [d.name for d in dashboards] == ["ingestion.json"]
     uids = {p["datasource"]["uid"] for p in json.loads(dashboards[0].read_text())["panels"]}
     assert uids == {d["uid"] for d in sources["datasources"]}
+
+
+def _connections_the_platform_uses() -> set[str]:
+    """Every connection id the sample configs name (source, lake, Kafka, PII keys, alert channels and routes), plus
+    the control DB's and the smoke check's own."""
+    from ingestion.config.loader import load_configs
+    from ingestion.smoke import build_smoke_dag
+
+    used = {"control_db"}
+    for config in load_configs(REPO / "include" / "source_configs", "dev").configs.values():
+        used |= {config.conn_id, config.landing.conn_id, config.kafka.conn_id}
+        used |= {config.pii.hash_key_conn_id, config.pii.encryption_key_conn_id}
+        used |= set(config.alerts.channels).union(*config.alerts.routing.values())
+    for task in build_smoke_dag().tasks:  # each check's connection is its function's `conn_id` default
+        if (conn_id := inspect.signature(task.python_callable).parameters.get("conn_id")) is not None:
+            used.add(conn_id.default)
+    return used
+
+
+def test_compose_helm_and_the_native_stack_agree_on_auth_and_the_connections_used(compose: dict[str, Any]) -> None:
+    """The three ways to run the platform name the same connections and sign users in the same way where they can:
+    compose and the native stack define every connection the configs and the platform use (Helm reads them from
+    Key Vault by the same ids), and compose runs the auth manager the image and the Helm values run."""
+    env = compose["x-airflow-common"]["environment"]
+    in_compose = {key.removeprefix("AIRFLOW_CONN_").lower() for key in env if key.startswith("AIRFLOW_CONN_")}
+    used = _connections_the_platform_uses()
+    assert {"crm_postgres", "shop_mysql", "lake_wasb", "kafka_default", "slack_alerts", "control_db"} <= used
+    assert used - in_compose == set()
+    assert used - set(_native_connections()) == set()
+    for name in ("dev", "prod"):
+        values = yaml.safe_load((REPO / "deploy" / "helm" / f"values-{name}.yaml").read_text())
+        assert values["config"]["core"]["auth_manager"] == env["AIRFLOW__CORE__AUTH_MANAGER"], name
+        assert {"name": "INGEST_ENV", "value": name} in values["env"]
