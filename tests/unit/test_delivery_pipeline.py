@@ -240,7 +240,7 @@ def test_the_deploy_script_runs_the_same_steps_for_every_target() -> None:
     assert 'exec "$PY" -m ingestion.release.deploy "$@"' in script
     code = (REPO / "plugins" / "ingestion" / "release" / "deploy.py").read_text()
     run = code[code.index("    def run(self) -> int:") : code.index("    def _refused(")]
-    steps = ["last_deployed", "run_gates", "open_release", "target.apply()", "wait_served", "run_dag", "DEPLOYED"]
+    steps = ["last_deployed", "run_gates", "self._open_record(", "target.apply()", "wait_served", "run_dag", "DEPLOYED"]
     order = [run.index(step) for step in steps]
     assert order == sorted(order)
 

@@ -219,20 +219,7 @@ class Deployment:
         changes = diff(running.configs if running else {}, gate.configs)
         for line in changes.lines():
             say(f"change: {line}")
-        release_id = records.open_release(
-            self.engine,
-            records.ReleaseRecord(
-                environment=release.environment,
-                target=target.kind,
-                version=release.version,
-                commit_sha=release.commit_sha,
-                image=release.image,
-                deployed_by=release.deployed_by,
-                approved_by=release.approved_by,
-                changes=changes.as_json(),
-                configs=gate.configs,
-            ),
-        )
+        release_id = self._open_record(changes.as_json(), gate.configs)
         say(f"release record {release_id} opened")
         deadline = self.clock() + self.timeout_seconds
         step = "apply"
@@ -257,22 +244,27 @@ class Deployment:
         say(f"{release.environment} serves {release.version}")
         return 0
 
-    def _refused(self, step: str, detail: str, running: records.ReleaseRecord | None) -> int:
-        say(f"FAILED at {step}: {detail}")
-        release_id = records.open_release(
+    def _open_record(self, changes: dict[str, Any], configs: dict[str, Any]) -> int:
+        """Open this deployment's release record, with what it changes and the merged configs it ships."""
+        release = self.release
+        return records.open_release(
             self.engine,
             records.ReleaseRecord(
-                environment=self.release.environment,
+                environment=release.environment,
                 target=self.target.kind,
-                version=self.release.version,
-                commit_sha=self.release.commit_sha,
-                image=self.release.image,
-                deployed_by=self.release.deployed_by,
-                approved_by=self.release.approved_by,
-                changes={},
-                configs={},
+                version=release.version,
+                commit_sha=release.commit_sha,
+                image=release.image,
+                deployed_by=release.deployed_by,
+                approved_by=release.approved_by,
+                changes=changes,
+                configs=configs,
             ),
         )
+
+    def _refused(self, step: str, detail: str, running: records.ReleaseRecord | None) -> int:
+        say(f"FAILED at {step}: {detail}")
+        release_id = self._open_record({}, {})
         records.close_release(self.engine, release_id, records.FAILED, f"{step}: {detail}")
         self._publish(release_id, ConfigChanges())
         say(f"nothing was applied; {running.version if running else 'no release'} is still served")
