@@ -438,6 +438,8 @@ def test_a_failed_commit_holds_the_next_runs_extract_until_it_commits(
 
     api.wait("run B's live.extract_land to wait for run A's commit", waiting_on_a, timeout=180)
     assert api.task_states(dag_id, run_b)["live.extract_land"] in (None, "none", "scheduled")
+    # B holds its DAG run open while it waits: A, cleared below, must be able to start beside it.
+    api.wait("run B to be running", lambda: api.call("GET", f"/dags/{dag_id}/dagRuns/{run_b}")["state"] == "running")
 
     # The control DB is back: clearing A's commit commits A, and B then runs by itself.
     armed.unlink()

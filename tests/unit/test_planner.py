@@ -10,7 +10,7 @@ import pytest
 
 from ingestion.config.loader import load_configs
 from ingestion.config.models import Alerts, Landing, SourceConfig
-from ingestion.planner import plan_entity, plan_source, source_for_dag_id
+from ingestion.planner import WAITING_SOURCE_MAX_ACTIVE_RUNS, plan_entity, plan_source, source_for_dag_id
 from ingestion.runbook import render_runbook
 from ingestion.schedule_text import refresh_frequency
 
@@ -52,7 +52,6 @@ def test_crm_plan_ids_edges_and_flags(configs: dict[str, SourceConfig]) -> None:
     assert [e.waits_for_previous_commit for e in plan.entities] == [True, False]
     assert ("customers.extract_land", "customers.commit") in plan.edges
     assert ("orders.extract_land", "orders.commit") not in plan.edges
-    assert plan.max_active_runs == 1
     assert plan.retry.retries == 1  # dev overlay on top of the defaults' 3
     assert plan.entities[0].topic == "ingest.crm.customers"
     assert plan.entities[0].key_columns == ("customer_id",)
@@ -63,6 +62,19 @@ def test_crm_plan_ids_edges_and_flags(configs: dict[str, SourceConfig]) -> None:
     assert plan.start_date.tzinfo is not None
     assert source_for_dag_id("ingest_crm") == "crm"
     assert source_for_dag_id("platform_smoke_check") is None
+
+
+def test_a_source_whose_runs_can_wait_for_a_commit_allows_more_than_one_active_run(
+    configs: dict[str, SourceConfig],
+) -> None:
+    """A run that waits for its predecessor's commit holds its DAG run open; with one active run allowed, the
+    predecessor cleared to retry its commit would be queued behind it for ever."""
+    crm = configs["crm"]
+    assert plan_source(crm, "dev").max_active_runs == WAITING_SOURCE_MAX_ACTIVE_RUNS > 1
+    entities = [e.model_copy(update={"load": e.load.model_copy(update={"mode": "interval"})}) for e in crm.entities]
+    no_waits = plan_source(crm.model_copy(update={"entities": entities}), "dev")
+    assert not any(entity.waits_for_previous_commit for entity in no_waits.entities)
+    assert no_waits.max_active_runs == 1  # nothing waits: full loads stay in order
 
 
 def test_prod_overlay_changes_retries_and_severity() -> None:
