@@ -264,6 +264,29 @@ def test_an_admin_sees_and_works_on_every_dag(admin: UserApi) -> None:
     assert admin.call("GET", "/connections").status_code == 200
 
 
+def test_the_ingestion_view_shows_a_team_only_its_own_sources(
+    airflow: Airflow, crm: UserApi, commerce: UserApi
+) -> None:
+    """The plugin's pages and JSON ask the FAB auth manager, per DAG, what the user may read."""
+    view = f"{airflow.base}/ingestion/api/entities"
+
+    def sources(user: UserApi, path: str = "") -> requests.Response:
+        return requests.get(f"{view}{path}", headers=user.headers, timeout=30)
+
+    def listed(user: UserApi) -> set[str]:
+        resp = sources(user)
+        assert resp.status_code == 200, resp.text[:300]
+        return {entity["source"] for entity in resp.json()["entities"]}
+
+    assert listed(crm) == {"crm"}
+    assert listed(commerce) == {"orders_api"}
+    assert {"crm", "orders_api", "partner_files"} <= listed(UserApi(airflow, "admin"))
+    # Another team's entity is answered as one that does not exist; no token, no answer.
+    assert sources(crm, "/orders_api/orders").status_code == 404
+    assert sources(commerce, "/orders_api/orders").status_code == 200
+    assert requests.get(view, timeout=30).status_code == 401
+
+
 def test_a_config_moved_to_another_team_moves_its_dag(airflow: Airflow, tmp_path: Path) -> None:
     """The sync is declarative: after it, the old team has lost the DAG and the new team has it, once the api-server's
     cache of the users' permissions ([fab] cache_ttl) has run out."""
