@@ -46,22 +46,23 @@ def _transaction_timeouts_on_broker(transactional_id: str) -> list[int]:
             if high <= low:
                 continue
             consumer.assign([TopicPartition(TRANSACTION_LOG, partition, low)])
-            for _ in range(600):  # a poll budget: the log is small and compacted
-                if consumer.position([tp])[0].offset >= high:
-                    break
-                msg = consumer.poll(0.5)
-                if msg is None or msg.error():
-                    continue
-                key, value = msg.key() or b"", msg.value()
-                if value is None:  # a tombstone: the id expired
-                    continue
-                # Key: version int16, transactional id as int16 length + UTF-8. Value: version int16, producer id
-                # int64, producer epoch int16, transaction timeout int32, then fields this test does not need.
-                (length,) = struct.unpack_from(">h", key, 2)
-                if key[4 : 4 + length].decode() == transactional_id:
-                    timeouts.append(struct.unpack_from(">i", value, 12)[0])
-            else:
-                raise AssertionError(f"did not reach offset {high} of {TRANSACTION_LOG}[{partition}]")
+            # A budget of polls that bring nothing, not of records: a stack that has run many transactions holds
+            # more records than any fixed count (600 records were too few after a benchmark's runs).
+            idle = 0
+            while consumer.position([tp])[0].offset < high:
+                if idle >= 60:
+                    raise AssertionError(f"did not reach offset {high} of {TRANSACTION_LOG}[{partition}]")
+                msgs = [m for m in consumer.consume(num_messages=500, timeout=0.5) if not m.error()]
+                idle = 0 if msgs else idle + 1
+                for msg in msgs:
+                    key, value = msg.key() or b"", msg.value()
+                    if value is None:  # a tombstone: the id expired
+                        continue
+                    # Key: version int16, transactional id as int16 length + UTF-8. Value: version int16, producer
+                    # id int64, producer epoch int16, transaction timeout int32, then fields this test does not need.
+                    (length,) = struct.unpack_from(">h", key, 2)
+                    if key[4 : 4 + length].decode() == transactional_id:
+                        timeouts.append(struct.unpack_from(">i", value, 12)[0])
     finally:
         consumer.close()
     return timeouts
