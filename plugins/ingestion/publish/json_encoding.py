@@ -2,6 +2,8 @@
 
 Per-row encoding from Python objects caps near 0.1M rows/s (building a datetime/Decimal per cell is the cost);
 building each column's JSON text with Arrow kernels and joining the columns element-wise runs at about 1M rows/s.
+Each pass over a column costs, so the quotes (and a timestamp's "Z") of a column without nulls are written by the row
+join itself rather than by a pass of their own (a third less encoding time, bench/README.md).
 
 The encoding (also in README "Kafka messages"), chosen so no value loses anything on the way:
 
@@ -45,6 +47,11 @@ def _quoted(text: pa.Array) -> pa.Array:
 
 def _escaped_string(values: pa.Array) -> pa.Array:
     """A JSON string literal per value (null stays null)."""
+    return _quoted(_string_body(values))
+
+
+def _string_body(values: pa.Array) -> pa.Array:
+    """A JSON string literal per value without its quotes (null stays null)."""
     values = values.cast(pa.string())
     if pc.any(pc.match_substring_regex(values, _NEEDS_ESCAPE)).as_py():
         # Rare in practice; the order matters: backslashes first, or the later escapes would be doubled.
@@ -56,16 +63,21 @@ def _escaped_string(values: pa.Array) -> pa.Array:
             for code in range(0x20):
                 if chr(code) not in _CONTROL_ESCAPES:
                     values = pc.replace_substring(values, chr(code), f"\\u{code:04x}")
-    return _quoted(values)
+    return values
 
 
 def _timestamp_text(values: pa.Array) -> pa.Array:
+    text = _timestamp_wall_text(values)
+    return text if values.type.tz is None else pc.binary_join_element_wise(text, "Z", "")
+
+
+def _timestamp_wall_text(values: pa.Array) -> pa.Array:
+    """ISO 8601 without the zone designator; UTC wall time for a zoned timestamp."""
     # Arrow stores zoned timestamps as UTC instants, so dropping the zone is metadata only and keeps the UTC wall
     # time; casting a zoned array to string directly goes through the tz database and is ~20x slower.
     naive = values.cast(pa.timestamp("us", tz=values.type.tz)).cast(pa.timestamp("us"))
     # "2026-01-02 03:04:05.123456" -> ISO 8601 "2026-01-02T03:04:05.123456" (pc.strftime is slower still).
-    text = pc.utf8_replace_slice(naive.cast(pa.string()), start=10, stop=11, replacement="T")
-    return text if values.type.tz is None else pc.binary_join_element_wise(text, "Z", "")
+    return pc.utf8_replace_slice(naive.cast(pa.string()), start=10, stop=11, replacement="T")
 
 
 def _time_text(values: pa.Array) -> pa.Array:
@@ -94,30 +106,41 @@ def _base64(values: pa.Array) -> pa.Array:
     )
 
 
-def json_literals(values: pa.Array) -> pa.Array:
-    """Each value as JSON text; nulls stay Arrow nulls (the caller decides how a null is written)."""
+def _json_pieces(values: pa.Array) -> tuple[str, pa.Array, str]:
+    """Each value's JSON text as (text before, the value's own text, text after), the same before and after for
+    every value, e.g. ('"', 2026-01-02T03:04:05.000000, 'Z"'); a null value is a null in the middle. Apart so that
+    the row join can write the affixes of a column without nulls (encode_values)."""
     kind = values.type
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        return _escaped_string(values)
+        return '"', _string_body(values), '"'
     if pa.types.is_integer(kind):
-        return values.cast(pa.string())
+        return "", values.cast(pa.string()), ""
     if pa.types.is_floating(kind):
-        return _float_text(values)
+        return "", _float_text(values), ""
     if pa.types.is_decimal(kind):
-        return _quoted(_decimal_text(values))
+        return '"', _decimal_text(values), '"'
     if pa.types.is_boolean(kind):
-        return pc.if_else(values, pa.scalar("true"), pa.scalar("false"))
+        return "", pc.if_else(values, pa.scalar("true"), pa.scalar("false")), ""
     if pa.types.is_timestamp(kind):
-        return _quoted(_timestamp_text(values))
+        return '"', _timestamp_wall_text(values), '"' if kind.tz is None else 'Z"'
     if pa.types.is_date(kind):
-        return _quoted(values.cast(pa.date32()).cast(pa.string()))
+        return '"', values.cast(pa.date32()).cast(pa.string()), '"'
     if pa.types.is_time(kind):
-        return _quoted(_time_text(values))
+        return '"', _time_text(values), '"'
     if pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
-        return _quoted(_base64(values))
+        return '"', _base64(values), '"'
     if pa.types.is_null(kind):
-        return pa.nulls(len(values), pa.string())
+        return "", pa.nulls(len(values), pa.string()), ""
     raise UnsupportedJsonTypeError(f"no JSON encoding for Arrow type {kind}")
+
+
+def _joined(before: str, text: pa.Array, after: str) -> pa.Array:
+    return pc.binary_join_element_wise(before, text, after, "") if before or after else text
+
+
+def json_literals(values: pa.Array) -> pa.Array:
+    """Each value as JSON text; nulls stay Arrow nulls (the caller decides how a null is written)."""
+    return _joined(*_json_pieces(values))
 
 
 def _key_text(values: pa.Array) -> pa.Array:
@@ -142,12 +165,21 @@ def encode_values(batch: pa.RecordBatch | pa.Table, columns: Sequence[str]) -> p
     """One JSON object per row with the named columns, in that order, as a string array."""
     if not columns:
         raise ValueError("a message needs at least one column")
+    # Alternately the text between two columns' values, the same in every row, and a column's values.
     parts: list[pa.Array | str] = []
+    between = ""
     for i, name in enumerate(columns):
-        member = ("{" if i == 0 else ",") + _escaped_string(pa.array([name])).to_pylist()[0] + ":"
-        parts.append(member)
-        parts.append(pc.fill_null(json_literals(batch.column(name)), _NULL))
-    parts.append("}")
+        between += ("{" if i == 0 else ",") + _escaped_string(pa.array([name])).to_pylist()[0] + ":"
+        before, text, after = _json_pieces(batch.column(name))
+        if text.null_count == 0:
+            # No null to write as a bare `null`: the value's quotes (or "Z") go into the text around it, which the
+            # row join writes anyway, and the column needs no pass of its own to add them.
+            parts += [between + before, text]
+            between = after
+        else:
+            parts += [between, pc.fill_null(_joined(before, text, after), _NULL)]
+            between = ""
+    parts.append(between + "}")
     # Scalars broadcast; the last argument of binary_join_element_wise is the separator.
     return pc.binary_join_element_wise(*parts, "")
 

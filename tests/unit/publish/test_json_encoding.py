@@ -106,3 +106,33 @@ def test_times_of_day_are_iso_text_with_microseconds() -> None:
         "23:59:59.999999",
         None,
     ]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        pa.array(["plain", 'with "quote"', "back\\slash", "ctl\x01\n"], pa.string()),
+        pa.array([Decimal("1.50"), Decimal("0")], pa.decimal128(12, 2)),
+        pa.array([datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)], pa.timestamp("us", tz="UTC")),
+        pa.array([datetime(2026, 1, 2, 3, 4, 5)], pa.timestamp("us")),
+        pa.array([date(2026, 1, 2)], pa.date32()),
+        pa.array([b"\x00\xff"], pa.binary()),
+        pa.array([1.5, 1e300], pa.float64()),
+    ],
+)
+def test_a_column_without_nulls_is_written_as_the_same_column_with_a_null(values: pa.Array) -> None:
+    # Without nulls, the row join writes the quotes around the values itself; with one, the column's own literals
+    # are joined. Both must give the same text for the same value.
+    with_null = pa.concat_arrays([values, pa.nulls(1, values.type)])
+    without = encode_values(pa.RecordBatch.from_arrays([values], names=["c"]), ["c"]).to_pylist()
+    mixed = encode_values(pa.RecordBatch.from_arrays([with_null], names=["c"]), ["c"]).to_pylist()
+    assert without == mixed[:-1]
+    assert mixed[-1] == '{"c":null}'
+    assert without == [f'{{"c":{text}}}' for text in json_literals(values).to_pylist()]
+
+
+def test_a_sliced_string_column_is_checked_for_escapes_within_its_own_values() -> None:
+    # A slice is escaped by its own values: a quote in it is found, one outside it is not.
+    values = pa.array(["a", 'b"', "c"], pa.string()).slice(1, 1)
+    assert json_literals(values).to_pylist() == ['"b\\""']
+    assert json_literals(pa.array(['x"', "y"], pa.string()).slice(1, 1)).to_pylist() == ['"y"']
