@@ -30,6 +30,7 @@ from sqlalchemy import create_engine, text
 from ingestion.release.local_bundle import LocalBundle
 from ingestion.state import releases
 from ingestion.state.engine import control_engine
+from tests.integration.airflow_rest import AirflowRest
 from tests.integration.support import COMPONENT_SETTINGS, REPO, airflow_env, start_airflow
 
 PORT = 28093
@@ -117,13 +118,7 @@ def _deployed_airflow(tmp_path_factory: pytest.TempPathFactory, metadata_url: st
 
 
 def _served(password: str) -> dict[str, Any]:
-    base = f"http://127.0.0.1:{PORT}"
-    token = requests.post(f"{base}/auth/token", json={"username": "admin", "password": password}, timeout=10)
-    headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
-    dags = requests.get(
-        f"{base}/api/v2/dags", params={"limit": 100, "exclude_stale": "true"}, headers=headers, timeout=10
-    )
-    return {d["dag_id"]: d for d in dags.json()["dags"]}
+    return AirflowRest(f"http://127.0.0.1:{PORT}", password).dags()
 
 
 def _webhook_posts(text: str) -> list[dict[str, Any]]:

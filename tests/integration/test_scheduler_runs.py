@@ -21,7 +21,6 @@ import json
 import os
 import signal
 import subprocess
-import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
@@ -36,6 +35,7 @@ from sqlalchemy import text
 from ingestion.land.lake import Lake
 from ingestion.state.engine import control_engine
 from ingestion.state.store import ControlStore
+from tests.integration.airflow_rest import AirflowRest
 from tests.integration.support import (
     COMPONENT_SETTINGS,
     REPO,
@@ -64,50 +64,6 @@ COLUMNS = [
 DAY0 = datetime(2026, 11, 10, tzinfo=UTC)
 
 
-class Api:
-    def __init__(self, port: int, password: str) -> None:
-        self.base = f"http://127.0.0.1:{port}/api/v2"
-        token = requests.post(
-            f"http://127.0.0.1:{port}/auth/token", json={"username": "admin", "password": password}, timeout=10
-        ).json()["access_token"]
-        self.headers = {"Authorization": f"Bearer {token}"}
-
-    def call(self, method: str, path: str, **kwargs: Any) -> Any:
-        resp = requests.request(method, f"{self.base}{path}", headers=self.headers, timeout=30, **kwargs)
-        assert resp.status_code < 300, f"{method} {path}: {resp.status_code} {resp.text[:500]}"
-        return resp.json()
-
-    def runs(self, dag_id: str) -> list[dict[str, Any]]:
-        return self.call("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 100})["dag_runs"]
-
-    def task_instances(self, dag_id: str, run_id: str) -> dict[str, dict[str, Any]]:
-        tis = self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 100})
-        return {ti["task_id"]: ti for ti in tis["task_instances"]}
-
-    def task_states(self, dag_id: str, run_id: str) -> dict[str, str | None]:
-        return {task_id: ti["state"] for task_id, ti in self.task_instances(dag_id, run_id).items()}
-
-    def wait(self, what: str, check: Any, timeout: float = 300) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if result := check():
-                return result
-            time.sleep(2)
-        raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-
-    def wait_parsed(self, dag_id: str) -> None:
-        """Until the dag-processor has parsed `dag_id` (it parses the folder on its own schedule)."""
-        self.wait(f"{dag_id} parsed", lambda: dag_id in {d["dag_id"] for d in self.call("GET", "/dags")["dags"]})
-
-    def wait_run(self, dag_id: str, run_id: str, timeout: float = 300) -> None:
-        def finished() -> str | None:
-            state = self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}")["state"]
-            return state if state in ("success", "failed") else None
-
-        state = self.wait(f"{dag_id} run {run_id}", finished, timeout)
-        assert state == "success", f"{run_id}: {state}; tasks {self.task_states(dag_id, run_id)}"
-
-
 @pytest.mark.timeout(600)  # four DAG runs through two single-slot workers
 def test_every_sample_dag_succeeds_on_celery_workers_and_a_run_uses_both(tmp_path: Path) -> None:
     """Defined first, so that its Airflow is stopped before the module's LocalExecutor one starts."""
@@ -126,7 +82,7 @@ def test_every_sample_dag_succeeds_on_celery_workers_and_a_run_uses_both(tmp_pat
         # Each worker has a home of its own, as on a machine of its own.
         assert {p.name for p in (home / "workers").iterdir()} == {"worker-1", "worker-2"}
         password = json.loads((home / "simple_auth_manager_passwords.json.generated").read_text())["admin"]
-        api = Api(CELERY_PORT, password)
+        api = AirflowRest(f"http://127.0.0.1:{CELERY_PORT}", password)
         runs = {}
         for dag_id in SAMPLE_DAGS:
             api.wait_parsed(dag_id)
@@ -230,7 +186,7 @@ def airflow(source: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) ->
     proc, _ = start_airflow(env, PORT)
     try:
         password = json.loads((home / "simple_auth_manager_passwords.json.generated").read_text())["admin"]
-        api = Api(PORT, password)
+        api = AirflowRest(f"http://127.0.0.1:{PORT}", password)
         dag_id = f"ingest_{source['name']}"
         api.wait_parsed(dag_id)
         yield {"api": api, "env": env, "dag_id": dag_id, "home": home, "faults": fault_dir}
@@ -353,7 +309,9 @@ def test_kafka_down_fails_publish_without_moving_the_watermark_then_the_retry_is
 
 
 def test_clearing_a_finished_run_adds_no_files_no_messages_and_keeps_the_watermark(
-    airflow: dict[str, Any], source: dict[str, Any]
+    airflow: dict[str, Any],
+    source: dict[str, Any],
+    deadline_runs: dict[str, str],  # started here, after the Kafka test: their 80 s queries overlap this test's runs
 ) -> None:
     api, dag_id, name = airflow["api"], airflow["dag_id"], source["name"]
     run = next(r for r in api.runs(dag_id) if r["run_type"] == "manual")
@@ -473,8 +431,9 @@ def _deadline_mails(smtp_sink_url: str, source: str) -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def deadline_runs(airflow: dict[str, Any], source: dict[str, Any]) -> dict[str, str]:
     """Both deadline sources' runs, started together: each runs an 80 s query, so one after the other they cost
-    the suite about 3 minutes each. Started here, not with the module, because the Kafka test stops the broker
-    and these runs publish too. Returns the DAG ids by kind ("slow": a triggered run; "late": the scheduler's)."""
+    the suite about 3 minutes each. Started by the tests after the Kafka one (which stops the broker; these runs
+    publish too), not with the module, so that they overlap the module's later runs.
+    Returns the DAG ids by kind ("slow": a triggered run; "late": the scheduler's)."""
     api = airflow["api"]
     dag_ids = {kind: f"ingest_{source['name']}{kind}" for kind in ("slow", "late")}
     for dag_id in dag_ids.values():

@@ -19,15 +19,14 @@ import os
 import re
 import shutil
 import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
+from tests.integration.airflow_rest import AirflowRest
 from tests.integration.support import COMPONENT_SETTINGS, REPO, airflow_env, free_port, start_airflow
 
 SCREENSHOTS = Path(os.environ.get("UI_SCREENSHOTS", REPO / "test-artifacts" / "screenshots"))
@@ -57,34 +56,6 @@ SAMPLE_ENTITIES = {
 RUN_TIMEOUT = 600
 
 
-class Api:
-    """Airflow's REST API as admin: to wait for what the scheduler does, never to do what the test clicks."""
-
-    def __init__(self, base: str, password: str) -> None:
-        self.base = base
-        token = requests.post(
-            f"{base}/auth/token", json={"username": "admin", "password": password}, timeout=10
-        ).json()["access_token"]
-        self.headers = {"Authorization": f"Bearer {token}"}
-
-    def call(self, method: str, path: str, **kwargs: Any) -> Any:
-        resp = requests.request(method, f"{self.base}/api/v2{path}", headers=self.headers, timeout=30, **kwargs)
-        assert resp.status_code < 300, f"{method} {path}: {resp.status_code} {resp.text[:500]}"
-        return resp.json()
-
-    def wait(self, what: str, check: Any, timeout: float = RUN_TIMEOUT) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if result := check():
-                return result
-            time.sleep(3)
-        raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-
-    def run_state(self, dag_id: str, run_id: str) -> str | None:
-        state = self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}")["state"]
-        return state if state in ("success", "failed") else None
-
-
 def _failing_source(name: str) -> dict[str, Any]:
     """ingest_crm's orders as a source of its own whose accepted-values check (severity error) cannot pass: validation
     stops its run."""
@@ -107,7 +78,7 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
     proc, _ = start_airflow(airflow_env(home, configs, **COMPONENT_SETTINGS), port)
     base = f"http://127.0.0.1:{port}"
     password = json.loads((home / "simple_auth_manager_passwords.json.generated").read_text())["admin"]
-    api = Api(base, password)
+    api = AirflowRest(base, password, timeout=RUN_TIMEOUT, poll_seconds=3)
     paused_before: dict[str, bool] = {}
     try:
         wanted = {*SAMPLE_DAGS, f"ingest_{failing}"}
@@ -208,7 +179,7 @@ def test_ingest_crms_docs_show_the_runbook(page: Page, airflow: dict[str, Any]) 
 
 
 def test_a_full_refresh_triggered_from_the_form_succeeds(page: Page, airflow: dict[str, Any]) -> None:
-    api: Api = airflow["api"]
+    api: AirflowRest = airflow["api"]
     before = {r["dag_run_id"] for r in api.call("GET", "/dags/ingest_crm/dagRuns", params={"limit": 100})["dag_runs"]}
     page.goto(f"{airflow['base']}/dags/ingest_crm")
     page.get_by_role("button", name="Trigger Dag").click()
@@ -240,7 +211,7 @@ def test_a_full_refresh_triggered_from_the_form_succeeds(page: Page, airflow: di
 
 
 def test_the_ingestion_view_lists_every_entity_and_the_failing_check(page: Page, airflow: dict[str, Any]) -> None:
-    api: Api = airflow["api"]
+    api: AirflowRest = airflow["api"]
     failing = airflow["failing"]
     state = api.wait("the failing source's run", lambda: api.run_state(f"ingest_{failing}", airflow["failing_run"]))
     assert state == "failed"
@@ -285,7 +256,7 @@ def test_a_broken_config_shows_the_import_error_banner_naming_file_and_field(
     broken["schedule"] = "every day please"
     (configs / "broken_crm.json").write_text(json.dumps(broken))
     try:
-        api: Api = airflow["api"]
+        api: AirflowRest = airflow["api"]
         api.wait("the import error", lambda: api.call("GET", "/importErrors")["import_errors"], timeout=120)
         page.goto(f"{airflow['base']}/")
         page.get_by_role("button", name=re.compile("Dag Import Error")).click()
