@@ -56,6 +56,16 @@ def undeclared_data_note(policy: str) -> str:
     return _UNDECLARED[policy]
 
 
+def _runs_line(max_active_runs: int) -> str:
+    if max_active_runs == 1:
+        return "- Runs one at a time"
+    return (
+        f"- Up to {max_active_runs} runs at once, so that an earlier run cleared to retry its `commit` can start "
+        "while a later one waits for it; a cursor entity's `extract_land` waits until the previous run's `commit` "
+        "succeeded, and an entity publishes one run at a time"
+    )
+
+
 def _retention_line(retention: Retention) -> str:
     """The periods the `ingest_retention` DAG applies, as it applies them (docs/loads.md#the-intermediate-layer)."""
     from ingestion.land.retention_plan import Zone, control_period, periods_for
@@ -201,8 +211,9 @@ def _common_failures(plan: DagPlan) -> list[str]:
         "| `commit` fails: the watermark was moved since the run read it | a manual `watermark set`/`reset` "
         "after the run began | the run's rows are in Kafka already; the error names the exact `scripts/ingest "
         "watermark set` that puts the watermark back, then clear only `commit` |",
-        "| deadline missed | source slow, or the run queued behind a failed one (runs go one at a time) | look "
-        "for a failed earlier run of this DAG first |",
+        "| deadline missed | source slow, or the run waits behind a failed earlier one (a cursor entity waits for "
+        "its commit; a source without one runs one run at a time) | look for a failed earlier run of this DAG "
+        "first |",
         "| a cursor entity's `extract_land` stays without a state, or `up_for_reschedule` | it waits for the "
         "previous run's `commit` to succeed (it would otherwise read that run's rows again); scheduled runs wait "
         "in Airflow, manual ones look again every 30 s, naming the run in their log | fix and clear the previous "
@@ -365,7 +376,7 @@ def render_runbook(plan: DagPlan, rotation: Rotation | None = None) -> str:
         "",
         f"- Schedule: {refresh_frequency(config.schedule)}" + (f" (`{config.schedule}`)" if config.schedule else ""),
         f"- Start date: {plan.start_date:%Y-%m-%d %H:%M} UTC, catchup {'on' if config.catchup else 'off'}",
-        "- Runs one at a time; a cursor entity's `extract_land` waits until the previous run's `commit` succeeded",
+        _runs_line(plan.max_active_runs),
         f"- Retries: {retry.retries}, first after {int(retry.retry_delay.total_seconds())} s{backoff}",
         *(deadline_lines or ["- No deadline configured"]),
         _retention_line(config.retention),

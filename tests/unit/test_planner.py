@@ -75,6 +75,9 @@ def test_a_source_whose_runs_can_wait_for_a_commit_allows_more_than_one_active_r
     no_waits = plan_source(crm.model_copy(update={"entities": entities}), "dev")
     assert not any(entity.waits_for_previous_commit for entity in no_waits.entities)
     assert no_waits.max_active_runs == 1  # nothing waits: full loads stay in order
+    # The runbook says which, so on call knows whether a cleared run can start beside a waiting one.
+    assert f"- Up to {WAITING_SOURCE_MAX_ACTIVE_RUNS} runs at once" in render_runbook(plan_source(crm, "dev"))
+    assert "- Runs one at a time\n" in render_runbook(no_waits)
 
 
 def test_prod_overlay_changes_retries_and_severity() -> None:
