@@ -1,7 +1,8 @@
 """Named points in the stages where the reliability tests inject a fault: kill the process, raise, or pause.
 
 A no-op (one environment lookup) unless `INGEST_FAULT_DIR` names a folder. A fault is armed by a JSON file in that
-folder named `<point>@<source>.<entity>` (or just `<point>`, for every entity):
+folder named `<point>@<source>.<entity>` (or `<point>@<source>.<entity>.p<k>` for partition k of a partitioned
+extract_land, or just `<point>`, for every entity):
 
     {"action": "kill" | "raise" | "pause", "after": 1000, "once": true}
 
@@ -34,12 +35,16 @@ PAUSE_LIMIT_SECONDS = 300
 log = logging.getLogger(__name__)
 
 
-def fault_point(point: str, where: str, *, progress: int | None = None) -> None:
-    """Fire the fault armed for `point` at `where` (`<source>.<entity>`), if any."""
+def fault_point(point: str, where: str, *, progress: int | None = None, partition: int | None = None) -> None:
+    """Fire the fault armed for `point` at `where` (`<source>.<entity>`), if any; in a partition of a partitioned
+    extract_land, a fault armed for `<source>.<entity>.p<partition>` fires first."""
     directory = os.environ.get(FAULT_DIR_ENV)
     if not directory:
         return
-    for name in (f"{point}@{where}", point):
+    names = [f"{point}@{where}", point]
+    if partition is not None:
+        names.insert(0, f"{point}@{where}.p{partition}")
+    for name in names:
         armed = Path(directory) / name
         try:
             spec = json.loads(armed.read_text() or "{}")

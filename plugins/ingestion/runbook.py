@@ -105,7 +105,7 @@ def _load_mode(plan: EntityPlan) -> str:
     if load.mode == "incremental" and entity.locator.kind == "sftp":
         return _SFTP_INCREMENTAL
     if load.mode != "incremental":
-        return _LOAD_MODES[load.mode].format(cursor=load.cursor_column) + _zone_note(plan)
+        return _LOAD_MODES[load.mode].format(cursor=load.cursor_column) + _zone_note(plan) + _partitions_note(plan)
     declared = next((c.type.strip().lower() for c in entity.columns if c.name == load.cursor_column), "")
     kind = "integer" if declared in _INTEGER_CURSORS else "timestamp" if declared in _TIMESTAMP_CURSORS else "other"
     if kind == "other" and load.lookback_minutes:
@@ -120,6 +120,17 @@ def _load_mode(plan: EntityPlan) -> str:
         lookback=_LOOKBACK[kind].format(n=lookback) if lookback and kind in _LOOKBACK else "",
     )
     return text + _zone_note(plan)
+
+
+def _partitions_note(plan: EntityPlan) -> str:
+    partitions = plan.entity.load.partitions
+    if partitions is None:
+        return ""
+    by = f"`{partitions.column}` modulo {partitions.count}" if partitions.column else "a hash of the primary key"
+    return (
+        f"; read in {partitions.count} partitions side by side (extract_land map indexes 0-{partitions.count - 1}, "
+        f"by {by}): a failed partition is retried or cleared alone, and validate assembles the run"
+    )
 
 
 _INTEGER_CURSORS = frozenset({"smallint", "integer", "int", "bigint"})

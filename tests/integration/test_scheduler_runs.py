@@ -22,7 +22,7 @@ import os
 import signal
 import subprocess
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -167,7 +167,14 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
             "schedule": f"0 {run_hour} * * *",
             "deadline": {"finish_by": f"{(run_hour + 1) % 24:02d}:00"},
         }
-        configs = write_configs(tmp_path_factory.mktemp("configs"), config, slow, late)
+        # The same table read by a partitioned full load, three extract_land tasks side by side, started by hand.
+        parts = sql_source_config(
+            f"{name}parts",
+            [{"name": "orders", **entity, "load": {"mode": "full", "partitions": {"count": 3}}}],
+            schedule=None,
+            retries={"count": 1, "delay_seconds": 5, "backoff_multiplier": 1},
+        )
+        configs = write_configs(tmp_path_factory.mktemp("configs"), config, slow, late, parts)
         yield {"name": name, "table": table, "writer": writer, "configs": configs, "late": late}
 
 
@@ -413,6 +420,39 @@ def test_a_failed_commit_holds_the_next_runs_extract_until_it_commits(
         published[headers["ingest_run_id"].decode()].append(int(key))
     assert sorted(published[run_a]) == list(range(30, 40))
     assert sorted(published[run_b]) == list(range(40, 45))  # only the new rows, each once
+
+
+def test_a_partition_killed_mid_run_is_retried_alone_and_each_row_is_published_once(
+    airflow: dict[str, Any], source: dict[str, Any]
+) -> None:
+    api, name = airflow["api"], f"{source['name']}parts"
+    dag_id = f"ingest_{name}"
+    api.wait_parsed(dag_id)
+    # Partition 1's task process dies (SIGKILL) after landing its first batch, as on a worker that went away.
+    armed = airflow["faults"] / f"land.batch@{name}.orders.p1"
+    armed.write_text(json.dumps({"action": "kill"}))
+    api.call("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+    run_id = api.call("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None})["dag_run_id"]
+    api.wait_run(dag_id, run_id, timeout=300)
+
+    assert not armed.exists(), "the fault never fired"
+    tis = api.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 100})["task_instances"]
+    tries = {ti["map_index"]: ti["try_number"] for ti in tis if ti["task_id"] == "orders.extract_land"}
+    assert tries == {0: 1, 1: 2, 2: 1}, tries  # only the killed partition ran again
+    published = Counter(
+        int(key)
+        for key, _, headers in read_committed(f"ingest.{name}.orders")
+        if headers["ingest_run_id"] == run_id.encode()
+    )
+    assert set(published) == set(range(195))
+    assert max(published.values()) == 1, "a row was published more than once"
+    store = _store()
+    try:
+        record = store.committed_run(name, "orders", run_id)
+    finally:
+        store.engine.dispose()
+    assert record is not None
+    assert record.rows_landed == record.rows_published == 195
 
 
 def _deadline_posts(webhook_sink_url: str, source: str) -> list[dict[str, Any]]:

@@ -31,6 +31,17 @@ def test_an_armed_fault_fires_once_for_its_entity_after_its_progress(
     fault_point("land.batch", "crm.orders", progress=200)  # once: disarmed
 
 
+def test_a_fault_armed_for_a_partition_fires_in_that_partition_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(FAULT_DIR_ENV, str(tmp_path))
+    (tmp_path / "land.batch@crm.orders.p1").write_text(json.dumps({"action": "raise"}))
+    fault_point("land.batch", "crm.orders", partition=0)
+    fault_point("land.batch", "crm.orders")  # the entity's unpartitioned read
+    with pytest.raises(InjectedFaultError):
+        fault_point("land.batch", "crm.orders", partition=1)
+
+
 def test_a_pause_waits_until_its_marker_is_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(FAULT_DIR_ENV, str(tmp_path))
     (tmp_path / "publish.committed").write_text(json.dumps({"action": "pause"}))

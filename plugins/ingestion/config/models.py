@@ -120,6 +120,27 @@ class Column(Frozen):
         return self
 
 
+class Partitions(Frozen):
+    """extract_land split into `count` mapped tasks, each reading the rows whose key falls in its share. Each row's
+    share follows from its own key alone, so the partitions need no bounds agreed between them and a row is read by
+    exactly one of them however the table changes while they read."""
+
+    count: int = Field(ge=2, le=64, description="how many extract_land tasks read the entity's window side by side")
+    column: str | None = Field(
+        default=None,
+        description="an integer column: partition k reads the rows whose value modulo count is k (NULL: partition "
+        "0); without it, a hash of the primary key splits the rows (Postgres hashtextextended, MySQL/MariaDB CRC32, "
+        "SQL Server CHECKSUM)",
+    )
+
+    @field_validator("column")
+    @classmethod
+    def _safe_column(cls, value: str | None) -> str | None:
+        if value is not None:
+            _reject_unsafe_identifier(value)
+        return value
+
+
 class LoadMode(Frozen):
     mode: Literal["full", "incremental", "interval"] = Field(
         default="full",
@@ -145,6 +166,12 @@ class LoadMode(Frozen):
     )
     safety_margin_seconds: int = Field(
         default=60, ge=0, description="timestamp cursors: upper bound is min(max cursor at start, now - margin)"
+    )
+    partitions: Partitions | None = Field(
+        default=None,
+        description="SQL entities with full or interval loads: read the window in this many extract_land tasks "
+        "(Airflow dynamic task mapping) that land their own parts of one run; validate, publish and commit see one "
+        "run",
     )
 
     @field_validator("cursor_column")
@@ -618,6 +645,7 @@ class Entity(Frozen):
                 raise ValueError(f"kafka.key_columns {missing} not among the declared columns")
         self._pii_fits_keys_and_checks()
         self._lookback_fits_cursor()
+        self._partitions_fit()
         if self.columns:
             for check in self.checks:
                 if unknown := [c for c in check.columns if c not in names]:
@@ -648,6 +676,32 @@ class Entity(Frozen):
             raise ValueError(f"cursor column {cursor.name!r} is {kind}: use load.lookback_minutes, not lookback_ids")
         if kind not in _INTEGER_TYPES | _TIME_TYPES:
             raise ValueError(f"a lookback needs a timestamp or integer cursor; {cursor.name!r} is {kind}")
+
+    def _partitions_fit(self) -> None:
+        partitions = self.load.partitions
+        if partitions is None:
+            return
+        if self.locator.kind != "sql":
+            raise ValueError(f"load.partitions is for sql entities; a {self.locator.kind} entity is read in one task")
+        if self.load.mode == "incremental":
+            # An incremental window's end is learnt while reading (the max cursor at the read's start): partitions
+            # reading side by side would each learn their own, and commit could move the watermark past rows that
+            # one of them never read.
+            raise ValueError("load.partitions needs load mode full or interval, whose windows are fixed before reading")
+        if partitions.column is None:
+            if not self.primary_key:
+                raise ValueError(
+                    "load.partitions without a column splits rows by a hash of the primary_key: declare one"
+                )
+            return
+        column = next((c for c in self.columns if c.name == partitions.column), None)
+        if column is None:
+            raise ValueError(f"load.partitions.column {partitions.column!r} is not among the declared columns")
+        if column.type.strip().lower() not in _INTEGER_TYPES:
+            raise ValueError(
+                f"load.partitions.column {partitions.column!r} is {column.type}: it needs an integer column (or none, "
+                "for a hash of the primary_key)"
+            )
 
     def _pii_fits_keys_and_checks(self) -> None:
         strategies = {c.name: c.pii_strategy for c in self.columns if c.pii and c.pii_strategy}

@@ -82,3 +82,7 @@ class SourceDatabaseError(TerminalError):
 
 class SourceDatabaseUnavailableError(TransientError):
     """The source database could not serve the read now (connection lost, deadlock, shutting down): retried."""
+
+
+class PartitionNotSupportedError(TerminalError, ValueError):
+    """The source's database has no way here to split the entity's rows as load.partitions asks."""

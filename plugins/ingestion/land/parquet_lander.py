@@ -13,6 +13,7 @@ carries a fresh `landing_id`, so a later stage can tell one landing of a run fro
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -153,25 +154,33 @@ class ParquetLander:
         self._where = f"{paths.source}.{paths.entity}"
 
     def _claim(self) -> None:
-        """Make the run's names ours before writing any: see the module docstring."""
-        from azure.core.exceptions import ResourceNotFoundError
-
+        """Make the run's names ours before writing any: see the module docstring. A partition's lander claims its
+        own names, and takes down the run's assembled manifest too: it lists this partition's parts, which are about
+        to change."""
         if self._claimed:
             return
+        self._take_down(self.paths.manifest)
+        if self.paths.partition is not None:
+            self._take_down(self.paths.run_manifest)
+        self._claimed = True
+
+    def _take_down(self, manifest_path: str) -> None:
+        """Delete this run's manifest at `manifest_path` (an earlier attempt's); refuse another run's."""
+        from azure.core.exceptions import ResourceNotFoundError
+
         try:
-            earlier = read_manifest(self.lake, self.paths)
+            earlier = LandingManifest.from_json(self.lake.get(manifest_path).decode())
         except ResourceNotFoundError:
-            earlier = None
-        if earlier is not None and earlier.run_id != self.run_id:
+            return
+        if earlier.run_id != self.run_id:
             raise LandingCollisionError(
-                f"{self._where}: {self.paths.container}/{self.paths.manifest} belongs to run {earlier.run_id}, not "
+                f"{self._where}: {self.paths.container}/{manifest_path} belongs to run {earlier.run_id}, not "
                 f"{self.run_id}: both runs name their files after the same instant; nothing was written. Trigger "
                 "this run again (a manual run is named after its own start time)"
             )
-        if earlier is not None:
-            log.info("removing the manifest of an earlier attempt of this run before landing again")
-            self.lake.delete([self.paths.manifest])
-        self._claimed = True
+        log.info("removing the manifest of an earlier attempt of this run before landing again: %s", manifest_path)
+        with contextlib.suppress(ResourceNotFoundError):  # another partition of the run took it down first
+            self.lake.delete([manifest_path])
 
     def _lineage_columns(self, rows: int) -> list[pa.Array]:
         values = [self.run_id, self.paths.source, self.paths.entity, self.ingested_at]
@@ -217,7 +226,7 @@ class ParquetLander:
         self.files.append(LandedFile(name, self._part_rows, self._sink.bytes_written))
         log.info("landed %s: %d rows, %d bytes", name, self._part_rows, self._sink.bytes_written)
         self._writer, self._sink, self._part_rows = None, None, 0
-        fault_point("land.part_committed", self._where, progress=len(self.files))
+        fault_point("land.part_committed", self._where, progress=len(self.files), partition=self.paths.partition)
 
     def abort(self) -> None:
         if self._sink is not None:
@@ -245,7 +254,7 @@ class ParquetLander:
         )
         self.lake.put(self.paths.manifest, manifest.to_json().encode())
         keep = {f.path for f in self.files} | {self.paths.manifest}
-        stale = [name for name in self.lake.names(self.paths.run_prefix) if name not in keep]
+        stale = [name for name in self.lake.names(self.paths.names_prefix) if name not in keep]
         if stale:
             log.info("removing %d part(s) of an earlier attempt of this run: %s", len(stale), stale)
             self.lake.delete(stale)

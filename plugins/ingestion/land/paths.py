@@ -3,6 +3,12 @@
 <source>/<entity>/date=YYYY-MM-DD/<source>_<entity>_<stamp>_NNNN.<ext>      (parts, in <container>)
 <source>/<entity>/date=YYYY-MM-DD/<source>_<entity>_<stamp>_manifest.json  (written last)
 
+A partitioned run (load.partitions) lands each partition's parts and manifest under its own names, and the run's
+manifest, assembled from them before validate, lists every partition's parts:
+
+<source>/<entity>/date=YYYY-MM-DD/<source>_<entity>_<stamp>_pKK-NNNN.<ext>      (partition KK's parts)
+<source>/<entity>/date=YYYY-MM-DD/<source>_<entity>_<stamp>_pKK-manifest.json   (partition KK's manifest)
+
 <stamp> is YYYYMMDDHHMMSS, followed by the microseconds (ffffff) when the run's instant has any: scheduled and
 backfill runs are named after their data interval end (whole seconds), manual runs after their run_after, so two
 manual runs in the same second, or a manual run and a scheduled one, never share a name.
@@ -10,7 +16,7 @@ manual runs in the same second, or a manual run and a scheduled one, never share
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 
@@ -43,6 +49,10 @@ class LandingPaths:
     entity: str
     stamp: datetime
     extension: str = "parquet"
+    partition: int | None = None  # the partition's names (load.partitions), or the run's own
+
+    def of_partition(self, partition: int | None) -> LandingPaths:
+        return replace(self, partition=partition)
 
     @property
     def prefix(self) -> str:
@@ -53,11 +63,25 @@ class LandingPaths:
         """Every blob of this run (parts and manifest) starts with this."""
         return _run_prefix(self.source, self.entity, f"{self.stamp:%Y-%m-%d}", stamp_text(self.stamp))
 
+    @property
+    def names_prefix(self) -> str:
+        """Every blob these paths name starts with this: the run's prefix, or its partition's."""
+        if self.partition is None:
+            return self.run_prefix
+        if not 0 <= self.partition <= 99:
+            raise ValueError(f"partition {self.partition} outside 0..99")
+        return f"{self.run_prefix}p{self.partition:02d}-"
+
     def part(self, index: int) -> str:
         if not 0 <= index <= 9999:
             raise ValueError(f"part index {index} outside 0..9999")
-        return f"{self.run_prefix}{index:04d}.{self.extension}"
+        return f"{self.names_prefix}{index:04d}.{self.extension}"
 
     @property
     def manifest(self) -> str:
+        return f"{self.names_prefix}manifest.json"
+
+    @property
+    def run_manifest(self) -> str:
+        """The run's manifest, also from a partition's paths."""
         return f"{self.run_prefix}manifest.json"

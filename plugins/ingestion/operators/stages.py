@@ -21,6 +21,7 @@ from ingestion.plan_loader import load_entity_plan
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from ingestion.pipeline.contracts import LandedRun
     from ingestion.pipeline.run_info import RunInfo
     from ingestion.planner import EntityPlan
 
@@ -70,10 +71,14 @@ class ExtractLandOperator(EntityStageOperator):
     stage = "extract_land"
     ui_color = "#d6eaf8"
 
+    def __init__(self, *, partition: int | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.partition = partition  # mapped over (load.partitions): this task reads and lands that share of rows
+
     def run_stage(self, plan: EntityPlan, context: Context) -> Any:
         from ingestion.pipeline.run_info import RunInfo
 
-        run = RunInfo.from_context(context)
+        run = RunInfo.from_context(context).in_partition(self.partition)
         if (reason := backfill_skip_reason(plan, run)) is not None:
             from airflow.sdk.exceptions import AirflowSkipException
 
@@ -157,7 +162,10 @@ class CommitOperator(EntityStageOperator):
             return ti.xcom_pull(task_ids=f"{plan.group_id}.{stage}")
 
         # Typed again from XCom here, and only here; an empty result counts as none (commit says which is missing).
-        landed = LandedRun.from_xcom(x) if (x := result_of("extract_land")) else None
+        if plan.entity.load.partitions is not None:
+            landed = _partitioned_landing(plan, context)
+        else:
+            landed = LandedRun.from_xcom(x) if (x := result_of("extract_land")) else None
         validated = ValidatedRun.from_xcom(x) if (x := result_of("validate")) else None
         published = PublishedRun.from_xcom(x) if (x := result_of("publish")) else None
         committed = commit_run(
@@ -168,6 +176,33 @@ class CommitOperator(EntityStageOperator):
         context["outlet_events"][entity_asset(plan)].extra = summary
         _alert_if_long(plan, context, sum(r.seconds for r in (landed, validated, published) if r is not None))
         return summary
+
+
+def _partitioned_landing(plan: EntityPlan, context: Context) -> LandedRun | None:
+    """A partitioned run's landing: the run's manifest (validate assembled it), timed by its slowest partition."""
+    from ingestion.pipeline.contracts import LandedRun
+    from ingestion.pipeline.landed_run import landed_result, read_run_manifest
+    from ingestion.pipeline.run_info import RunInfo
+    from ingestion.pipeline.storage import StageStorage
+
+    partitions = plan.entity.load.partitions
+    assert partitions is not None
+    results = context["ti"].xcom_pull(
+        task_ids=f"{plan.group_id}.extract_land", map_indexes=list(range(partitions.count))
+    )
+    landed = [LandedRun.from_xcom(x) for x in results or () if x]
+    if len(landed) < partitions.count:
+        return None  # commit says extract_land's result is missing
+    run = RunInfo.from_context(context)
+    manifest = read_run_manifest(plan, run, StageStorage.of(plan).landing(plan))
+    return landed_result(
+        plan,
+        run,
+        manifest,
+        seconds=max(r.seconds for r in landed),
+        already_committed=all(r.already_committed for r in landed),
+        frozen=any(r.frozen for r in landed),
+    )
 
 
 def _alert_if_long(plan: EntityPlan, context: Context, seconds: float) -> None:

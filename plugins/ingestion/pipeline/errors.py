@@ -23,6 +23,10 @@ class ManifestMissingError(TerminalError):
     """A later stage found no manifest for its run: extract_land did not finish for this run."""
 
 
+class PartitionsDisagreeError(TerminalError):
+    """The partitions of a partitioned run landed different windows or schemas: they cannot make one run."""
+
+
 class WatermarkMovedError(TerminalError):
     """The entity's watermark moved after the run landed its window and before anything was published."""
 

@@ -46,7 +46,7 @@ def extract_land(
 ) -> LandedRun:
     """Land the run's window of the entity (see the module docstring). `source` and `storage` default to the
     entity's kind of source and the configured control DB and landing zone."""
-    from ingestion.pipeline.landed_run import landed_result
+    from ingestion.pipeline.landed_run import landed_result, partition_paths
     from ingestion.pipeline.masked_landing import load_plan_keys
     from ingestion.pipeline.run_guard import reuse_or_guard
     from ingestion.pipeline.sources import source_for
@@ -77,7 +77,7 @@ def extract_land(
         manifest.bytes,
         seconds,
     )
-    return landed_result(plan, run, manifest, seconds=seconds)
+    return landed_result(plan, run, manifest, seconds=seconds, manifest_path=partition_paths(plan, run).manifest)
 
 
 def _open_landing(

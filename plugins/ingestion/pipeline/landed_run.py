@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 
 def landing_paths(plan: EntityPlan, run: RunInfo) -> LandingPaths:
+    """The run's paths (its manifest is the run's, also in a partition's task)."""
     return LandingPaths(
         plan.landing.container,
         plan.source,
@@ -35,6 +36,11 @@ def landing_paths(plan: EntityPlan, run: RunInfo) -> LandingPaths:
         run_stamp(data_interval_end=run.file_stamp_interval_end, run_after=run.run_after),
         extension=plan.landing.format,
     )
+
+
+def partition_paths(plan: EntityPlan, run: RunInfo) -> LandingPaths:
+    """Where this task lands: the run's names, or its partition's (load.partitions)."""
+    return landing_paths(plan, run).of_partition(run.partition)
 
 
 def read_run_manifest(plan: EntityPlan, run: RunInfo, lake: LakeContainer) -> LandingManifest:
@@ -99,14 +105,15 @@ def landed_result(
     window_end: str | None = None,
     already_committed: bool = False,
     frozen: bool = False,
+    manifest_path: str | None = None,
 ) -> LandedRun:
     """What extract_land hands the later stages: where the files are, counts, window, watermarks. The window's ends
-    default to the ones the manifest recorded."""
+    default to the ones the manifest recorded; the manifest is the run's unless `manifest_path` names a partition's."""
     from ingestion.pipeline.contracts import LandedRun
 
     return LandedRun.of(
         manifest,
-        landing_paths(plan, run).manifest,
+        manifest_path or landing_paths(plan, run).manifest,
         seconds=seconds,
         window_start=window_start,
         window_end=window_end,

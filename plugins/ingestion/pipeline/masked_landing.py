@@ -60,11 +60,11 @@ class MaskedLanding:
 
     def __init__(self, plan: EntityPlan, run: RunInfo, masker: PiiMasker, storage: StageStorage) -> None:
         from ingestion.land.parquet_lander import ParquetLander
-        from ingestion.pipeline.landed_run import landing_paths
+        from ingestion.pipeline.landed_run import partition_paths
 
         self.masker = masker
         self.where = f"{plan.source}.{plan.entity.name}"
-        paths = landing_paths(plan, run)
+        paths = partition_paths(plan, run)
         lake = storage.landing(plan)
         lake.ensure_container()
         self.general = ParquetLander(lake, paths, masker.schema, run_id=run.run_id)
@@ -92,7 +92,9 @@ class MaskedLanding:
             raw = self.masker.sensitive(batch)
             assert raw is not None
             self.sensitive.write(raw)
-        fault_point("land.batch", self.where, progress=self.general.rows_written)
+        fault_point(
+            "land.batch", self.where, progress=self.general.rows_written, partition=self.general.paths.partition
+        )
 
     def abort(self) -> None:
         self.general.abort()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -24,6 +24,10 @@ class RunInfo:
     run_after: datetime | None
     try_number: int = 1
     conf: dict[str, Any] = field(default_factory=dict)
+    partition: int | None = None  # the extract_land partition this task reads (load.partitions), or None
+
+    def in_partition(self, partition: int | None) -> RunInfo:
+        return replace(self, partition=partition)
 
     @property
     def full_refresh(self) -> bool:

@@ -299,6 +299,7 @@ def validate_run(plan: EntityPlan, run: RunInfo, *, storage: StageStorage | None
     """Check what the run landed (see the module docstring); raises ValidationFailedError on an `error` failure."""
     from ingestion.pipeline.contracts import ValidatedRun
     from ingestion.pipeline.landed_run import read_run_manifest
+    from ingestion.pipeline.partitioned_run import assemble_partitions
     from ingestion.pipeline.storage import StageStorage
 
     storage = storage or StageStorage.of(plan)
@@ -308,6 +309,7 @@ def validate_run(plan: EntityPlan, run: RunInfo, *, storage: StageStorage | None
         if committed is not None:
             return _committed_results(plan, run, committed)
         lake = storage.landing(plan)
+        assemble_partitions(plan, run, storage)  # a partitioned run's manifest, from its partitions' (or nothing)
         manifest = read_run_manifest(plan, run, lake)
         results = [structure_result(plan, lake, manifest)]
         if results[0].passed:  # content and counts mean nothing over files that are not what they claim

@@ -26,7 +26,7 @@ from ingestion.pipeline.sources.base import Source, SourceBatch, SourceRead
 if TYPE_CHECKING:
     import pyarrow as pa
     from sqlalchemy import Engine
-    from sqlalchemy.sql.expression import FromClause
+    from sqlalchemy.sql.expression import ColumnElement, FromClause
 
     from ingestion.config.models import Column
     from ingestion.extract.cursor import Cursor
@@ -185,12 +185,16 @@ class SqlSource(Source):
         adbc = usable_for(dialect, window)
         if adbc:
             log.info("reading through ADBC (Arrow-native COPY)")
+        rows = select_rows(
+            self.relation, read_schema.names, cursor, bounded, read_casts(dialect, read_columns, self._reflected)
+        )
+        count = select_count(self.relation, cursor, bounded)
+        if (share := self._partition_share(dialect)) is not None:
+            rows, count = rows.where(share), count.where(share)
         self._snapshot = WindowRead(
             self.engine,
-            select_rows(
-                self.relation, read_schema.names, cursor, bounded, read_casts(dialect, read_columns, self._reflected)
-            ),
-            select_count(self.relation, cursor, bounded),
+            rows,
+            count,
             read_schema,
             use_adbc=adbc,
             source_zone=self.plan.source_timezone,
@@ -205,6 +209,23 @@ class SqlSource(Source):
             # Closes the source cursor now: a failure must not leave a transaction (and its table locks) open until
             # the generator happens to be collected.
             batches.close()
+
+    def _partition_share(self, dialect: str) -> ColumnElement[bool] | None:
+        """The condition of this task's partition of the window (load.partitions), or None when it reads it all."""
+        from ingestion.extract.sql_partition import partition_condition
+
+        partitions, partition = self.plan.entity.load.partitions, self.run.partition
+        if partitions is None or partition is None:
+            return None
+        log.info("%s: reading partition %d of %d", self.where, partition, partitions.count)
+        return partition_condition(
+            self.relation,
+            dialect,
+            count=partitions.count,
+            partition=partition,
+            column_name=partitions.column,
+            key=self.plan.entity.primary_key,
+        )
 
     def facts(self, new_watermark: Any, *, left_out: int) -> LandingFacts:
         from ingestion.extract.window import WindowBounds

@@ -1,0 +1,61 @@
+"""Which rows a partition of a partitioned extract_land reads (load.partitions): a condition on each row's own key.
+
+Partition k of n reads the rows whose share is k: an integer column's value modulo n, or a hash of the primary key
+modulo n. A row's share follows from the row alone, so the partitions agree without bounds computed beforehand, and
+every row is read by exactly one partition, however the table changes while they read: a row updated between two
+partitions' reads is read once, as one of them saw it. Shares are made non-negative (((v % n) + n) % n: `%` keeps the
+dividend's sign), and a NULL key falls in partition 0, so no row falls in none.
+
+The hash is the database's own, over the key's text (columns joined by the unit separator, which a key rarely holds):
+Postgres `hashtextextended`, MySQL/MariaDB `CRC32`, SQL Server `CHECKSUM`. It needs no coordination, only the same
+function in every partition's query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import BigInteger, Integer, String, cast, column, func, literal
+from sqlalchemy.sql.expression import ColumnElement, FromClause
+
+from ingestion.extract.errors import PartitionNotSupportedError
+
+_SEPARATOR = "\x1f"
+
+
+def partition_condition(
+    relation: FromClause, dialect: str, *, count: int, partition: int, column_name: str | None, key: Sequence[str]
+) -> ColumnElement[bool]:
+    """Rows of partition `partition` of `count`, by `column_name` (an integer column) or a hash of `key`."""
+    if not 0 <= partition < count:
+        raise ValueError(f"partition {partition} outside 0..{count - 1}")
+    value = column(column_name, _selectable=relation) if column_name else _key_hash(relation, dialect, key)
+    share = func.coalesce(_mod(_mod(value, count, dialect) + count, count, dialect), 0)
+    return share == literal(partition, Integer)
+
+
+def _mod(value: ColumnElement[Any], divisor: int, dialect: str) -> ColumnElement[Any]:
+    # MOD() where the database has it: the `%` operator is escaped as `%%` for drivers whose parameters look like
+    # `%(name)s`, and the Arrow-native reader sends the statement as compiled, escape included.
+    if dialect in ("mssql", "sqlite"):
+        return value % divisor
+    return func.mod(value, divisor)
+
+
+def _key_hash(relation: FromClause, dialect: str, key: Sequence[str]) -> ColumnElement[Any]:
+    if not key:
+        raise PartitionNotSupportedError("a partition by hash needs the entity's primary_key")
+    columns: list[ColumnElement[Any]] = [column(name, _selectable=relation) for name in key]
+    if dialect == "postgresql":
+        text = func.concat_ws(_SEPARATOR, *(cast(c, String) for c in columns))
+        return func.hashtextextended(text, 0)
+    if dialect in ("mysql", "mariadb"):
+        return func.crc32(func.concat_ws(_SEPARATOR, *columns))
+    if dialect == "mssql":
+        # CHECKSUM is an int: made a bigint before the arithmetic, so ((v % n) + n) cannot overflow.
+        return cast(func.checksum(*columns), BigInteger)
+    raise PartitionNotSupportedError(
+        f"partitions by a hash of the primary key are not implemented for {dialect}; partition by an integer column "
+        "(load.partitions.column)"
+    )

@@ -1,0 +1,164 @@
+"""A partitioned extract_land (load.partitions): each partition lands its own parts and manifest, validate assembles
+the run's manifest from them, and a partition landed again touches only its own names."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+
+import pyarrow as pa
+import pytest
+
+from ingestion.config.models import SourceConfig
+from ingestion.pipeline.errors import ManifestMissingError, PartitionsDisagreeError
+from ingestion.pipeline.extract_driver import extract_land
+from ingestion.pipeline.landed_run import read_run_manifest
+from ingestion.pipeline.run_info import RunInfo
+from ingestion.pipeline.sources.base import SourceBatch, SourceRead
+from ingestion.pipeline.storage import StageStorage
+from ingestion.pipeline.validate_stage import validate_run
+from ingestion.planner import EntityPlan, plan_entity
+from ingestion.state.store import ControlStore
+from tests.unit.pipeline.conftest import TableSource, rows, run_of
+from tests.unit.pipeline.memory_lake import MemoryLakes
+
+COUNT = 3
+
+
+def partitioned_plan(count: int = COUNT) -> EntityPlan:
+    config = SourceConfig.model_validate(
+        {
+            "name": "unit",
+            "owners": {"primary": "data-eng@example.com", "team": "data-eng"},
+            "schedule": "@daily",
+            "start_date": "2026-11-01T00:00:00Z",
+            "kind": "sql",
+            "conn_id": "unused",
+            "entities": [
+                {
+                    "name": "orders",
+                    "locator": {"kind": "sql", "table": "orders"},
+                    "primary_key": ["order_id"],
+                    "columns": [
+                        {"name": "order_id", "type": "bigint", "nullable": False},
+                        {"name": "updated_at", "type": "timestamp", "nullable": False},
+                    ],
+                    "load": {"mode": "full", "partitions": {"count": count, "column": "order_id"}},
+                }
+            ],
+        }
+    )
+    return plan_entity(config, config.entities[0])
+
+
+PLAN = partitioned_plan()
+TABLE = [rows(*range(10)), rows(*range(7), first_id=11)]  # ids 1..10 and 11..17
+
+
+class ShareSource(TableSource):
+    """The whole table, each run's partition reading the rows whose order_id modulo the count is its own."""
+
+    def prepare(self, store: ControlStore) -> SourceRead:
+        from ingestion.extract.cursor import Cursor
+
+        cursor = Cursor.for_rows(self.plan.entity.load, None, full_refresh=False, where=self.where)
+        self._read = SourceRead(cursor, cursor.full_window(), tuple(self.plan.entity.columns))
+        return self._read
+
+    def batches(self) -> Generator[SourceBatch, None, None]:
+        partitions = self.plan.entity.load.partitions
+        assert partitions is not None
+        assert self.run.partition is not None
+        for batch in self.table:
+            ids = batch.column("order_id").to_pylist()
+            yield SourceBatch(batch.filter(pa.array([i % partitions.count == self.run.partition for i in ids])))
+
+    def new_watermark(self, highest_landed: object) -> None:
+        return None
+
+
+def land_partitions(storage: StageStorage, run: RunInfo, *, plan: EntityPlan = PLAN) -> None:
+    partitions = plan.entity.load.partitions
+    assert partitions is not None
+    for k in range(partitions.count):
+        part = run.in_partition(k)
+        extract_land(plan, part, source=ShareSource(plan, part, TABLE), storage=storage)
+
+
+def landing(lakes: MemoryLakes) -> dict[str, bytes]:
+    return lakes.blobs["landing"]
+
+
+def test_each_partition_lands_its_own_names_and_validate_assembles_one_run(
+    storage: StageStorage, lakes: MemoryLakes
+) -> None:
+    run = run_of(1)
+    land_partitions(storage, run)
+    names = sorted(landing(lakes))
+    assert [n.rsplit("_", 1)[1] for n in names] == [
+        "p00-0000.parquet",
+        "p00-manifest.json",
+        "p01-0000.parquet",
+        "p01-manifest.json",
+        "p02-0000.parquet",
+        "p02-manifest.json",
+    ]
+
+    validated = validate_run(PLAN, run, storage=storage)
+
+    manifest = read_run_manifest(PLAN, run, storage.landing(PLAN))
+    assert (manifest.rows, validated.rows) == (17, 17)
+    assert [f.path.rsplit("_", 1)[1] for f in manifest.files] == [
+        "p00-0000.parquet",
+        "p01-0000.parquet",
+        "p02-0000.parquet",
+    ]
+    assert [f.rows for f in manifest.files] == [5, 6, 6]  # ids 3,6,9,12,15 / 1,4,..,16 / 2,5,..,17
+    assert next(c for c in validated.checks if c.name == "landed_structure").passed
+
+
+def test_assembling_the_same_partitions_again_keeps_the_landing_and_a_relanded_partition_makes_a_new_one(
+    storage: StageStorage, lakes: MemoryLakes
+) -> None:
+    run = run_of(1)
+    land_partitions(storage, run)
+    validate_run(PLAN, run, storage=storage)
+    first = read_run_manifest(PLAN, run, storage.landing(PLAN))
+    validate_run(PLAN, run, storage=storage)  # a retried validate
+    assert read_run_manifest(PLAN, run, storage.landing(PLAN)).landing_id == first.landing_id
+
+    others = {n: b for n, b in landing(lakes).items() if "_p01-" not in n and not n.endswith("_manifest.json")}
+    again = run.in_partition(1)
+    extract_land(PLAN, again, source=ShareSource(PLAN, again, TABLE), storage=storage)
+    # The retried partition took the run's manifest down (it listed parts about to change), left the others alone.
+    assert not [n for n in landing(lakes) if n.endswith("_manifest.json")]
+    assert {n: b for n, b in landing(lakes).items() if n in others} == others
+
+    validate_run(PLAN, run, storage=storage)
+    second = read_run_manifest(PLAN, run, storage.landing(PLAN))
+    assert second.rows == 17
+    assert second.landing_id != first.landing_id
+
+
+def test_validate_names_the_partition_that_has_not_landed(storage: StageStorage) -> None:
+    run = run_of(1)
+    for k in (0, 2):
+        part = run.in_partition(k)
+        extract_land(PLAN, part, source=ShareSource(PLAN, part, TABLE), storage=storage)
+
+    with pytest.raises(ManifestMissingError, match=r"partition 1 of run .* has no manifest"):
+        validate_run(PLAN, run, storage=storage)
+
+
+def test_partitions_that_read_different_columns_are_refused(storage: StageStorage, lakes: MemoryLakes) -> None:
+    import dataclasses
+
+    from ingestion.land.parquet_lander import LandingManifest
+
+    run = run_of(1)
+    land_partitions(storage, run)
+    name = next(n for n in landing(lakes) if n.endswith("_p02-manifest.json"))
+    manifest = LandingManifest.from_json(landing(lakes)[name].decode())
+    landing(lakes)[name] = dataclasses.replace(manifest, schema_fingerprint="another").to_json().encode()
+
+    with pytest.raises(PartitionsDisagreeError, match="partition 2 landed another schema than partition 0"):
+        validate_run(PLAN, run, storage=storage)
