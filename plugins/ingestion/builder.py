@@ -43,17 +43,19 @@ def _stage_args(stage: str, entity: EntityPlan) -> dict[str, Any]:
         return {"outlets": [entity_asset(entity)]}
     if stage == "publish":
         # One transactional id per entity: a second run's publish would fence the first and fail it (backfills
-        # run several runs at once), so an entity publishes one run at a time.
-        return {"max_active_tis_per_dag": 1}
+        # run several runs at once), so an entity publishes one run at a time. A partitioned entity publishes with
+        # one transactional id per partition: its tasks of one run go side by side.
+        partitions = entity.entity.load.partitions
+        return {"max_active_tis_per_dag": partitions.count if partitions is not None else 1}
     return {}
 
 
 def _stage_task(stage: str, entity: EntityPlan, **kwargs: Any) -> Any:
-    """The stage's task; a partitioned extract_land is mapped, one task instance per partition (map index = k), so
-    a partition that fails is retried alone."""
+    """The stage's task; a partitioned entity's extract_land and publish are mapped, one task instance per
+    partition (map index = k), so a partition that fails is retried alone."""
     operator = STAGE_OPERATORS[stage]
     partitions = entity.entity.load.partitions
-    if stage == "extract_land" and partitions is not None:
+    if stage in ("extract_land", "publish") and partitions is not None:
         return operator.partial(**kwargs).expand(partition=list(range(partitions.count)))
     return operator(**kwargs)
 

@@ -128,8 +128,8 @@ def _partitions_note(plan: EntityPlan) -> str:
         return ""
     by = f"`{partitions.column}` modulo {partitions.count}" if partitions.column else "a hash of the primary key"
     return (
-        f"; read in {partitions.count} partitions side by side (extract_land map indexes 0-{partitions.count - 1}, "
-        f"by {by}): a failed partition is retried or cleared alone, and validate assembles the run"
+        f"; read and published in {partitions.count} partitions side by side (extract_land and publish map indexes "
+        f"0-{partitions.count - 1}, by {by}): a failed partition is retried or cleared alone"
     )
 
 

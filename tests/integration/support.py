@@ -249,6 +249,11 @@ def _kafka_retriable(exc: BaseException) -> bool:
 
 def read_committed(topic: str) -> list[tuple[bytes | None, bytes | None, dict[str, bytes]]]:
     """Every message of every partition visible to read_committed, up to the last stable offset."""
+    return [(key, value, headers) for key, value, headers, _ in read_committed_placed(topic)]
+
+
+def read_committed_placed(topic: str) -> list[tuple[bytes | None, bytes | None, dict[str, bytes], int]]:
+    """As read_committed, with the partition each message is in."""
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap_servers(),
@@ -288,7 +293,7 @@ def read_committed(topic: str) -> list[tuple[bytes | None, bytes | None, dict[st
             for msg in consumer.consume(num_messages=1000, timeout=0.5):
                 if msg.error():
                     raise AssertionError(msg.error())
-                out.append((msg.key(), msg.value(), dict(msg.headers() or [])))
+                out.append((msg.key(), msg.value(), dict(msg.headers() or []), msg.partition()))
         return out
     finally:
         consumer.close()

@@ -428,17 +428,23 @@ def test_a_partition_killed_mid_run_is_retried_alone_and_each_row_is_published_o
     api, name = airflow["api"], f"{source['name']}parts"
     dag_id = f"ingest_{name}"
     api.wait_parsed(dag_id)
-    # Partition 1's task process dies (SIGKILL) after landing its first batch, as on a worker that went away.
-    armed = airflow["faults"] / f"land.batch@{name}.orders.p1"
-    armed.write_text(json.dumps({"action": "kill"}))
+    # Task processes die (SIGKILL), as on a worker that went away: partition 1's extract_land after landing its
+    # first batch, and partition 2's publish with its Kafka transaction open, after producing its first batch.
+    armed = [airflow["faults"] / f"land.batch@{name}.orders.p1", airflow["faults"] / f"publish.batch@{name}.orders.p2"]
+    for fault in armed:
+        fault.write_text(json.dumps({"action": "kill"}))
     api.call("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
     run_id = api.call("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None})["dag_run_id"]
     api.wait_run(dag_id, run_id, timeout=300)
 
-    assert not armed.exists(), "the fault never fired"
+    assert not [fault.name for fault in armed if fault.exists()], "a fault never fired"
     tis = api.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 100})["task_instances"]
-    tries = {ti["map_index"]: ti["try_number"] for ti in tis if ti["task_id"] == "orders.extract_land"}
-    assert tries == {0: 1, 1: 2, 2: 1}, tries  # only the killed partition ran again
+    tries = {
+        stage: {ti["map_index"]: ti["try_number"] for ti in tis if ti["task_id"] == f"orders.{stage}"}
+        for stage in ("extract_land", "publish")
+    }
+    # Only the killed partitions ran again.
+    assert tries == {"extract_land": {0: 1, 1: 2, 2: 1}, "publish": {0: 1, 1: 1, 2: 2}}, tries
     published = Counter(
         int(key)
         for key, _, headers in read_committed(f"ingest.{name}.orders")

@@ -595,7 +595,7 @@ class Retention(Frozen):
     )
 
 
-_INTEGER_TYPES = frozenset({"smallint", "integer", "int", "bigint"})
+INTEGER_TYPES = frozenset({"smallint", "integer", "int", "bigint"})
 _TIME_TYPES = frozenset({"timestamp", "timestamptz", "timestamp_ntz"})
 
 
@@ -670,11 +670,11 @@ class Entity(Frozen):
         if cursor is None or not (load.lookback_minutes or load.lookback_ids):
             return
         kind = cursor.type.strip().lower()
-        if kind in _INTEGER_TYPES and load.lookback_minutes:
+        if kind in INTEGER_TYPES and load.lookback_minutes:
             raise ValueError(f"cursor column {cursor.name!r} is {kind}: use load.lookback_ids, not lookback_minutes")
         if kind in _TIME_TYPES and load.lookback_ids:
             raise ValueError(f"cursor column {cursor.name!r} is {kind}: use load.lookback_minutes, not lookback_ids")
-        if kind not in _INTEGER_TYPES | _TIME_TYPES:
+        if kind not in INTEGER_TYPES | _TIME_TYPES:
             raise ValueError(f"a lookback needs a timestamp or integer cursor; {cursor.name!r} is {kind}")
 
     def _partitions_fit(self) -> None:
@@ -697,7 +697,7 @@ class Entity(Frozen):
         column = next((c for c in self.columns if c.name == partitions.column), None)
         if column is None:
             raise ValueError(f"load.partitions.column {partitions.column!r} is not among the declared columns")
-        if column.type.strip().lower() not in _INTEGER_TYPES:
+        if column.type.strip().lower() not in INTEGER_TYPES:
             raise ValueError(
                 f"load.partitions.column {partitions.column!r} is {column.type}: it needs an integer column (or none, "
                 "for a hash of the primary_key)"
@@ -808,7 +808,25 @@ class SourceConfig(Frozen):
                 raise ValueError(
                     f"entity {entity.name!r} has a {entity.locator.kind} locator but the source kind is {self.kind}"
                 )
+            self._publish_groups_fit_topic(entity)
         return self
+
+    def _publish_groups_fit_topic(self, entity: Entity) -> None:
+        # A partitioned entity is published by one task per partition, each owning its own topic partitions.
+        partitions = entity.load.partitions
+        if partitions is None:
+            return
+        own = (
+            entity.kafka.partitions
+            if entity.kafka is not None and "partitions" in entity.kafka.model_fields_set
+            else None
+        )
+        topic_partitions = own if own is not None else self.kafka.partitions
+        if topic_partitions < partitions.count:
+            raise ValueError(
+                f"entity {entity.name!r}: load.partitions.count {partitions.count} is more than its topic's "
+                f"kafka.partitions ({topic_partitions}); each partition publishes to topic partitions of its own"
+            )
 
 
 _DAILY_CRON = re.compile(r"^(\d{1,2}) (\d{1,2}) \* \* \*$")

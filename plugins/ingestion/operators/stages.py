@@ -21,7 +21,7 @@ from ingestion.plan_loader import load_entity_plan
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from ingestion.pipeline.contracts import LandedRun
+    from ingestion.pipeline.contracts import LandedRun, PublishedRun
     from ingestion.pipeline.run_info import RunInfo
     from ingestion.planner import EntityPlan
 
@@ -137,11 +137,15 @@ class PublishOperator(EntityStageOperator):
     stage = "publish"
     ui_color = "#e8daef"
 
+    def __init__(self, *, partition: int | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.partition = partition  # mapped over (load.partitions): this task publishes that group's share
+
     def run_stage(self, plan: EntityPlan, context: Context) -> Any:
         from ingestion.pipeline.publish_stage import publish_run
         from ingestion.pipeline.run_info import RunInfo
 
-        return publish_run(plan, RunInfo.from_context(context)).to_xcom()
+        return publish_run(plan, RunInfo.from_context(context).in_partition(self.partition)).to_xcom()
 
 
 class CommitOperator(EntityStageOperator):
@@ -164,10 +168,11 @@ class CommitOperator(EntityStageOperator):
         # Typed again from XCom here, and only here; an empty result counts as none (commit says which is missing).
         if plan.entity.load.partitions is not None:
             landed = _partitioned_landing(plan, context)
+            published = _partitioned_publish(plan, context)
         else:
             landed = LandedRun.from_xcom(x) if (x := result_of("extract_land")) else None
+            published = PublishedRun.from_xcom(x) if (x := result_of("publish")) else None
         validated = ValidatedRun.from_xcom(x) if (x := result_of("validate")) else None
-        published = PublishedRun.from_xcom(x) if (x := result_of("publish")) else None
         committed = commit_run(
             plan, RunInfo.from_context(context), landed=landed, validated=validated, published=published
         )
@@ -178,6 +183,34 @@ class CommitOperator(EntityStageOperator):
         return summary
 
 
+def _mapped_results(plan: EntityPlan, context: Context, stage: str) -> list[Any] | None:
+    """Every map index's result of a stage mapped over the entity's partitions; None when one is missing (commit
+    then says which stage's result is)."""
+    partitions = plan.entity.load.partitions
+    assert partitions is not None
+    results = context["ti"].xcom_pull(task_ids=f"{plan.group_id}.{stage}", map_indexes=list(range(partitions.count)))
+    found = [x for x in results or () if x]
+    return found if len(found) == partitions.count else None
+
+
+def _partitioned_publish(plan: EntityPlan, context: Context) -> PublishedRun | None:
+    """A run published by one task per partition: their counts added up (commit checks the sum against the
+    landing); published before only if every group was."""
+    from ingestion.pipeline.contracts import PublishedRun
+
+    results = _mapped_results(plan, context, "publish")
+    if results is None:
+        return None
+    groups = [PublishedRun.from_xcom(x) for x in results]
+    return PublishedRun(
+        topic=groups[0].topic,
+        rows=sum(g.rows for g in groups),
+        already_published=all(g.already_published for g in groups),
+        offsets={p: ends for g in groups for p, ends in g.offsets.items()},
+        seconds=max(g.seconds for g in groups),
+    )
+
+
 def _partitioned_landing(plan: EntityPlan, context: Context) -> LandedRun | None:
     """A partitioned run's landing: the run's manifest (validate assembled it), timed by its slowest partition."""
     from ingestion.pipeline.contracts import LandedRun
@@ -185,14 +218,10 @@ def _partitioned_landing(plan: EntityPlan, context: Context) -> LandedRun | None
     from ingestion.pipeline.run_info import RunInfo
     from ingestion.pipeline.storage import StageStorage
 
-    partitions = plan.entity.load.partitions
-    assert partitions is not None
-    results = context["ti"].xcom_pull(
-        task_ids=f"{plan.group_id}.extract_land", map_indexes=list(range(partitions.count))
-    )
-    landed = [LandedRun.from_xcom(x) for x in results or () if x]
-    if len(landed) < partitions.count:
-        return None  # commit says extract_land's result is missing
+    results = _mapped_results(plan, context, "extract_land")
+    if results is None:
+        return None
+    landed = [LandedRun.from_xcom(x) for x in results]
     run = RunInfo.from_context(context)
     manifest = read_run_manifest(plan, run, StageStorage.of(plan).landing(plan))
     return landed_result(

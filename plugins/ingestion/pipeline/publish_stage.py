@@ -7,6 +7,11 @@ Before the transaction begins, the run's publish record (landing id, watermark w
 database: from then on the run is frozen (see pipeline.run_guard). A run of a watermark entity whose watermark was
 moved since it landed is refused before anything is sent: its window no longer starts where the watermark is, so
 publishing it would send rows twice or commit over rows never read.
+
+An entity read in partitions (load.partitions) is published by as many tasks (the publish task mapped over the same
+indexes): task k publishes the rows placed in its share of the topic's partitions (publish/kafka_publisher.py,
+PublishSplit), with the transactional id `ingest.<source>.<entity>.g<k>` and a publish log of its own. Commit adds
+up their counts.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
+from ingestion.errors import StageNotImplementedError
 from ingestion.faults import fault_point
 from ingestion.pipeline.errors import WatermarkMovedError
 
@@ -24,7 +30,7 @@ if TYPE_CHECKING:
     from ingestion.pipeline.run_info import RunInfo
     from ingestion.pipeline.storage import StageStorage
     from ingestion.planner import EntityPlan
-    from ingestion.publish.kafka_publisher import PublishTarget
+    from ingestion.publish.kafka_publisher import PublishSplit, PublishTarget
     from ingestion.state.store import ControlStore, PublishRecord
 
 # Further librdkafka settings for the producer (e.g. linger.ms); the exactly-once ones cannot be overridden.
@@ -42,10 +48,34 @@ def message_headers(plan: EntityPlan, run: RunInfo, manifest: LandingManifest) -
     )
 
 
+def transactional_id(plan: EntityPlan, run: RunInfo) -> str:
+    """One per entity, or per publish group of a partitioned entity: stable across attempts, so the next attempt
+    fences a dead one."""
+    base = f"ingest.{plan.source}.{plan.entity.name}"
+    return base if run.partition is None else f"{base}.g{run.partition}"
+
+
+def _split(plan: EntityPlan, run: RunInfo) -> PublishSplit | None:
+    from ingestion.publish.kafka_publisher import PublishSplit
+
+    partitions = plan.entity.load.partitions
+    if partitions is None:
+        return None
+    if run.partition is None:
+        raise StageNotImplementedError(
+            f"{plan.source}.{plan.entity.name} is read in {partitions.count} partitions and published by as many "
+            "tasks: give the publish its partition (the DAG's publish task is mapped over them)"
+        )
+    return PublishSplit(groups=partitions.count, group=run.partition, partitions=plan.kafka.partitions)
+
+
 def publish_target(plan: EntityPlan, run: RunInfo, manifest: LandingManifest) -> PublishTarget:
     from ingestion.pii.masking import entity_general_schema
     from ingestion.pipeline.landed_run import landed_columns
     from ingestion.publish.kafka_publisher import PublishTarget, publish_group
+
+    split = _split(plan, run)
+    log_names = (plan.source, plan.entity.name) if split is None else (plan.source, plan.entity.name, f"g{split.group}")
 
     return PublishTarget(
         topic=plan.topic,
@@ -58,8 +88,9 @@ def publish_target(plan: EntityPlan, run: RunInfo, manifest: LandingManifest) ->
         run_key=run.run_id,
         expected_rows=manifest.rows,
         timeout_seconds=float(plan.kafka.publish_timeout_seconds),
-        log_group=publish_group(plan.source, plan.entity.name),
+        log_group=publish_group(*log_names),
         landing_id=manifest.landing_id,
+        split=split,
     )
 
 
@@ -89,34 +120,40 @@ def publish_run(
                 run.run_id,
                 committed.rows_published,
             )
-            return PublishedRun(plan.topic, committed.rows_published, already_published=True)
+            # The record holds the whole run's count: a publish group of a partitioned run carries it once (group
+            # 0), so the counts commit adds up are the run's.
+            rows = committed.rows_published if not run.partition else 0
+            return PublishedRun(plan.topic, rows, already_published=True)
         lake = storage.landing(plan)
         manifest = read_run_manifest(plan, run, lake)
         started = _begin(plan, run, manifest, store)
-    if started.rows is not None:
+    # The record's count is the whole run's; a publish group asks its own publish log instead.
+    if started.rows is not None and run.partition is None:
         log.info("%s run %s published %d messages before: not publishing again", where, run.run_id, started.rows)
         return PublishedRun(plan.topic, started.rows, already_published=True)
     target = publish_target(plan, run, manifest)
     hook = TransactionalKafkaProducerHook(
         kafka_config_id=plan.kafka.conn_id,
-        transactional_id=f"ingest.{plan.source}.{plan.entity.name}",
+        transactional_id=transactional_id(plan, run),
         transaction_timeout_ms=plan.kafka.transaction_timeout_ms,
         producer_config=dict(producer_config) if producer_config is not None else None,
     )
 
     def progress(produced: int) -> None:
-        fault_point("publish.batch", where, progress=produced)
+        fault_point("publish.batch", where, progress=produced, partition=run.partition)
         if on_batch is not None:
             on_batch(produced)
 
-    result = publish(
-        hook, target, lambda: landed_batches(lake, manifest, list(target.value_columns)), on_batch=progress
-    )
-    fault_point("publish.committed", where)
+    # A split publish reads the key columns as well, to place each row (they may be masked out of the value).
+    read = list(dict.fromkeys([*target.value_columns, *(target.key_columns if target.split else ())]))
+    result = publish(hook, target, lambda: landed_batches(lake, manifest, read), on_batch=progress)
+    fault_point("publish.committed", where, partition=run.partition)
     # The transaction committed (or the publish log says an earlier attempt's did): the record says so, so a later
-    # retry need not ask Kafka. If this write is lost, the publish log still answers for the run.
-    with storage.control_store() as store:
-        store.finish_publish(plan.source, plan.entity.name, run.run_id, result.rows)
+    # retry need not ask Kafka. If this write is lost, the publish log still answers for the run. A group's count is
+    # not the run's: its publish log answers for it.
+    if run.partition is None:
+        with storage.control_store() as store:
+            store.finish_publish(plan.source, plan.entity.name, run.run_id, result.rows)
     return PublishedRun.of(result)
 
 

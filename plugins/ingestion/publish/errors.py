@@ -23,3 +23,7 @@ class TransactionTimeoutRefusedError(TerminalError):
 
 class PublishedOtherLandingError(TerminalError):
     """The publish log holds the run with a different landing: the run was landed again after it published."""
+
+
+class TopicTooSmallError(TerminalError):
+    """The topic has fewer partitions than the ones a split publish places rows in."""

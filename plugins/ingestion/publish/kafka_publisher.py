@@ -17,6 +17,14 @@ How each guarantee is kept:
 - One writer per topic: delivered is counted from the topic's end offsets, so another producer writing the topic
   during a publish makes the counts disagree and the attempt aborts (the config refuses topics shared by two
   entities).
+
+A run may also be published by several tasks side by side (PublishSplit, for entities read in partitions): task g of
+G owns the topic partitions p with p % G == g and publishes exactly the rows whose key places them there, in a
+transaction of its own, with a transactional id, a publish log and end offsets of its own. Rows are placed as
+librdkafka's default partitioner places a keyed message (CRC-32 of the key, modulo the partition count), so a key
+goes to the same partition however many tasks publish, and per-key order holds from run to run. Every group is exactly
+once by the rules above; a run is whole once every group's transaction committed (commit checks that their counts
+add up to the landed rows).
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from ingestion.publish.errors import (
     PublishCountMismatchError,
     PublishedOtherLandingError,
     PublishError,
+    TopicTooSmallError,
     TransactionTimeoutRefusedError,
 )
 
@@ -91,6 +100,28 @@ class PublishLog:
 
 
 @dataclass(frozen=True)
+class PublishSplit:
+    """One task's share of a run published by `groups` tasks: the topic partitions p < `partitions` with
+    p % groups == group, and the rows placed in them."""
+
+    groups: int
+    group: int
+    partitions: int  # the partition count rows are placed by (kafka.partitions); the topic may have more
+
+    @property
+    def owned(self) -> tuple[int, ...]:
+        return tuple(p for p in range(self.partitions) if p % self.groups == self.group)
+
+    def placements(self, keys: list[bytes | None], first_row: int) -> list[int]:
+        """The partition of each message: its key's CRC-32 modulo the partition count (librdkafka's default,
+        `consistent_random`, for a keyed message); keyless messages spread by their row number in the run."""
+        from zlib import crc32
+
+        count = self.partitions
+        return [crc32(k) % count if k else (first_row + i) % count for i, k in enumerate(keys)]
+
+
+@dataclass(frozen=True)
 class PublishTarget:
     topic: str
     partitions: int
@@ -103,10 +134,28 @@ class PublishTarget:
     timeout_seconds: float = 300.0
     log_group: str = ""  # consumer group of the entity's publish log; publish_group(topic) when empty
     landing_id: str = ""
+    split: PublishSplit | None = None  # this task's share of the run, when several tasks publish it
 
     @property
     def publish_log_group(self) -> str:
         return self.log_group or publish_group(self.topic)
+
+    @property
+    def log_partition(self) -> int:
+        """The partition whose committed offset carries the publish log (one this task writes to)."""
+        return self.split.group if self.split is not None else 0
+
+    def partitions_written(self, topic_partitions: int) -> tuple[int, ...]:
+        """The partitions this publish writes to, whose end offsets count what it delivered."""
+        if self.split is None:
+            return tuple(range(topic_partitions))
+        if topic_partitions < self.split.partitions:
+            raise TopicTooSmallError(
+                f"{self.topic} has {topic_partitions} partition(s), fewer than kafka.partitions "
+                f"({self.split.partitions}) that rows are placed by; add partitions to the topic or lower "
+                "kafka.partitions"
+            )
+        return self.split.owned
 
 
 @dataclass(frozen=True)
@@ -181,10 +230,10 @@ def _created_topic_partitions(admin: Any, topic: str, timeout: float) -> int:
     return len(metadata.partitions)
 
 
-def _end_offsets(consumer: Consumer, topic: str, partitions: int, timeout: float) -> dict[int, int]:
+def _end_offsets(consumer: Consumer, topic: str, partitions: Iterable[int], timeout: float) -> dict[int, int]:
     from confluent_kafka import TopicPartition
 
-    return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)[1] for p in range(partitions)}
+    return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)[1] for p in partitions}
 
 
 def _is_retriable(exc: BaseException) -> bool:
@@ -204,7 +253,7 @@ def _is_retriable(exc: BaseException) -> bool:
     return bool(error.retriable()) or error.code() in transient
 
 
-def _read_publish_log(consumer: Consumer, topic: str, timeout: float) -> PublishLog:
+def _read_publish_log(consumer: Consumer, topic: str, partition: int, timeout: float) -> PublishLog:
     from confluent_kafka import TopicPartition
     from tenacity import retry, retry_if_exception, stop_after_delay, wait_exponential
 
@@ -217,25 +266,38 @@ def _read_publish_log(consumer: Consumer, topic: str, timeout: float) -> Publish
         reraise=True,
     )
     def committed() -> TopicPartition:
-        return consumer.committed([TopicPartition(topic, 0)], timeout=timeout)[0]
+        return consumer.committed([TopicPartition(topic, partition)], timeout=timeout)[0]
 
     return PublishLog.from_metadata(committed().metadata)
 
 
 def _encoded_messages(
     target: PublishTarget, batches: Iterable[pa.RecordBatch]
-) -> Iterator[tuple[pa.Array | None, pa.Array]]:
-    """(keys, values) per batch as Arrow binary arrays: the JSON encoding, vectorised."""
+) -> Iterator[tuple[pa.Array | None, pa.Array, list[int] | None]]:
+    """(keys, values, partitions) per batch: keys and values as Arrow binary arrays (the JSON encoding, vectorised),
+    partitions None (the producer's partitioner places them) or, for a split publish, each message's partition,
+    the batch cut down to the rows this task owns before their values are encoded."""
     import pyarrow as pa
 
     from ingestion.publish.json_encoding import encode_keys, encode_values
 
+    split = target.split
+    first_row = 0
     for batch in batches:
         keys = encode_keys(batch, target.key_columns)
-        yield (
-            (keys.cast(pa.binary()) if keys is not None else None),
-            encode_values(batch, target.value_columns).cast(pa.binary()),
-        )
+        keys = keys.cast(pa.binary()) if keys is not None else None
+        placed: list[int] | None = None
+        if split is not None:
+            key_list = keys.to_pylist() if keys is not None else [None] * batch.num_rows
+            every = split.placements(key_list, first_row)
+            first_row += batch.num_rows
+            mine = [p % split.groups == split.group for p in every]
+            placed = [p for p, keep in zip(every, mine, strict=True) if keep]
+            if len(placed) < batch.num_rows:
+                mask = pa.array(mine, pa.bool_())
+                batch = batch.filter(mask)
+                keys = keys.filter(mask) if keys is not None else None
+        yield keys, encode_values(batch, target.value_columns).cast(pa.binary()), placed
 
 
 # `produce` takes its arguments positionally here: (topic, value, key, partition, callback, on_delivery, timestamp,
@@ -264,16 +326,23 @@ def _produce_all(
     # this loop produces the batch before: `produce` is the bottleneck, about 1-4 us a message with headers.
     messages = prefetched(_encoded_messages(target, batches), name="message-encoder")
     try:
-        for key_array, value_array in messages:
+        for key_array, value_array, placed in messages:
             # Python bytes for `produce`, made here rather than in the encoder thread: then only one batch of them
             # is alive at a time (with the encoder building them ahead, publish of 5M rows peaked ~90 MB higher).
             values: list[bytes] = value_array.to_pylist()
             keys: list[bytes | None] = key_array.to_pylist() if key_array is not None else [None] * len(values)
-            for key, value in zip(keys, values, strict=True):
-                try:
-                    produce(topic, value, key, _ANY_PARTITION, None, None, _NO_TIMESTAMP, headers)
-                except BufferError:
-                    _produce_when_room(producer, target, value, key, headers, deadline)
+            if placed is None:
+                for key, value in zip(keys, values, strict=True):
+                    try:
+                        produce(topic, value, key, _ANY_PARTITION, None, None, _NO_TIMESTAMP, headers)
+                    except BufferError:
+                        _produce_when_room(producer, target, value, key, headers, deadline, _ANY_PARTITION)
+            else:
+                for key, value, partition in zip(keys, values, placed, strict=True):
+                    try:
+                        produce(topic, value, key, partition, None, None, _NO_TIMESTAMP, headers)
+                    except BufferError:
+                        _produce_when_room(producer, target, value, key, headers, deadline, partition)
             before = produced
             produced += len(values)
             producer.poll(0)  # serve the batch's delivery reports: a delivered message is freed only then
@@ -293,6 +362,7 @@ def _produce_when_room(
     key: bytes | None,
     headers: list[tuple[str, str | bytes | None]],
     deadline: float,
+    partition: int,
 ) -> None:
     """Produce one message once the full local queue has room: let librdkafka deliver (and serve the delivery
     reports, which frees the queue), and give up at the deadline rather than spin for ever against a broker that is
@@ -305,7 +375,7 @@ def _produce_when_room(
                 f"({target.timeout_seconds:.0f} s); is the broker reachable?"
             )
         try:
-            producer.produce(target.topic, value, key, _ANY_PARTITION, None, None, _NO_TIMESTAMP, headers)
+            producer.produce(target.topic, value, key, partition, None, None, _NO_TIMESTAMP, headers)
             return
         except BufferError:
             continue
@@ -328,7 +398,7 @@ def publish(
     started = time.monotonic()
     deadline = started + target.timeout_seconds
     client_config = hook.client_config()
-    partitions = ensure_topic(client_config, target)
+    written = target.partitions_written(ensure_topic(client_config, target))
     producer: Producer = hook.get_producer()
     consumer = Consumer(
         {
@@ -342,7 +412,7 @@ def publish(
     try:
         # First, so a zombie attempt of this entity is fenced and its open transaction aborted before we look.
         _init_transactions(producer, target, short)
-        published = _read_publish_log(consumer, target.topic, short)
+        published = _read_publish_log(consumer, target.topic, target.log_partition, short)
         if target.run_key in published.runs:
             earlier = published.runs[target.run_key]
             if earlier.landing_id and target.landing_id and earlier.landing_id != target.landing_id:
@@ -360,31 +430,35 @@ def publish(
                 rows,
             )
             return PublishResult(target.topic, rows, True, {}, round(time.monotonic() - started, 3))
-        before = _end_offsets(consumer, target.topic, partitions, short)
+        before = _end_offsets(consumer, target.topic, written, short)
         producer.begin_transaction()
         try:
-            produced = _produce_all(producer, target, batches(), on_batch, deadline) if target.expected_rows else 0
+            # A split publish learns its share of the rows while reading them; a whole one knows them beforehand.
+            produces = target.split is not None or target.expected_rows > 0
+            produced = _produce_all(producer, target, batches(), on_batch, deadline) if produces else 0
+            expected = produced if target.split is not None else target.expected_rows
             remaining = producer.flush(max(1.0, deadline - time.monotonic()))
             if remaining:
                 raise PublishError(
                     f"{target.topic}: {remaining} message(s) not acknowledged within the publish timeout "
                     f"({target.timeout_seconds:.0f} s)"
                 )
-            after = _end_offsets(consumer, target.topic, partitions, short)
-            delivered = sum(after[p] - before[p] for p in range(partitions))
-            if produced != target.expected_rows or delivered != target.expected_rows:
+            after = _end_offsets(consumer, target.topic, written, short)
+            delivered = sum(after[p] - before[p] for p in written)
+            if produced != expected or delivered != expected:
                 raise PublishCountMismatchError(
-                    f"{target.topic}: landed {target.expected_rows} rows, produced {produced}, the broker holds "
+                    f"{target.topic}: landed {expected} rows{_share(target)}, produced {produced}, the broker holds "
                     f"{delivered} new messages; aborting so read_committed consumers see none of them"
                     + (
                         " (did another producer write to this topic meanwhile? a topic must have one writer)"
-                        if produced == target.expected_rows
+                        if produced == expected
                         else ""
                     )
                 )
             marker = published.with_run(target.run_key, delivered, target.landing_id)
+            anchor = target.log_partition
             producer.send_offsets_to_transaction(
-                [TopicPartition(target.topic, 0, after[0], marker.to_metadata())],
+                [TopicPartition(target.topic, anchor, after[anchor], marker.to_metadata())],
                 consumer.consumer_group_metadata(),
                 short,
             )
@@ -398,7 +472,12 @@ def publish(
         consumer.close()
     seconds = round(time.monotonic() - started, 3)
     log.info("%s: committed %d messages in %.1f s", target.topic, delivered, seconds)
-    return PublishResult(target.topic, delivered, False, {p: (before[p], after[p]) for p in range(partitions)}, seconds)
+    return PublishResult(target.topic, delivered, False, {p: (before[p], after[p]) for p in written}, seconds)
+
+
+def _share(target: PublishTarget) -> str:
+    split = target.split
+    return "" if split is None else f" in partitions {list(split.owned)} (group {split.group} of {split.groups})"
 
 
 def _init_transactions(producer: Producer, target: PublishTarget, timeout: float) -> None:

@@ -400,7 +400,16 @@ class ControlStore:
 
     def begin_publish(self, record: PublishRecord) -> PublishRecord:
         """Record that the run's publish begins with this landing, before the Kafka transaction does. A retry with
-        the same landing finds its record and goes on; a different landing of the same run is refused."""
+        the same landing finds its record and goes on; a different landing of the same run is refused. The publish
+        groups of a partitioned entity begin side by side: the one whose insert loses the race reads the winner's."""
+        from sqlalchemy.exc import IntegrityError
+
+        try:
+            return self._begin_publish(record)
+        except IntegrityError:
+            return self._begin_publish(record)
+
+    def _begin_publish(self, record: PublishRecord) -> PublishRecord:
         with self.engine.begin() as conn:
             row = conn.execute(
                 select(publishes)

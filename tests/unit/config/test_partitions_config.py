@@ -47,6 +47,12 @@ def config(load: dict[str, Any], *, kind: str = "sql", primary_key: tuple[str, .
         ({"partitions": {"count": 2, "column": "nope"}}, "sql", (), "'nope' is not among the declared columns"),
         ({"partitions": {"count": 1}}, "sql", ("order_id",), "greater than or equal to 2"),
         ({"partitions": {"count": 65}}, "sql", ("order_id",), "less than or equal to 64"),
+        (
+            {"partitions": {"count": 4}},
+            "sql",
+            ("order_id",),
+            r"count 4 is more than its topic's kafka.partitions \(3\)",
+        ),
     ],
 )
 def test_partitions_a_config_cannot_have_are_refused_naming_why(
@@ -56,7 +62,7 @@ def test_partitions_a_config_cannot_have_are_refused_naming_why(
         SourceConfig.model_validate(config(load, kind=kind, primary_key=primary_key))
 
 
-def test_a_partitioned_entity_maps_its_extract_land_and_nothing_else() -> None:
+def test_a_partitioned_entity_maps_its_extract_land_and_publish() -> None:
     from airflow.sdk.definitions.mappedoperator import MappedOperator
 
     from ingestion.builder import build_dag
@@ -67,12 +73,15 @@ def test_a_partitioned_entity_maps_its_extract_land_and_nothing_else() -> None:
     )
     dag = build_dag(plan_source(source))
 
-    extract = dag.get_task("orders.extract_land")
-    assert isinstance(extract, MappedOperator)
-    assert extract.expand_input.value == {"partition": [0, 1, 2]}
-    assert not any(isinstance(dag.get_task(f"orders.{s}"), MappedOperator) for s in ("validate", "publish", "commit"))
+    for stage in ("extract_land", "publish"):
+        mapped = dag.get_task(f"orders.{stage}")
+        assert isinstance(mapped, MappedOperator)
+        assert mapped.expand_input.value == {"partition": [0, 1, 2]}
+    assert not any(isinstance(dag.get_task(f"orders.{s}"), MappedOperator) for s in ("validate", "commit"))
     assert dag.get_task("orders.validate").upstream_task_ids == {"orders.extract_land"}
+    assert dag.get_task("orders.commit").upstream_task_ids == {"orders.publish"}
+    assert dag.get_task("orders.publish").max_active_tis_per_dag == 3  # a run's groups side by side
     # The runbook tells the on-call engineer that a partition is retried or cleared alone.
-    assert "read in 3 partitions side by side (extract_land map indexes 0-2, by a hash of the primary key)" in (
-        dag.doc_md or ""
-    )
+    runbook = dag.doc_md or ""
+    assert "read and published in 3 partitions side by side (extract_land and publish map indexes 0-2" in runbook
+    assert "by a hash of the primary key): a failed partition is retried or cleared alone" in runbook

@@ -162,3 +162,21 @@ def test_partitions_that_read_different_columns_are_refused(storage: StageStorag
 
     with pytest.raises(PartitionsDisagreeError, match="partition 2 landed another schema than partition 0"):
         validate_run(PLAN, run, storage=storage)
+
+
+def test_a_committed_runs_publish_groups_carry_its_count_once(storage: StageStorage) -> None:
+    from ingestion.pipeline.commit_stage import commit_run
+    from ingestion.pipeline.contracts import PublishedRun
+    from ingestion.pipeline.landed_run import landed_result
+    from ingestion.pipeline.publish_stage import publish_run
+
+    run = run_of(1)
+    land_partitions(storage, run)
+    validated = validate_run(PLAN, run, storage=storage)
+    landed = landed_result(PLAN, run, read_run_manifest(PLAN, run, storage.landing(PLAN)), seconds=1.0)
+    published = PublishedRun(PLAN.topic, 17, already_published=False)
+    commit_run(PLAN, run, landed=landed, validated=validated, published=published, storage=storage)
+
+    # A cleared publish of the committed run asks nothing of Kafka; the groups' counts still add up to the run's.
+    again = [publish_run(PLAN, run.in_partition(k), storage=storage) for k in range(COUNT)]
+    assert [(g.rows, g.already_published) for g in again] == [(17, True), (0, True), (0, True)]

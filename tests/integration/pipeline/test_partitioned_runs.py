@@ -1,15 +1,18 @@
 """A partitioned SQL entity (load.partitions) through its generated DAG (`airflow dags test`) on the stack's Postgres
-and MariaDB, Azurite, Kafka and control DB: extract_land mapped over the partitions, one run for the later stages.
+and MariaDB, Azurite, Kafka and control DB: extract_land and publish mapped over the partitions, one run for validate
+and commit.
 
 Each case checks what a consumer and an operator see: every source row of the window in the topic exactly once for
-a read_committed consumer, each partition's parts in the run's manifest, and the run record's counts equal to the
-source's (reconciliation compares the window's count in each partition's snapshot, summed, with what landed).
+a read_committed consumer, in the partition its key hashes to (each publish group owns its partitions), each
+partition's parts in the run's manifest, and the run record's counts equal to the source's (reconciliation compares
+the window's count in each partition's snapshot, summed, with what landed).
 """
 
 from __future__ import annotations
 
 import json
 import uuid
+import zlib
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +24,13 @@ from ingestion.land.lake import Lake
 from ingestion.state.engine import control_engine
 from ingestion.state.store import ControlStore
 from tests.integration.pipeline.sql_tables import DATABASES, insert_orders, orders_table, sql_entity
-from tests.integration.support import dags_test, read_committed, source_config, sqlite_airflow_env, write_configs
+from tests.integration.support import (
+    dags_test,
+    read_committed_placed,
+    source_config,
+    sqlite_airflow_env,
+    write_configs,
+)
 
 ROWS = 600
 COUNT = 3
@@ -45,7 +54,7 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     ],
     ids=["postgres-hash-full", "mariadb-hash-full", "postgres-column-interval"],
 )
-def test_a_partitioned_run_publishes_each_row_of_its_window_once(
+def test_a_partitioned_run_lands_and_publishes_each_row_of_its_window_once(
     airflow: dict[str, str], database: str, load: dict[str, Any]
 ) -> None:
     name = f"p{uuid.uuid4().hex[:8]}"
@@ -61,9 +70,11 @@ def test_a_partitioned_run_publishes_each_row_of_its_window_once(
         output = dags_test(airflow, f"ingest_{name}", (DAY + timedelta(days=1)).isoformat())
 
     assert "reading partition 2 of 3" in output
-    published = Counter(int(key) for key, _, _ in read_committed(f"ingest.{name}.orders"))
+    messages = read_committed_placed(f"ingest.{name}.orders")
+    published = Counter(int(key) for key, _, _, _ in messages)
     assert set(published) == expected
     assert max(published.values()) == 1, "a row was published more than once"
+    assert all(partition == zlib.crc32(key) % 3 for key, _, _, partition in messages)  # kafka.partitions: 3
 
     store = ControlStore(control_engine())
     try:
