@@ -88,7 +88,9 @@ def make_table(rows: int) -> str:
     return table
 
 
-def write_config(config_dir: Path, source: str, table: str, *, content_checks: bool = True) -> None:
+def write_config(
+    config_dir: Path, source: str, table: str, *, content_checks: bool = True, partitions: int | None = None
+) -> None:
     config_dir.mkdir(parents=True, exist_ok=True)
     (config_dir / "_defaults.json").write_text((REPO / "include" / "source_configs" / "_defaults.json").read_text())
     config = {
@@ -104,7 +106,7 @@ def write_config(config_dir: Path, source: str, table: str, *, content_checks: b
                 "locator": {"kind": "sql", "schema": "public", "table": table},
                 "primary_key": ["order_id"],
                 "columns": [{"name": c, "type": t, "nullable": c != "order_id"} for c, t in COLUMNS],
-                "load": {"mode": "full"},
+                "load": {"mode": "full", **({"partitions": {"count": partitions}} if partitions else {})},
                 # Every content check kind that reads values, so validate's time and memory include them all;
                 # unique runs twice: an integer key (kept as is) and a composite one (a digest per row).
                 "checks": []
@@ -142,6 +144,7 @@ def _run_info(state: dict[str, Any]) -> Any:
         data_interval_start=None,
         data_interval_end=end,
         run_after=end,
+        partition=state.get("partition"),  # one partition's extract_land (load.partitions)
     )
 
 
@@ -572,7 +575,13 @@ def main() -> int:
 
     if args.child:
         if args.child in ("extract_land", "validate", "publish", "commit"):
+            import resource
+
+            before = resource.getrusage(resource.RUSAGE_SELF)
             result = child_stage(args.child, json.loads(Path(args.arg[0]).read_text()))
+            after = resource.getrusage(resource.RUSAGE_SELF)
+            # The stage's own CPU (user + system, every thread), Airflow's import before it left out, as its clock.
+            result["own_cpu_seconds"] = round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 2)
         elif args.child == "copy":
             result = child_copy(args.arg[0])
         elif args.child == "adbc_parquet":

@@ -48,6 +48,13 @@ def test_a_hash_of_the_primary_key_compiles_to_the_databases_own_hash(dialect: o
         assert sql == f"coalesce(mod(mod({hashed}, 4) + 4, 4), 0) = 1"
 
 
+def test_a_single_integer_key_is_hashed_without_text_on_postgres() -> None:
+    sql = compiled(postgresql.dialect(), "postgresql", column_name=None, key=("id",), integer_key=True)
+    assert sql == (
+        'coalesce(mod(mod(hashint8extended(CAST("Sales Ops"."Line Items".id AS BIGINT), 0), 4) + 4, 4), 0) = 1'
+    )
+
+
 def test_a_hash_is_refused_where_the_database_has_none_here() -> None:
     with pytest.raises(PartitionNotSupportedError, match="not implemented for sqlite; partition by an integer column"):
         partition_condition(RELATION, "sqlite", count=2, partition=0, column_name=None, key=("id",))

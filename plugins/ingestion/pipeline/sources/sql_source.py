@@ -17,7 +17,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from ingestion.config.models import NON_PERIODIC_SCHEDULES
+from ingestion.config.models import INTEGER_TYPES, NON_PERIODIC_SCHEDULES
 from ingestion.extract.database_errors import database_errors_said_safely
 from ingestion.extract.window import latest_complete_interval
 from ingestion.pipeline.errors import ConfigNotSupportedError
@@ -218,13 +218,16 @@ class SqlSource(Source):
         if partitions is None or partition is None:
             return None
         log.info("%s: reading partition %d of %d", self.where, partition, partitions.count)
+        key = self.plan.entity.primary_key
+        declared = {c.name: c.type.strip().lower() for c in self.plan.entity.columns}
         return partition_condition(
             self.relation,
             dialect,
             count=partitions.count,
             partition=partition,
             column_name=partitions.column,
-            key=self.plan.entity.primary_key,
+            key=key,
+            integer_key=len(key) == 1 and declared.get(key[0]) in INTEGER_TYPES,
         )
 
     def facts(self, new_watermark: Any, *, left_out: int) -> LandingFacts:
