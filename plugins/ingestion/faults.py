@@ -1,8 +1,8 @@
 """Named points in the stages where the reliability tests inject a fault: kill the process, raise, or pause.
 
 A no-op (one environment lookup) unless `INGEST_FAULT_DIR` names a folder. A fault is armed by a JSON file in that
-folder named `<point>@<source>.<entity>` (or `<point>@<source>.<entity>.p<k>` for partition k of a partitioned
-extract_land, or just `<point>`, for every entity):
+folder named `<point>@<source>.<entity>` (or `<point>@<source>.<entity>.p<k>` for the task of partition k of a
+partitioned entity's extract_land or publish, or just `<point>`, for every entity):
 
     {"action": "kill" | "raise" | "pause", "after": 1000, "once": true}
 

@@ -128,9 +128,9 @@ class Partitions(Frozen):
     count: int = Field(ge=2, le=64, description="how many extract_land tasks read the entity's window side by side")
     column: str | None = Field(
         default=None,
-        description="an integer column: partition k reads the rows whose value modulo count is k (NULL: partition "
-        "0); without it, a hash of the primary key splits the rows (Postgres hashtextextended, MySQL/MariaDB CRC32, "
-        "SQL Server CHECKSUM)",
+        description="an integer column of the primary key: partition k reads the rows whose value modulo count is k "
+        "(NULL: partition 0); without it, a hash of the primary key splits the rows (Postgres hashtextextended, or "
+        "hashint8extended for one integer key; MySQL/MariaDB CRC32; SQL Server CHECKSUM)",
     )
 
     @field_validator("column")
@@ -701,6 +701,13 @@ class Entity(Frozen):
             raise ValueError(
                 f"load.partitions.column {partitions.column!r} is {column.type}: it needs an integer column (or none, "
                 "for a hash of the primary_key)"
+            )
+        if partitions.column not in self.primary_key:
+            # A value that changes between two partitions' reads would move its row from one share to the other:
+            # read twice, or not at all. A key column does not change.
+            raise ValueError(
+                f"load.partitions.column {partitions.column!r} is not in the primary_key: a row's share must not "
+                "change while the partitions read"
             )
 
     def _pii_fits_keys_and_checks(self) -> None:

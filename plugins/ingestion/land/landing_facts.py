@@ -112,6 +112,35 @@ class RecordCounts:
 
 
 @dataclass(frozen=True)
+class PartitionFacts:
+    """How a partitioned run was split (load.partitions), as landed: a partition's manifest names its index; the
+    run's manifest, which validate assembles, the topic partitions its rows are placed by when published, so every
+    publish task of the run places them alike whatever the config says later."""
+
+    count: int
+    key: str  # the integer column the shares are taken of, or "" for a hash of the primary key
+    partition: int | None = None  # in a partition's manifest
+    topic_partitions: int | None = None  # in the run's manifest
+
+    def to_json(self) -> JsonObject:
+        return {
+            "count": self.count,
+            "key": self.key,
+            "partition": self.partition,
+            "topic_partitions": self.topic_partitions,
+        }
+
+    @classmethod
+    def from_json(cls, fields: JsonReader) -> PartitionFacts:
+        return cls(
+            count=fields.integer("count"),
+            key=fields.optional_text("key") or "",
+            partition=fields.optional_integer("partition"),
+            topic_partitions=fields.optional_integer("topic_partitions"),
+        )
+
+
+@dataclass(frozen=True)
 class SqlReadFacts:
     window_bounds: WindowBounds
     source_count: int | None = None  # the window's rows in the read's snapshot; None where there is none
@@ -200,6 +229,7 @@ class LandingFacts:
     pii_key_ids: dict[str, str] | None = None  # key generations used (ids only, never keys)
     sensitive_manifest: str | None = None  # container/path of the run's raw-PII manifest
     sensitive_files: tuple[str, ...] | None = None
+    partitioning: PartitionFacts | None = None  # a partitioned run's (load.partitions)
 
     def to_json(self) -> JsonObject:
         out: JsonObject = {
@@ -226,6 +256,8 @@ class LandingFacts:
             out["sensitive_manifest"] = self.sensitive_manifest
         if self.sensitive_files is not None:
             out["sensitive_files"] = list(self.sensitive_files)
+        if self.partitioning is not None:
+            out["partitioning"] = self.partitioning.to_json()
         return out
 
     @classmethod
@@ -253,6 +285,7 @@ class LandingFacts:
             pii_key_ids=None if pii is None else {k: pii.text(k) for k in pii.data},
             sensitive_manifest=fields.optional_text("sensitive_manifest"),
             sensitive_files=fields.texts("sensitive_files") if fields.raw("sensitive_files") is not None else None,
+            partitioning=PartitionFacts.from_json(fields.child("partitioning")) if "partitioning" in fields else None,
         )
 
     @property

@@ -44,6 +44,11 @@ def _conflict(plan: EntityPlan, run: RunInfo, landed: LandedRun, storage: StageS
     )
 
 
+def _committed(plan: EntityPlan, run: RunInfo, storage: StageStorage) -> bool:
+    with storage.control_store() as store:
+        return store.committed_run(plan.source, plan.entity.name, run.run_id) is not None
+
+
 def _kafka_reconciliation(landed: LandedRun, published: PublishedRun) -> CheckResult:
     """The last leg of reconciliation, as a check result on the run record: committed to Kafka == landed."""
     from ingestion.validate.check_result import CheckResult
@@ -87,11 +92,24 @@ def commit_run(
     assert validated is not None
     assert published is not None
     storage = storage or StageStorage.of(plan)
-    if not published.already_published and published.rows != landed.rows:
+    # A partitioned run's count is the sum of its publish tasks' (each committed its share, or found it in its own
+    # publish log), checked whenever the run is not committed yet; a committed run's commit changes nothing.
+    split = plan.entity.load.partitions is not None
+    if (
+        (split or not published.already_published)
+        and published.rows != landed.rows
+        and not _committed(plan, run, storage)
+    ):
         raise CountMismatchError(
             f"{plan.source}.{plan.entity.name}: published {published.rows} != landed {landed.rows}; nothing was "
-            "committed. Publish checks this count before its Kafka transaction commits, so this points at a bug in "
-            "the platform: keep the run as it is and report it"
+            "committed. "
+            + (
+                "The run's publish tasks' counts do not add up to its landing: clear them all (those published "
+                "already publish nothing again) and look at their logs"
+                if split
+                else "Publish checks this count before its Kafka transaction commits, so this points at a bug in "
+                "the platform: keep the run as it is and report it"
+            )
         )
     record = RunRecord(
         source=plan.source,

@@ -23,6 +23,10 @@ class ManifestMissingError(TerminalError):
     """A later stage found no manifest for its run: extract_land did not finish for this run."""
 
 
+class PublishLayoutError(TerminalError):
+    """The run was landed split in another way than its publish tasks now are (load.partitions changed since)."""
+
+
 class PartitionsDisagreeError(TerminalError):
     """The partitions of a partitioned run landed different windows or schemas: they cannot make one run."""
 

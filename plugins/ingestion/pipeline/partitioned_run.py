@@ -6,18 +6,22 @@ always. The assembled manifest lists every partition's parts in partition order 
 `landing_id` is derived from the partitions' landing ids, so assembling the same partitions again gives the same
 landing (a retried validate changes nothing that publish recorded), and any partition landed again gives a new one.
 
-Partitions must agree on what they read: the same window, columns and schema. A partition that landed under an
-earlier attempt with other columns (the source changed between the partitions' reads) fails the assembly, naming
-both partitions; clearing the entity's extract_land tasks lands them all again.
+Partitions must agree on what they read: the share of the split the config asks for now (count and key), the same
+window, columns and schema. A partition landed under another split (the config changed between the partitions'
+tasks), or with other columns (the source changed between their reads), fails the assembly, naming the partition;
+clearing the entity's extract_land tasks lands them all again. The run's manifest records the split, with the topic
+partitions its rows are placed by, and publishing follows the manifest, not the config of the day.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import logging
 from typing import TYPE_CHECKING
 
+from ingestion.land.landing_facts import PartitionFacts
 from ingestion.pipeline.errors import ManifestMissingError, PartitionsDisagreeError
 
 if TYPE_CHECKING:
@@ -42,8 +46,13 @@ def assemble_partitions(plan: EntityPlan, run: RunInfo, storage: StageStorage) -
     where = f"{plan.source}.{plan.entity.name}"
     paths = landing_paths(plan, run)
     lake = storage.landing(plan)
-    parts = [_partition_manifest(lake, paths.of_partition(k), run, where) for k in range(partitions.count)]
-    manifest = combine(parts, where)
+    layout = PartitionFacts(count=partitions.count, key=partitions.column or "", topic_partitions=plan.kafka.partitions)
+    parts = []
+    for k in range(partitions.count):
+        part = _partition_manifest(lake, paths.of_partition(k), run, where)
+        _check_share(part, k, layout, where)
+        parts.append(part)
+    manifest = combine(parts, where, layout)
     if manifest.facts.sensitive_manifest is not None:
         container = plan.landing.sensitive_container
         sensitive_paths = dataclasses.replace(paths, container=container)
@@ -54,6 +63,7 @@ def assemble_partitions(plan: EntityPlan, run: RunInfo, storage: StageStorage) -
                 for k in range(partitions.count)
             ],
             where,
+            layout,
         )
         _write_unless_same(sensitive_lake, sensitive_paths, sensitive)
         facts = dataclasses.replace(
@@ -75,8 +85,23 @@ def assemble_partitions(plan: EntityPlan, run: RunInfo, storage: StageStorage) -
     return manifest
 
 
-def combine(parts: list[LandingManifest], where: str) -> LandingManifest:
-    """The run's manifest for its partitions' manifests (in partition order); refuses partitions that disagree."""
+def _check_share(part: LandingManifest, k: int, layout: PartitionFacts, where: str) -> None:
+    """Partition k's manifest says it read share k of the split the config asks for now: partitions landed under
+    another count or key would read a row twice or not at all between them."""
+    landed = part.facts.partitioning
+    if landed is None or (landed.partition, landed.count, landed.key) != (k, layout.count, layout.key):
+        how = "without partitions" if landed is None else f"as partition {landed.partition} of {landed.count}"
+        by = f" by {landed.key or 'the primary key hash'}" if landed is not None else ""
+        raise PartitionsDisagreeError(
+            f"{where}: partition {k}'s manifest was landed {how}{by}, but load.partitions now asks for "
+            f"{layout.count} by {layout.key or 'the primary key hash'}; clear every extract_land task of the run to "
+            "land it again as the config says"
+        )
+
+
+def combine(parts: list[LandingManifest], where: str, layout: PartitionFacts) -> LandingManifest:
+    """The run's manifest for its partitions' manifests (in partition order), with the run's split `layout`;
+    refuses partitions that disagree."""
     first = parts[0]
     for k, part in enumerate(parts[1:], start=1):
         for what, mine, theirs in (
@@ -99,8 +124,11 @@ def combine(parts: list[LandingManifest], where: str) -> LandingManifest:
         facts,
         sql=sql,
         left_out_at_boundary=None if all(x is None for x in left_out) else sum(x or 0 for x in left_out),
+        partitioning=layout,
     )
-    landing_id = hashlib.sha256("\n".join(p.landing_id for p in parts).encode()).hexdigest()[:32]
+    # The layout is part of the landing: publishing places rows by it, so another layout is another landing.
+    identity = [*(p.landing_id for p in parts), json.dumps(layout.to_json(), sort_keys=True)]
+    landing_id = hashlib.sha256("\n".join(identity).encode()).hexdigest()[:32]
     return dataclasses.replace(
         first,
         rows=sum(p.rows for p in parts),

@@ -20,9 +20,8 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-from ingestion.errors import StageNotImplementedError
 from ingestion.faults import fault_point
-from ingestion.pipeline.errors import WatermarkMovedError
+from ingestion.pipeline.errors import PublishLayoutError, WatermarkMovedError
 
 if TYPE_CHECKING:
     from ingestion.land.parquet_lander import LandingManifest
@@ -55,18 +54,26 @@ def transactional_id(plan: EntityPlan, run: RunInfo) -> str:
     return base if run.partition is None else f"{base}.g{run.partition}"
 
 
-def _split(plan: EntityPlan, run: RunInfo) -> PublishSplit | None:
+def _split(plan: EntityPlan, run: RunInfo, manifest: LandingManifest) -> PublishSplit | None:
+    """This task's share of the run, as the run was landed (its manifest's split), or None to publish it whole.
+    Refuses a task that does not match how the run was landed: publishing it another way would send rows again."""
     from ingestion.publish.kafka_publisher import PublishSplit
 
-    partitions = plan.entity.load.partitions
-    if partitions is None:
+    landed = manifest.facts.partitioning
+    tasks = plan.entity.load.partitions
+    if landed is None and run.partition is None:
         return None
-    if run.partition is None:
-        raise StageNotImplementedError(
-            f"{plan.source}.{plan.entity.name} is read in {partitions.count} partitions and published by as many "
-            "tasks: give the publish its partition (the DAG's publish task is mapped over them)"
+    if landed is not None and run.partition is not None and tasks is not None and tasks.count == landed.count:
+        return PublishSplit(
+            groups=landed.count, group=run.partition, partitions=landed.topic_partitions or plan.kafka.partitions
         )
-    return PublishSplit(groups=partitions.count, group=run.partition, partitions=plan.kafka.partitions)
+    how = "whole" if landed is None else f"in {landed.count} partitions"
+    now = f"{tasks.count} tasks" if tasks is not None else "one task"
+    raise PublishLayoutError(
+        f"{plan.source}.{plan.entity.name} run {run.run_id} was landed {how}, but load.partitions now publishes it "
+        f"in {now}; nothing was published. Put load.partitions back until this run has committed, or, if the run "
+        "never began publishing, clear it from extract_land to land it as the config now says"
+    )
 
 
 def publish_target(plan: EntityPlan, run: RunInfo, manifest: LandingManifest) -> PublishTarget:
@@ -74,7 +81,7 @@ def publish_target(plan: EntityPlan, run: RunInfo, manifest: LandingManifest) ->
     from ingestion.pipeline.landed_run import landed_columns
     from ingestion.publish.kafka_publisher import PublishTarget, publish_group
 
-    split = _split(plan, run)
+    split = _split(plan, run, manifest)
     log_names = (plan.source, plan.entity.name) if split is None else (plan.source, plan.entity.name, f"g{split.group}")
 
     return PublishTarget(
@@ -126,12 +133,12 @@ def publish_run(
             return PublishedRun(plan.topic, rows, already_published=True)
         lake = storage.landing(plan)
         manifest = read_run_manifest(plan, run, lake)
+        target = publish_target(plan, run, manifest)  # refuses a task that does not match how the run was landed
         started = _begin(plan, run, manifest, store)
     # The record's count is the whole run's; a publish group asks its own publish log instead.
     if started.rows is not None and run.partition is None:
         log.info("%s run %s published %d messages before: not publishing again", where, run.run_id, started.rows)
         return PublishedRun(plan.topic, started.rows, already_published=True)
-    target = publish_target(plan, run, manifest)
     hook = TransactionalKafkaProducerHook(
         kafka_config_id=plan.kafka.conn_id,
         transactional_id=transactional_id(plan, run),

@@ -25,5 +25,5 @@ class PublishedOtherLandingError(TerminalError):
     """The publish log holds the run with a different landing: the run was landed again after it published."""
 
 
-class TopicTooSmallError(TerminalError):
-    """The topic has fewer partitions than the ones a split publish places rows in."""
+class TopicPartitionCountError(TerminalError):
+    """The topic's partition count is not the one a split publish places rows by."""

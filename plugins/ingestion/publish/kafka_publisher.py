@@ -22,9 +22,10 @@ A run may also be published by several tasks side by side (PublishSplit, for ent
 G owns the topic partitions p with p % G == g and publishes exactly the rows whose key places them there, in a
 transaction of its own, with a transactional id, a publish log and end offsets of its own. Rows are placed as
 librdkafka's default partitioner places a keyed message (CRC-32 of the key, modulo the partition count), so a key
-goes to the same partition however many tasks publish, and per-key order holds from run to run. Every group is exactly
-once by the rules above; a run is whole once every group's transaction committed (commit checks that their counts
-add up to the landed rows).
+goes to the same partition however many tasks publish, and per-key order holds from run to run (the topic must have
+exactly the partition count the run places rows by). Every group is exactly once by the rules above, and checks that
+it read every landed row before keeping its share; a run is whole once every group's transaction committed (commit
+checks that their counts add up to the landed rows).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from ingestion.publish.errors import (
     PublishCountMismatchError,
     PublishedOtherLandingError,
     PublishError,
-    TopicTooSmallError,
+    TopicPartitionCountError,
     TransactionTimeoutRefusedError,
 )
 
@@ -149,11 +150,13 @@ class PublishTarget:
         """The partitions this publish writes to, whose end offsets count what it delivered."""
         if self.split is None:
             return tuple(range(topic_partitions))
-        if topic_partitions < self.split.partitions:
-            raise TopicTooSmallError(
-                f"{self.topic} has {topic_partitions} partition(s), fewer than kafka.partitions "
-                f"({self.split.partitions}) that rows are placed by; add partitions to the topic or lower "
-                "kafka.partitions"
+        if topic_partitions != self.split.partitions:
+            # Rows are placed as the partitioner would place them on a topic of that many partitions: on any other
+            # count a key would go elsewhere than in runs published whole.
+            raise TopicPartitionCountError(
+                f"{self.topic} has {topic_partitions} partition(s), but the run's rows are placed by "
+                f"{self.split.partitions} (kafka.partitions when the run was landed); make kafka.partitions and "
+                "the topic agree, then land the run again"
             )
         return self.split.owned
 
@@ -282,7 +285,7 @@ def _encoded_messages(
     from ingestion.publish.json_encoding import encode_keys, encode_values
 
     split = target.split
-    first_row = 0
+    first_row = 0  # rows read so far: a split publish reads every row of the run and keeps its own
     for batch in batches:
         keys = encode_keys(batch, target.key_columns)
         keys = keys.cast(pa.binary()) if keys is not None else None
@@ -298,6 +301,12 @@ def _encoded_messages(
                 batch = batch.filter(mask)
                 keys = keys.filter(mask) if keys is not None else None
         yield keys, encode_values(batch, target.value_columns).cast(pa.binary()), placed
+    if split is not None and first_row != target.expected_rows:
+        # The share produced is checked against the broker's end offsets; the whole it was taken from, here.
+        raise PublishCountMismatchError(
+            f"{target.topic}: landed {target.expected_rows} rows but read {first_row}; aborting so read_committed "
+            "consumers see none of this group's share"
+        )
 
 
 # `produce` takes its arguments positionally here: (topic, value, key, partition, callback, on_delivery, timestamp,

@@ -12,7 +12,7 @@ from dataclasses import replace
 
 import pytest
 
-from ingestion.publish.errors import TopicTooSmallError
+from ingestion.publish.errors import TopicPartitionCountError
 from ingestion.publish.kafka_hooks import TransactionalKafkaProducerHook
 from ingestion.publish.kafka_publisher import PublishResult, PublishSplit, PublishTarget, publish, publish_group
 from tests.integration.publish.test_kafka_publisher import ROWS, _batches, _hook, _target
@@ -71,9 +71,9 @@ def test_a_group_published_before_is_not_published_again() -> None:
     assert len(read_committed_placed(topic)) == ROWS
 
 
-def test_a_topic_with_fewer_partitions_than_rows_are_placed_by_is_refused() -> None:
+def test_a_topic_with_another_partition_count_than_rows_are_placed_by_is_refused() -> None:
     topic = f"test.split.{uuid.uuid4().hex[:10]}"
     publish(_hook(topic), _target(topic, "run-0", rows=10), lambda: _batches(10))  # created with 3 partitions
 
-    with pytest.raises(TopicTooSmallError, match="has 3 partition"):
+    with pytest.raises(TopicPartitionCountError, match=r"has 3 partition\(s\), but the run's rows are placed by 4"):
         publish(_group_hook(topic, 0), _group_target(topic, "run-1", 0), _batches)

@@ -47,3 +47,16 @@ def test_two_manual_runs_in_the_same_second_name_different_files() -> None:
     scheduled = LandingPaths("landing", "crm", "orders", datetime(2026, 11, 2, 7, 30, 1, tzinfo=UTC))
     assert not first.run_prefix.startswith(scheduled.run_prefix)
     assert not scheduled.run_prefix.startswith(first.run_prefix)
+
+
+def test_a_partitions_names_are_its_own_under_the_runs_prefix() -> None:
+    run = LandingPaths("landing", "crm", "customers", datetime(2026, 11, 2, 2, 0, 5, tzinfo=UTC))
+    part = run.of_partition(3)
+    folder = "crm/customers/date=2026-11-02/crm_customers_20261102020005_"
+    assert part.part(0) == f"{folder}p03-0000.parquet"
+    assert part.manifest == f"{folder}p03-manifest.json"
+    assert part.run_manifest == run.manifest == f"{folder}manifest.json"
+    # A partition's cleanup (names under its prefix) never reaches another partition's names or the run's manifest.
+    assert not run.of_partition(1).part(0).startswith(part.names_prefix)
+    assert not run.manifest.startswith(part.names_prefix)
+    assert part.names_prefix.startswith(run.run_prefix)  # the run's cleanup does reach them

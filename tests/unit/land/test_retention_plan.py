@@ -169,3 +169,17 @@ def test_the_control_db_keeps_rows_at_least_as_long_as_the_lake_keeps_partitions
     assert control_period(Retention()) == 400
     assert control_period(Retention(archive_days=500)) == 500
     assert control_period(Retention(raw_days=90, archive_days=60, control_days=30)) == 90
+
+
+def test_a_partitioned_runs_blobs_are_one_run_and_its_manifest_goes_last() -> None:
+    plain = partition(400)
+    stamp = f"{plain.day:%Y%m%d}020000"
+    names = [f"p{k:02d}-{suffix}" for k in range(2) for suffix in ("0000.parquet", "manifest.json")]
+    blobs = (*(StoredBlob(f"{plain.prefix}crm_customers_{stamp}_{n}", 100) for n in names), plain.blobs[1])
+    partitioned = Partition(plain.zone, plain.container, plain.source, plain.entity, plain.day, plain.prefix, blobs)
+
+    assert partitioned.run_stamps() == {stamp}  # looked up through the run's own manifest
+    (delete,) = plan_entity([partitioned, partition(0)], periods_for(RETENTION, Zone.LANDING), TODAY, always).actions
+    assert delete.kind is ActionKind.DELETE
+    assert delete.blobs[-1].endswith(f"_{stamp}_manifest.json")
+    assert len(delete.blobs) == 5

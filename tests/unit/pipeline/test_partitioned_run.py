@@ -3,13 +3,16 @@ the run's manifest from them, and a partition landed again touches only its own 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Generator
+from typing import Any
 
 import pyarrow as pa
 import pytest
 
 from ingestion.config.models import SourceConfig
-from ingestion.pipeline.errors import ManifestMissingError, PartitionsDisagreeError
+from ingestion.land.landing_facts import LandingFacts, PartitionFacts
+from ingestion.pipeline.errors import ManifestMissingError, PartitionsDisagreeError, PublishLayoutError
 from ingestion.pipeline.extract_driver import extract_land
 from ingestion.pipeline.landed_run import read_run_manifest
 from ingestion.pipeline.run_info import RunInfo
@@ -24,7 +27,7 @@ from tests.unit.pipeline.memory_lake import MemoryLakes
 COUNT = 3
 
 
-def partitioned_plan(count: int = COUNT) -> EntityPlan:
+def partitioned_plan(count: int = COUNT, *, sensitive: bool = False) -> EntityPlan:
     config = SourceConfig.model_validate(
         {
             "name": "unit",
@@ -40,7 +43,12 @@ def partitioned_plan(count: int = COUNT) -> EntityPlan:
                     "primary_key": ["order_id"],
                     "columns": [
                         {"name": "order_id", "type": "bigint", "nullable": False},
-                        {"name": "updated_at", "type": "timestamp", "nullable": False},
+                        {
+                            "name": "updated_at",
+                            "type": "timestamp",
+                            "nullable": False,
+                            **({"pii": True, "pii_strategy": "sensitive"} if sensitive else {}),
+                        },
                     ],
                     "load": {"mode": "full", "partitions": {"count": count, "column": "order_id"}},
                 }
@@ -74,6 +82,13 @@ class ShareSource(TableSource):
 
     def new_watermark(self, highest_landed: object) -> None:
         return None
+
+    def facts(self, new_watermark: Any, *, left_out: int) -> LandingFacts:
+        # As SqlSource says it: the share of the split this task read.
+        partitions = self.plan.entity.load.partitions
+        assert partitions is not None
+        share = PartitionFacts(count=partitions.count, key=partitions.column or "", partition=self.run.partition)
+        return dataclasses.replace(super().facts(new_watermark, left_out=left_out), partitioning=share)
 
 
 def land_partitions(storage: StageStorage, run: RunInfo, *, plan: EntityPlan = PLAN) -> None:
@@ -180,3 +195,76 @@ def test_a_committed_runs_publish_groups_carry_its_count_once(storage: StageStor
     # A cleared publish of the committed run asks nothing of Kafka; the groups' counts still add up to the run's.
     again = [publish_run(PLAN, run.in_partition(k), storage=storage) for k in range(COUNT)]
     assert [(g.rows, g.already_published) for g in again] == [(17, True), (0, True), (0, True)]
+
+
+def test_the_sensitive_zone_gets_the_runs_manifest_too(storage: StageStorage, lakes: MemoryLakes) -> None:
+    from ingestion.land.parquet_lander import LandingManifest
+
+    plan = partitioned_plan(sensitive=True)
+    run = run_of(1)
+    land_partitions(storage, run, plan=plan)
+    validate_run(plan, run, storage=storage)
+
+    facts = read_run_manifest(plan, run, storage.landing(plan)).facts
+    sensitive = lakes.blobs["sensitive"]
+    assert facts.sensitive_manifest is not None
+    container, _, path = facts.sensitive_manifest.partition("/")
+    manifest = LandingManifest.from_json(sensitive[path].decode())
+    assert (container, manifest.rows, manifest.run_id) == ("sensitive", 17, run.run_id)
+    assert facts.sensitive_files == tuple(f.path for f in manifest.files)
+    assert sorted(f.rsplit("_", 1)[1] for f in facts.sensitive_files or ()) == [
+        "p00-0000.parquet",
+        "p01-0000.parquet",
+        "p02-0000.parquet",
+    ]
+
+
+def test_partitions_landed_under_another_count_are_refused(storage: StageStorage) -> None:
+    run = run_of(1)
+    land_partitions(storage, run, plan=partitioned_plan(count=2))  # the config said 2 when these landed
+
+    with pytest.raises(PartitionsDisagreeError, match="partition 0's manifest was landed as partition 0 of 2"):
+        validate_run(PLAN, run, storage=storage)  # and 3 now
+
+
+def test_the_run_manifest_records_the_split_and_publish_follows_it(storage: StageStorage) -> None:
+    from ingestion.pipeline.publish_stage import publish_run
+
+    run = run_of(1)
+    land_partitions(storage, run)
+    validate_run(PLAN, run, storage=storage)
+    layout = read_run_manifest(PLAN, run, storage.landing(PLAN)).facts.partitioning
+    assert layout == PartitionFacts(count=COUNT, key="order_id", topic_partitions=PLAN.kafka.partitions)
+
+    # The config changed after the run landed: its publish tasks no longer match it, and nothing is sent.
+    load = PLAN.entity.load.model_copy(update={"partitions": None})
+    whole = dataclasses.replace(PLAN, entity=PLAN.entity.model_copy(update={"load": load}))
+    with pytest.raises(
+        PublishLayoutError, match=r"landed in 3 partitions, but load\.partitions now publishes it in one"
+    ):
+        publish_run(whole, run, storage=storage)
+    with pytest.raises(PublishLayoutError, match="now publishes it in 2 tasks"):
+        publish_run(partitioned_plan(count=2), run.in_partition(0), storage=storage)
+
+
+def test_commit_of_a_committed_run_with_one_publish_task_cleared_changes_nothing(storage: StageStorage) -> None:
+    from ingestion.pipeline.commit_stage import commit_run
+    from ingestion.pipeline.contracts import PublishedRun
+    from ingestion.pipeline.errors import CountMismatchError
+    from ingestion.pipeline.landed_run import landed_result
+
+    run = run_of(1)
+    land_partitions(storage, run)
+    validated = validate_run(PLAN, run, storage=storage)
+    landed = landed_result(PLAN, run, read_run_manifest(PLAN, run, storage.landing(PLAN)), seconds=1.0)
+
+    def commit(rows: int, already: bool) -> str:
+        published = PublishedRun(PLAN.topic, rows, already_published=already)
+        return commit_run(PLAN, run, landed=landed, validated=validated, published=published, storage=storage).outcome
+
+    # Every task found its share in its publish log, but the shares do not add up: refused all the same.
+    with pytest.raises(CountMismatchError, match="publish tasks' counts do not add up"):
+        commit(11, already=True)
+    assert commit(17, already=False) == "committed"
+    # Task 2 cleared after the commit reports 0 beside the others' earlier 5 and 6: the run stays as committed.
+    assert commit(11, already=False) != "committed"

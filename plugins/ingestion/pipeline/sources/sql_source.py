@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from ingestion.extract.snapshot_read import WindowRead
     from ingestion.extract.source_schema import SourceColumn
     from ingestion.extract.window import Window
-    from ingestion.land.landing_facts import LandingFacts, SchemaDriftFacts
+    from ingestion.land.landing_facts import LandingFacts, PartitionFacts, SchemaDriftFacts
     from ingestion.pipeline.run_info import RunInfo
     from ingestion.planner import EntityPlan
     from ingestion.state.store import ControlStore
@@ -251,7 +251,17 @@ class SqlSource(Source):
                 WindowBounds.of(window),
                 self._snapshot.counted if self._snapshot is not None else None,  # the window's rows in the snapshot
             ),
+            partitioning=self._partitioning(),
         )
+
+    def _partitioning(self) -> PartitionFacts | None:
+        """Which share of the window this task read, for validate to check that its partitions make one run."""
+        from ingestion.land.landing_facts import PartitionFacts
+
+        partitions, partition = self.plan.entity.load.partitions, self.run.partition
+        if partitions is None or partition is None:
+            return None
+        return PartitionFacts(count=partitions.count, key=partitions.column or "", partition=partition)
 
 
 def _drift_facts(drift: Drift | None, policy: str) -> SchemaDriftFacts | None:
