@@ -204,9 +204,7 @@ def main() -> int:
         f"stage CPU {_own_cpu(two) / _own_cpu(one):.0%} of 1's; machine CPU "
         f"{two['machine_cpu_seconds'] / one['machine_cpu_seconds']:.0%} of 1's"
     )
-    out = work / "results.json"
-    out.write_text(json.dumps(results, indent=2, default=str))
-    print(f"[bench] raw results: {out}")
+    pipeline.save_results(work, {str(k): v for k, v in results.items()})
     return 0
 
 

@@ -377,6 +377,13 @@ def _cpu_line(result: dict[str, Any]) -> str:
     )
 
 
+def save_results(work: Path, results: dict[str, Any]) -> None:
+    """Every figure of the run, as JSON beside its working files, and where."""
+    out = work / "results.json"
+    out.write_text(json.dumps(results, indent=2, default=str))
+    print(f"[bench] raw results: {out}")
+
+
 def own_peak_rss_mb() -> int:
     """This process's peak resident memory since it started (VmHWM), in MB."""
     status = Path("/proc/self/status").read_text()
@@ -494,9 +501,7 @@ def publish_only(rows: int, state: dict[str, Any], work: Path, me: list[str], en
     topic = publish["topic"]
     admin = AdminClient(json.loads(env["AIRFLOW_CONN_KAFKA_DEFAULT"])["extra"])
     admin.delete_topics([topic], operation_timeout=60)[topic].result(timeout=90)
-    out = work / "results.json"
-    out.write_text(json.dumps({"rows": rows, **state}, indent=2, default=str))
-    print(f"[bench] raw results: {out}")
+    save_results(work, {"rows": rows, **state})
 
 
 def publish_vs_bare(
@@ -690,9 +695,7 @@ def main() -> int:
     print(f"    peak RSS per stage           = {peaks} (< 400 MB, flat from 1M to 5M)")
     if args.rounds > 1:
         results["rounds"] = paired_rounds(args.rounds, rows, table, state, work, me, env, with_dlt=not args.skip_dlt)
-    out = work / "results.json"
-    out.write_text(json.dumps(results, indent=2, default=str))
-    print(f"[bench] raw results: {out}")
+    save_results(work, results)
     return 0
 
 

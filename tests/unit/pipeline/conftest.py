@@ -29,7 +29,10 @@ SCHEMA = pa.schema(
 )
 
 
-def orders_plan(mode: str = "incremental") -> EntityPlan:
+def orders_plan(
+    mode: str = "incremental", *, load: dict[str, Any] | None = None, updated_at: dict[str, Any] | None = None
+) -> EntityPlan:
+    """The orders entity with a `mode` load on updated_at, or the given `load`; `updated_at` adds to that column."""
     config = SourceConfig.model_validate(
         {
             "name": "unit",
@@ -45,9 +48,9 @@ def orders_plan(mode: str = "incremental") -> EntityPlan:
                     "primary_key": ["order_id"],
                     "columns": [
                         {"name": "order_id", "type": "bigint", "nullable": False},
-                        {"name": "updated_at", "type": "timestamp", "nullable": False},
+                        {"name": "updated_at", "type": "timestamp", "nullable": False, **(updated_at or {})},
                     ],
-                    "load": {"mode": mode, "cursor_column": "updated_at"},
+                    "load": load or {"mode": mode, "cursor_column": "updated_at"},
                 }
             ],
         }

@@ -10,7 +10,6 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from ingestion.config.models import SourceConfig
 from ingestion.land.landing_facts import LandingFacts, PartitionFacts
 from ingestion.pipeline.errors import ManifestMissingError, PartitionsDisagreeError, PublishLayoutError
 from ingestion.pipeline.extract_driver import extract_land
@@ -19,43 +18,20 @@ from ingestion.pipeline.run_info import RunInfo
 from ingestion.pipeline.sources.base import SourceBatch, SourceRead
 from ingestion.pipeline.storage import StageStorage
 from ingestion.pipeline.validate_stage import validate_run
-from ingestion.planner import EntityPlan, plan_entity
+from ingestion.planner import EntityPlan
 from ingestion.state.store import ControlStore
-from tests.unit.pipeline.conftest import TableSource, rows, run_of
+from tests.unit.pipeline.conftest import TableSource, orders_plan, rows, run_of
 from tests.unit.pipeline.memory_lake import MemoryLakes
 
 COUNT = 3
 
 
 def partitioned_plan(count: int = COUNT, *, sensitive: bool = False) -> EntityPlan:
-    config = SourceConfig.model_validate(
-        {
-            "name": "unit",
-            "owners": {"primary": "data-eng@example.com", "team": "data-eng"},
-            "schedule": "@daily",
-            "start_date": "2026-11-01T00:00:00Z",
-            "kind": "sql",
-            "conn_id": "unused",
-            "entities": [
-                {
-                    "name": "orders",
-                    "locator": {"kind": "sql", "table": "orders"},
-                    "primary_key": ["order_id"],
-                    "columns": [
-                        {"name": "order_id", "type": "bigint", "nullable": False},
-                        {
-                            "name": "updated_at",
-                            "type": "timestamp",
-                            "nullable": False,
-                            **({"pii": True, "pii_strategy": "sensitive"} if sensitive else {}),
-                        },
-                    ],
-                    "load": {"mode": "full", "partitions": {"count": count, "column": "order_id"}},
-                }
-            ],
-        }
+    """The orders entity, a full load in `count` partitions of order_id; `sensitive`: updated_at is raw PII."""
+    return orders_plan(
+        load={"mode": "full", "partitions": {"count": count, "column": "order_id"}},
+        updated_at={"pii": True, "pii_strategy": "sensitive"} if sensitive else None,
     )
-    return plan_entity(config, config.entities[0])
 
 
 PLAN = partitioned_plan()
