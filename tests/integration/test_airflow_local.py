@@ -66,6 +66,14 @@ def test_components_start_serve_and_stop_on_ctrl_c(tmp_path: Path) -> None:
         )
         pids = [int(p.read_text()) for p in (home / "pids").glob("*.pid")]
         assert len(pids) == 4
+        # Ctrl-C once the scheduler's loop has gone round: stopped within seconds of its start, its LocalExecutor
+        # once waited for its idle workers until the stop grace ran out (the scheduler was killed after 60 s).
+        first = _scheduler_heartbeat()
+        for _ in range(60):
+            if (beat := _scheduler_heartbeat()) is not None and beat != first:
+                break
+            time.sleep(1)
+        assert _scheduler_heartbeat() != first, "the scheduler never heartbeat again"
     finally:
         proc.send_signal(signal.SIGINT)
         rest, _ = proc.communicate(timeout=120)
@@ -100,3 +108,8 @@ def test_refuses_a_port_another_process_holds(tmp_path: Path) -> None:
     assert f"[airflow] FAILED: port {port} is already in use" in done.stdout
     assert "migrating" not in done.stdout
     assert not list((home / "pids").glob("*.pid"))
+
+
+def _scheduler_heartbeat() -> str | None:
+    health = requests.get(f"http://127.0.0.1:{PORT}/api/v2/monitor/health", timeout=10).json()
+    return (health.get("scheduler") or {}).get("latest_scheduler_heartbeat")
