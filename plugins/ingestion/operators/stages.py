@@ -34,10 +34,17 @@ class EntityStageOperator(BaseOperator):
     stage: ClassVar[str] = ""
     template_fields: Sequence[str] = ("source_name", "entity_name")
 
-    def __init__(self, *, source_name: str, entity_name: str, **kwargs: Any) -> None:
+    def __init__(self, *, source_name: str, entity_name: str, partition: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.source_name = source_name
         self.entity_name = entity_name
+        # The stages mapped over a partitioned entity's partitions (extract_land, publish) get theirs: that share.
+        self.partition = partition
+
+    def run_info(self, context: Context) -> RunInfo:
+        from ingestion.pipeline.run_info import RunInfo
+
+        return RunInfo.from_context(context).in_partition(self.partition)
 
     def execute(self, context: Context) -> Any:
         from ingestion.stage_memory import use_lean_memory
@@ -71,14 +78,8 @@ class ExtractLandOperator(EntityStageOperator):
     stage = "extract_land"
     ui_color = "#d6eaf8"
 
-    def __init__(self, *, partition: int | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.partition = partition  # mapped over (load.partitions): this task reads and lands that share of rows
-
     def run_stage(self, plan: EntityPlan, context: Context) -> Any:
-        from ingestion.pipeline.run_info import RunInfo
-
-        run = RunInfo.from_context(context).in_partition(self.partition)
+        run = self.run_info(context)
         if (reason := backfill_skip_reason(plan, run)) is not None:
             from airflow.sdk.exceptions import AirflowSkipException
 
@@ -137,15 +138,10 @@ class PublishOperator(EntityStageOperator):
     stage = "publish"
     ui_color = "#e8daef"
 
-    def __init__(self, *, partition: int | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.partition = partition  # mapped over (load.partitions): this task publishes that group's share
-
     def run_stage(self, plan: EntityPlan, context: Context) -> Any:
         from ingestion.pipeline.publish_stage import publish_run
-        from ingestion.pipeline.run_info import RunInfo
 
-        return publish_run(plan, RunInfo.from_context(context).in_partition(self.partition)).to_xcom()
+        return publish_run(plan, self.run_info(context)).to_xcom()
 
 
 class CommitOperator(EntityStageOperator):
