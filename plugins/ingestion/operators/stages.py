@@ -133,15 +133,25 @@ class ValidateOperator(EntityStageOperator):
 
 
 class PublishOperator(EntityStageOperator):
-    """Produces the landed rows to the entity's Kafka topic in one transaction."""
+    """Produces the landed rows to the entity's Kafka topic in one transaction. Waits while another run that read
+    the same window is publishing it, and is skipped, with commit, once that run committed it (superseded)."""
 
     stage = "publish"
     ui_color = "#e8daef"
 
     def run_stage(self, plan: EntityPlan, context: Context) -> Any:
+        from ingestion.pipeline.errors import PreviousRunNotCommittedError, RunSupersededError
         from ingestion.pipeline.publish_stage import publish_run
 
-        return publish_run(plan, self.run_info(context)).to_xcom()
+        try:
+            return publish_run(plan, self.run_info(context)).to_xcom()
+        except PreviousRunNotCommittedError as waiting:
+            return _wait_for_previous_commit(waiting)
+        except RunSupersededError as superseded:
+            from airflow.sdk.exceptions import AirflowSkipException
+
+            log.warning("%s", superseded)
+            raise AirflowSkipException(str(superseded)) from superseded  # and commit with it (all_success)
 
 
 class CommitOperator(EntityStageOperator):

@@ -144,7 +144,7 @@ class BoundaryTies:
     def finish(self, new_watermark: Any) -> None:
         """Record the run's set at `new_watermark` (the value commit will move the watermark to) and drop the sets no
         run can use any more."""
-        from ingestion.state.boundary_keys import forget_run, keep_only, record_keys
+        from ingestion.state.boundary_keys import drop_spent_sets, forget_run, record_keys
 
         try:
             engine = self.store.engine
@@ -155,7 +155,8 @@ class BoundaryTies:
                 record_keys(engine, *self.ids, value, self.pending)
             if value is not None and new_watermark == self.watermark:
                 record_keys(engine, *self.ids, value, self.published)  # the set goes on with the watermark
-            keep_only(engine, self.ids[0], self.ids[1], {self.ids[2], *([self.live_run] if self.live_run else [])})
+            keep = {self.ids[2], *([self.live_run] if self.live_run else [])}
+            drop_spent_sets(engine, self.ids[0], self.ids[1], keep=keep)
         finally:
             self.close()
 

@@ -35,6 +35,11 @@ class WatermarkMovedError(TerminalError):
     """The entity's watermark moved after the run landed its window and before anything was published."""
 
 
+class RunSupersededError(TerminalError):
+    """Another run read the same window (from the same watermark) and committed it first: this run's landing is
+    stale and must not be published. Not a failure: the runs after it read on from the watermark that run left."""
+
+
 class StageResultMissingError(TerminalError):
     """A stage before commit left no result: it did not run for this run."""
 

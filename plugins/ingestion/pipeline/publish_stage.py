@@ -6,7 +6,10 @@ log (see ingestion.publish.kafka_publisher); either way the stage succeeds with 
 Before the transaction begins, the run's publish record (landing id, watermark window) goes into the control
 database: from then on the run is frozen (see pipeline.run_guard). A run of a watermark entity whose watermark was
 moved since it landed is refused before anything is sent: its window no longer starts where the watermark is, so
-publishing it would send rows twice or commit over rows never read.
+publishing it would send rows twice or commit over rows never read. When the watermark was moved by another run that
+read the same window (two runs started side by side), this run is superseded: its publish and commit are skipped,
+and the next run reads on from where the other left it. A run that landed from the live watermark while another run
+that did too has begun publishing and not committed waits (up_for_reschedule) until that one committed.
 
 An entity read in partitions (load.partitions) is published by as many tasks (the publish task mapped over the same
 indexes): task k publishes the rows placed in its share of the topic's partitions (publish/kafka_publisher.py,
@@ -21,7 +24,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from ingestion.faults import fault_point
-from ingestion.pipeline.errors import PublishLayoutError, WatermarkMovedError
+from ingestion.pipeline.errors import PublishLayoutError, RunSupersededError, WatermarkMovedError
 
 if TYPE_CHECKING:
     from ingestion.land.parquet_lander import LandingManifest
@@ -167,13 +170,18 @@ def publish_run(
 def _begin(plan: EntityPlan, run: RunInfo, manifest: LandingManifest, store: ControlStore) -> PublishRecord:
     """The run's publish record, written now if this is its first attempt (after checking that its window still
     starts at the live watermark)."""
-    from ingestion.pipeline.run_guard import moves_watermark
+    from ingestion.pipeline.run_guard import moves_watermark, refuse_behind_an_uncommitted_publish
     from ingestion.state.store import PublishRecord
 
     moves = moves_watermark(plan, run)
     earlier = store.publish_record(plan.source, plan.entity.name, run.run_id)
     if earlier is None and moves:
         _refuse_if_watermark_moved(plan, run, manifest, store)
+        # Two runs that both read from the live watermark before either began publishing (a manual trigger beside
+        # a scheduled run) landed the same rows: only the first to publish may send them. This one waits for it
+        # to commit, and is then superseded (above). Publish tasks of an entity run one at a time, so no other run
+        # begins between this check and the record below.
+        refuse_behind_an_uncommitted_publish(plan, run, store)
     facts = manifest.facts
     return store.begin_publish(
         PublishRecord(
@@ -203,8 +211,20 @@ def _refuse_if_watermark_moved(plan: EntityPlan, run: RunInfo, manifest: Landing
     mark = store.get_watermark(plan.source, plan.entity.name)
     live = mark.value if mark is not None else None
     landed_from = manifest.facts.watermark_from
-    if same_watermark(live, landed_from, manifest.facts.watermark_type or "timestamp"):
+    kind = manifest.facts.watermark_type or "timestamp"
+    if same_watermark(live, landed_from, kind):
         return
+    moved = store.last_move_from(plan.source, plan.entity.name, landed_from, kind)
+    if moved is not None and moved.run_id is not None and moved.run_id != run.run_id:
+        from ingestion.state.boundary_keys import forget_run
+
+        forget_run(store.engine, plan.source, plan.entity.name, run.run_id)  # it will never be the watermark's run
+        raise RunSupersededError(
+            f"{plan.source}.{plan.entity.name} run {run.run_id}: run {moved.run_id} read the same window (from "
+            f"watermark {landed_from!r}) and committed it first, moving the watermark to {moved.new_value!r}. "
+            "This run's landing is not published (its rows would be sent twice); the rows it read past that run's "
+            "window are read by the next run, from the watermark that run left"
+        )
     raise WatermarkMovedError(
         f"{plan.source}.{plan.entity.name} run {run.run_id}: the watermark is {live!r}, but this run landed its window "
         f"from {landed_from!r}: it was moved since (see `scripts/ingest watermark history {plan.source} "

@@ -45,7 +45,7 @@ def reuse_or_guard(plan: EntityPlan, run: RunInfo, store: ControlStore, storage:
     if started is not None:
         return frozen_result(plan, run, started, storage)
     if moves_watermark(plan, run):
-        _refuse_behind_an_uncommitted_publish(plan, run, store)
+        refuse_behind_an_uncommitted_publish(plan, run, store)
     return None
 
 
@@ -70,7 +70,7 @@ def frozen_result(plan: EntityPlan, run: RunInfo, started: PublishRecord, storag
     return landed_result(plan, run, manifest, seconds=0.0, frozen=True)
 
 
-def _refuse_behind_an_uncommitted_publish(plan: EntityPlan, run: RunInfo, store: ControlStore) -> None:
+def refuse_behind_an_uncommitted_publish(plan: EntityPlan, run: RunInfo, store: ControlStore) -> None:
     from ingestion.state.watermark_values import same_watermark
 
     where = f"{plan.source}.{plan.entity.name}"

@@ -12,7 +12,7 @@ from itertools import islice
 
 from sqlalchemy import Engine, delete, insert, select
 
-from ingestion.state.tables import boundary_keys
+from ingestion.state.tables import boundary_keys, entity_runs
 
 # Keys per INSERT: enough to make a big set quick, small enough for any driver's parameter limits.
 INSERT_CHUNK = 5_000
@@ -51,12 +51,17 @@ def record_keys(engine: Engine, source: str, entity: str, run_id: str, cursor_va
     return written
 
 
-def keep_only(engine: Engine, source: str, entity: str, run_ids: Collection[str]) -> None:
-    """Drop the sets of every other run of the entity: only the live watermark's run and the current one matter."""
+def drop_spent_sets(engine: Engine, source: str, entity: str, *, keep: Collection[str]) -> None:
+    """Drop the sets no run can use any more: those of committed runs other than `keep` (the live watermark's run and
+    the current one). A run that has not committed keeps its set, since it may still commit and become the live
+    watermark's run: two runs may extract side by side, and the later must not drop the earlier's set."""
     c = boundary_keys.c
+    committed = select(entity_runs.c.run_id).where(entity_runs.c.source == source, entity_runs.c.entity == entity)
     with engine.begin() as conn:
         conn.execute(
-            delete(boundary_keys).where(c.source == source, c.entity == entity, c.run_id.not_in(list(run_ids)))
+            delete(boundary_keys).where(
+                c.source == source, c.entity == entity, c.run_id.not_in(list(keep)), c.run_id.in_(committed)
+            )
         )
 
 

@@ -264,6 +264,14 @@ class ControlStore:
             for r in rows
         ]
 
+    def last_move_from(self, source: str, entity: str, value: str | None, value_type: str) -> HistoryEntry | None:
+        """The latest change that moved the watermark off `value` (compared as values of `value_type`), if it is
+        among the entity's last 50 changes."""
+        for entry in self.history(source, entity):
+            if same_watermark(entry.old_value, value, value_type):
+                return entry
+        return None
+
     # -- runs -------------------------------------------------------------------------------------------------
 
     def commit_run(

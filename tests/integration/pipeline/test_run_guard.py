@@ -1,20 +1,23 @@
 """What a stage does when the watermark moved under a run that has not published yet: publish refuses before
-anything is sent, and the run, cleared from extract_land, lands its window again from the new watermark."""
+anything is sent, and the run, cleared from extract_land, lands its window again from the new watermark. Two runs
+that read the same window side by side publish it once: the later waits for the first's commit and is superseded."""
 
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
-from sqlalchemy import text
+from airflow.sdk.exceptions import AirflowFailException, AirflowRescheduleException, AirflowSkipException
+from sqlalchemy import create_engine, text
 
 from ingestion.state.store import open_control_store
 from tests.integration.support import (
+    CRM_WRITER_URL,
     ORDERS_COLUMNS,
     ORDERS_TABLE_SQL,
     crm_table,
@@ -70,3 +73,42 @@ def test_publish_refuses_a_run_whose_watermark_moved_after_it_landed(source: str
     assert again["extract_land"]["landing_id"] != results["extract_land"]["landing_id"]
     keys = sorted(int(k) for k, _, _ in read_committed(f"ingest.{source}.orders"))
     assert keys == list(range(240, 301))  # each row from the new watermark once, none before it
+
+
+def test_two_runs_that_read_the_same_window_publish_it_once(source: str) -> None:
+    """A manual trigger beside a scheduled run: both read from the same watermark before either published. Only the
+    first to publish sends the rows; the other waits until that one committed, then is skipped (superseded)."""
+    first, second = "scheduled__2026-11-02", "manual__2026-11-02T00:30:00"
+    ends = {first: END, second: END + timedelta(minutes=30)}
+    landed: dict[str, dict[str, Any]] = {first: {}, second: {}}
+    for run_id, results in landed.items():
+        run_stages(source, "orders", run_id, ends[run_id], stages=("extract_land", "validate"), results=results)
+        assert results["extract_land"]["rows"] == 300
+    run_stages(source, "orders", first, END, stages=("publish",), results=landed[first])
+
+    with pytest.raises(AirflowRescheduleException):  # the first run published and has not committed yet
+        run_stages(source, "orders", second, ends[second], stages=("publish",), results=landed[second])
+    run_stages(source, "orders", first, END, stages=("commit",), results=landed[first])
+    with pytest.raises(AirflowSkipException, match=f"run {first} read the same window"):
+        run_stages(source, "orders", second, ends[second], stages=("publish",), results=landed[second])
+    with open_control_store() as store:
+        assert store.publish_record(source, "orders", second) is None  # nothing of it began
+        assert store.get_watermark(source, "orders").value == "2026-11-01T05:00:00+00:00"
+
+    # The next run reads on from the watermark the first run left: each row reaches Kafka once.
+    writer = create_engine(CRM_WRITER_URL)
+    try:
+        with writer.begin() as conn:
+            conn.execute(
+                text(
+                    f"INSERT INTO {source}_orders SELECT g, 'c' || g, g * 1.25, true, "
+                    "timestamptz '2026-11-01 00:00+00' + g * interval '1 minute' FROM generate_series(301, 310) g"
+                )
+            )
+    finally:
+        writer.dispose()
+    later = run_stages(source, "orders", "scheduled__2026-11-03", END + timedelta(days=1))
+    assert later["commit"]["rows_published"] >= 10
+    published = Counter(int(k) for k, _, _ in read_committed(f"ingest.{source}.orders"))
+    assert set(published) == set(range(1, 311))
+    assert max(published.values()) == 1, "a row was published twice"
