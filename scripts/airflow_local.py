@@ -2,12 +2,14 @@
 
 `run` starts api-server, scheduler, dag-processor and triggerer, each in its own process group with a PID file
 and a log under .airflow/, waits for the API server, prints the UI address and login, then watches them: if one
-dies, or on Ctrl-C / SIGTERM / `stop`, all of them are stopped. (`airflow standalone` leaves children running
-on SIGTERM, hence this.) Expects the environment of `.stack/env` and `scripts/airflow_env.sh`.
+dies (a Celery worker aside, below), or on Ctrl-C / SIGTERM / `stop`, all of them are stopped. (`airflow
+standalone` leaves children running on SIGTERM, hence this.) Expects the environment of `.stack/env` and
+`scripts/airflow_env.sh`.
 
 `run --executor celery` (`make airflow EXECUTOR=celery`) runs the CeleryExecutor instead: Redis (the stack's) as
 the broker, the metadata database as the result backend, and two Celery workers besides the four components, each
-with an AIRFLOW_HOME and working directory of its own, as on separate machines.
+with an AIRFLOW_HOME and working directory of its own, as on separate machines. A worker that dies is started
+again (its tasks are retried by Airflow), as a service manager would restart it on its machine.
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ EXECUTORS = {"local": "LocalExecutor", "celery": "CeleryExecutor"}
 # trigger runner 10 s to clean up). The margin is for a loaded machine, and for a running task, which the scheduler
 # (LocalExecutor) or a Celery worker lets finish first; one still running then is killed, and Airflow retries it.
 STOP_GRACE_SECONDS = 60
+# A Celery worker that exits sooner than this after it started cannot start (a bad setting, an import error):
+# starting it again would only loop.
+WORKER_MIN_UPTIME_SECONDS = 30
 AIRFLOW_BIN = str(Path(sys.executable).with_name("airflow"))
 
 
@@ -195,8 +200,10 @@ def run(port: int, once: bool, executor: str | None = None) -> int:
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
     try:
+        started: dict[str, float] = {}
         for proc in procs:
             _start(proc, env)
+            started[proc.name] = time.monotonic()
         procs[0].wait_ready(lambda: _api_healthy(port), timeout=180)
         passwords = _home() / "simple_auth_manager_passwords.json.generated"
         # The api-server can answer its health check a moment before the simple auth manager has written the
@@ -209,13 +216,25 @@ def run(port: int, once: bool, executor: str | None = None) -> int:
         print(f"[airflow] UI: http://127.0.0.1:{port}   login: {', '.join(f'{u} / {p}' for u, p in login.items())}")
         print(f"[airflow] logs: {_home() / 'logs' / 'components'}   stop: Ctrl-C or `make airflow-stop`", flush=True)
         while not stopping and not once:
-            dead = [p.name for p in procs if not p.running()]
-            if dead:
-                print(f"[airflow] FAILED: {', '.join(dead)} exited; stopping the others", flush=True)
-                for p in procs:
-                    if p.name in dead:
-                        print(p.log_tail())
+            dead = [p for p in procs if not p.running()]
+            # A worker that went away is replaced, as a machine's service manager or Kubernetes would: the task
+            # instances it held are retried once the scheduler sees their heartbeats stop. One that exits right
+            # after it started cannot start, and any other component is one of a kind: both stop everything.
+            failed = [
+                p
+                for p in dead
+                if p.name not in CELERY_WORKERS or time.monotonic() - started[p.name] < WORKER_MIN_UPTIME_SECONDS
+            ]
+            if failed:
+                print(f"[airflow] FAILED: {', '.join(p.name for p in failed)} exited; stopping the others", flush=True)
+                for p in failed:
+                    print(p.log_tail())
                 return 1
+            for worker in dead:
+                print(f"[airflow] {worker.name} exited; starting a new one in its place", flush=True)
+                worker.stop(signal.SIGKILL, 10)  # whatever is left of the old one's process group
+                _start(worker, env)
+                started[worker.name] = time.monotonic()
             time.sleep(1)
         return 0
     except StackError as exc:

@@ -8,9 +8,9 @@
 - a run whose commit failed holds the next run's extract of the incremental entity until it committed, so that
   run reads only new rows (no row published twice);
 - a run still going past its source's deadline, and a daily run not finished by its `finish_by` time, each post a
-  deadline alert, and the runs still finish;
-- on the CeleryExecutor (`make airflow EXECUTOR=celery`: Redis broker, two workers with homes of their own), every
-  sample DAG succeeds and one run's tasks are spread over both workers.
+  deadline alert, and the runs still finish.
+
+The same DAGs on the CeleryExecutor: test_celery_workers.py.
 
 These need the scheduler (backfills, retries, clearing), so they run against real components, not `dags test`.
 """
@@ -25,7 +25,6 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -49,10 +48,6 @@ from tests.integration.support import (
 )
 
 PORT = 28091
-CELERY_PORT = 28092
-# The sample DAGs (include/source_configs and the platform's smoke check), as the demo runs them.
-SAMPLE_DAGS = ("platform_smoke_check", "ingest_crm", "ingest_orders_api", "ingest_partner_files")
-WORKER_HOSTS = {"airflow-worker-1", "airflow-worker-2"}  # the names the two workers report (scripts/airflow_local.py)
 PG_PORT = os.environ.get("STACK_POSTGRES_PORT", "25432")
 RETRY_DELAY = 20  # long enough to bring Kafka back between the failed try and the retry
 COLUMNS = [
@@ -62,47 +57,6 @@ COLUMNS = [
     {"name": "updated_at", "type": "timestamp", "nullable": False},
 ]
 DAY0 = datetime(2026, 11, 10, tzinfo=UTC)
-
-
-@pytest.mark.timeout(600)  # four DAG runs through two single-slot workers
-def test_every_sample_dag_succeeds_on_celery_workers_and_a_run_uses_both(tmp_path: Path) -> None:
-    """Defined first, so that its Airflow is stopped before the module's LocalExecutor one starts."""
-    home = tmp_path / "airflow"
-    env = airflow_env(
-        home,
-        REPO / "include" / "source_configs",
-        **{**COMPONENT_SETTINGS, "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor"},
-        # One task at a time per worker: two tasks queued together must go to different workers.
-        AIRFLOW__CELERY__WORKER_CONCURRENCY="1",
-        # A metadata DB of its own: a scheduler on the shared one would also run this Airflow's queued tasks.
-        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"postgresql+psycopg://ingest:ingest@127.0.0.1:{PG_PORT}/airflow_celery",
-    )
-    proc, output = start_airflow(env, CELERY_PORT)
-    try:
-        # Each worker has a home of its own, as on a machine of its own.
-        assert {p.name for p in (home / "workers").iterdir()} == {"worker-1", "worker-2"}
-        password = json.loads((home / "simple_auth_manager_passwords.json.generated").read_text())["admin"]
-        api = AirflowRest(f"http://127.0.0.1:{CELERY_PORT}", password)
-        runs = {}
-        for dag_id in SAMPLE_DAGS:
-            api.wait_parsed(dag_id)
-            api.call("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
-            runs[dag_id] = api.call("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None})["dag_run_id"]
-        hosts = {}
-        for dag_id, run_id in runs.items():
-            api.wait_run(dag_id, run_id, timeout=480)
-            tis = api.task_instances(dag_id, run_id).values()
-            hosts[dag_id] = {ti["task_id"]: ti["hostname"] for ti in tis if ti["state"] == "success"}
-        # Every task ran on one of the two workers, and the file entities' tasks, side by side, on both.
-        assert {h for run_hosts in hosts.values() for h in run_hosts.values()} <= WORKER_HOSTS, hosts
-        assert set(hosts["ingest_partner_files"].values()) == WORKER_HOSTS, hosts
-    finally:
-        proc.send_signal(signal.SIGINT)
-        rest, _ = proc.communicate(timeout=120)
-        output.append(rest)
-    assert proc.returncode == 0, "".join(output)[-3000:]
-    for worker in ("worker-1", "worker-2"):
-        assert f"[airflow] {worker}: stopped" in "".join(output)
 
 
 @pytest.fixture(scope="module")
