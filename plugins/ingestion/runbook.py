@@ -230,6 +230,10 @@ def _common_failures(plan: DagPlan) -> list[str]:
         "in Airflow, manual ones look again every 30 s, naming the run in their log | fix and clear the previous "
         "run's failed task; the waiting run then goes on by itself. Marking that `commit` success by hand does not "
         "release it: only a commit does |",
+        "| a cursor entity's `publish` is `up_for_reschedule`, then skipped with `commit` | another run read the "
+        "same window side by side (a manual trigger beside a scheduled run): this one waits for that run's commit, "
+        "then is superseded, so no row is sent twice | nothing to do and nothing lost: the next run reads on from "
+        "the live watermark; trigger one to have its rows now |",
         "| zero rows | nothing changed at the source, or the window is wrong | compare the entity's watermark "
         "in the control database with the source's newest rows |",
         *_record_source_failures(plan),

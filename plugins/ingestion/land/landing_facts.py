@@ -217,6 +217,9 @@ class LandingFacts:
     watermark_from: str | None = None  # the watermark the run started from, as stored
     watermark_to: str | None = None  # the one its commit moves to
     watermark_type: str | None = None
+    # The id of the latest watermark change when the run read the watermark (ControlStore.latest_change): a run
+    # committed after it may have committed rows this one read too (pipeline/publish_stage.py, superseded runs).
+    watermark_change_seen: int | None = None
     window_start: str | None = None
     window_end: str | None = None
     columns: tuple[Column, ...] | None = None  # the columns landed, when not exactly the declared ones
@@ -239,6 +242,8 @@ class LandingFacts:
             "window_start": self.window_start,
             "window_end": self.window_end,
         }
+        if self.watermark_change_seen is not None:
+            out["watermark_change_seen"] = self.watermark_change_seen
         if self.columns is not None:
             out["columns"] = [c.model_dump(mode="json", exclude_defaults=True) for c in self.columns]
         if self.left_out_at_boundary is not None:
@@ -271,6 +276,7 @@ class LandingFacts:
             watermark_from=fields.optional_text("watermark_from"),
             watermark_to=fields.optional_text("watermark_to"),
             watermark_type=fields.optional_text("watermark_type"),
+            watermark_change_seen=fields.optional_integer("watermark_change_seen"),
             window_start=fields.optional_text("window_start"),
             window_end=fields.optional_text("window_end"),
             columns=None

@@ -48,7 +48,7 @@ def extract_land(
     entity's kind of source and the configured control DB and landing zone."""
     from ingestion.pipeline.landed_run import landed_result, partition_paths
     from ingestion.pipeline.masked_landing import load_plan_keys
-    from ingestion.pipeline.run_guard import reuse_or_guard
+    from ingestion.pipeline.run_guard import moves_watermark, reuse_or_guard
     from ingestion.pipeline.sources import source_for
     from ingestion.pipeline.storage import StageStorage
 
@@ -63,8 +63,10 @@ def extract_land(
             reused = reuse_or_guard(plan, run, store, storage)
             if reused is not None:
                 return reused
+            # Read before the watermark: a run that commits in between counts as one that committed after.
+            seen = store.latest_change(plan.source, plan.entity.name) if moves_watermark(plan, run) else None
             read = source.prepare(store)
-        manifest = _land(plan, run, source, read, keys, storage)
+        manifest = _land(plan, run, source, read, keys, storage, change_seen=seen)
     finally:
         source.close()
     seconds = round(time.monotonic() - started, 3)
@@ -93,7 +95,14 @@ def _open_landing(
 
 
 def _land(
-    plan: EntityPlan, run: RunInfo, source: Source, read: SourceRead, keys: PiiKeys, storage: StageStorage
+    plan: EntityPlan,
+    run: RunInfo,
+    source: Source,
+    read: SourceRead,
+    keys: PiiKeys,
+    storage: StageStorage,
+    *,
+    change_seen: int | None,
 ) -> LandingManifest:
     from ingestion.extract.cursor import HighMark
     from ingestion.pipeline.boundary_ties import boundary_ties
@@ -131,4 +140,5 @@ def _land(
         if ties is not None:
             ties.close()
     facts = source.facts(new_watermark, left_out=ties.left_out if ties is not None else 0)
+    facts = replace(facts, watermark_change_seen=change_seen)
     return landing.finish(window=source.describe(), facts=facts)

@@ -6,9 +6,9 @@ log (see ingestion.publish.kafka_publisher); either way the stage succeeds with 
 Before the transaction begins, the run's publish record (landing id, watermark window) goes into the control
 database: from then on the run is frozen (see pipeline.run_guard). A run of a watermark entity whose watermark was
 moved since it landed is refused before anything is sent: its window no longer starts where the watermark is, so
-publishing it would send rows twice or commit over rows never read. When the watermark was moved by another run that
-read the same window (two runs started side by side), this run is superseded: its publish and commit are skipped,
-and the next run reads on from where the other left it. A run that landed from the live watermark while another run
+publishing it would send rows twice or commit over rows never read. When another run committed after this one read
+the watermark (two runs started side by side), this run is superseded: its publish and commit are skipped, and the
+next run reads on from the live watermark. A run that landed from the live watermark while another run
 that did too has begun publishing and not committed waits (up_for_reschedule) until that one committed.
 
 An entity read in partitions (load.partitions) is published by as many tasks (the publish task mapped over the same
@@ -176,6 +176,7 @@ def _begin(plan: EntityPlan, run: RunInfo, manifest: LandingManifest, store: Con
     moves = moves_watermark(plan, run)
     earlier = store.publish_record(plan.source, plan.entity.name, run.run_id)
     if earlier is None and moves:
+        _refuse_if_superseded(plan, run, manifest, store)
         _refuse_if_watermark_moved(plan, run, manifest, store)
         # Two runs that both read from the live watermark before either began publishing (a manual trigger beside
         # a scheduled run) landed the same rows: only the first to publish may send them. This one waits for it
@@ -205,26 +206,37 @@ def _manifest_path(plan: EntityPlan, run: RunInfo) -> str:
     return landing_paths(plan, run).manifest
 
 
+def _refuse_if_superseded(plan: EntityPlan, run: RunInfo, manifest: LandingManifest, store: ControlStore) -> None:
+    """Another run committed after this one read the watermark: it read from the same watermark, or from an older one
+    and moved it to where this one started, and either way this run's landing may hold rows it committed (rows tied
+    with an unchanged watermark, a file with an older mtime than the watermark, or the whole window). Publishing
+    would send them twice; skipping loses nothing, since the next run reads on from the live watermark. A landing
+    from before the seen change was recorded is left to the watermark check."""
+    seen = manifest.facts.watermark_change_seen
+    if seen is None or run.full_refresh:
+        return  # a full refresh sends every row again on purpose: the watermark check below still applies
+    committed = store.runs_committed_since(plan.source, plan.entity.name, seen)
+    if not committed:
+        return
+    from ingestion.state.boundary_keys import forget_run
+
+    forget_run(store.engine, plan.source, plan.entity.name, run.run_id)  # it will never be the watermark's run
+    raise RunSupersededError(
+        f"{plan.source}.{plan.entity.name} run {run.run_id}: run {committed[0]} committed after this run read the "
+        f"watermark ({manifest.facts.watermark_from!r}), so the rows both read are committed by run {committed[0]}. "
+        "This run's landing is not published (those rows would be sent twice); what it read past that run's window "
+        "is read by the next run, from the live watermark"
+    )
+
+
 def _refuse_if_watermark_moved(plan: EntityPlan, run: RunInfo, manifest: LandingManifest, store: ControlStore) -> None:
     from ingestion.state.watermark_values import same_watermark
 
     mark = store.get_watermark(plan.source, plan.entity.name)
     live = mark.value if mark is not None else None
     landed_from = manifest.facts.watermark_from
-    kind = manifest.facts.watermark_type or "timestamp"
-    if same_watermark(live, landed_from, kind):
+    if same_watermark(live, landed_from, manifest.facts.watermark_type or "timestamp"):
         return
-    moved = store.last_move_from(plan.source, plan.entity.name, landed_from, kind)
-    if moved is not None and moved.run_id is not None and moved.run_id != run.run_id:
-        from ingestion.state.boundary_keys import forget_run
-
-        forget_run(store.engine, plan.source, plan.entity.name, run.run_id)  # it will never be the watermark's run
-        raise RunSupersededError(
-            f"{plan.source}.{plan.entity.name} run {run.run_id}: run {moved.run_id} read the same window (from "
-            f"watermark {landed_from!r}) and committed it first, moving the watermark to {moved.new_value!r}. "
-            "This run's landing is not published (its rows would be sent twice); the rows it read past that run's "
-            "window are read by the next run, from the watermark that run left"
-        )
     raise WatermarkMovedError(
         f"{plan.source}.{plan.entity.name} run {run.run_id}: the watermark is {live!r}, but this run landed its window "
         f"from {landed_from!r}: it was moved since (see `scripts/ingest watermark history {plan.source} "

@@ -264,13 +264,24 @@ class ControlStore:
             for r in rows
         ]
 
-    def last_move_from(self, source: str, entity: str, value: str | None, value_type: str) -> HistoryEntry | None:
-        """The latest change that moved the watermark off `value` (compared as values of `value_type`), if it is
-        among the entity's last 50 changes."""
-        for entry in self.history(source, entity):
-            if same_watermark(entry.old_value, value, value_type):
-                return entry
-        return None
+    def latest_change(self, source: str, entity: str) -> int:
+        """The id of the entity's latest watermark change (0 before the first): what a run has seen when it reads
+        the watermark, so that its publish can tell whether a run committed since (runs_committed_since)."""
+        c = watermark_history.c
+        query = select(func.max(c.id)).where(c.source == source, c.entity == entity)
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar() or 0)
+
+    def runs_committed_since(self, source: str, entity: str, change: int) -> list[str]:
+        """The runs whose commits changed (or kept) the entity's watermark after change `change`, oldest first."""
+        c = watermark_history.c
+        query = (
+            select(c.run_id)
+            .where(c.source == source, c.entity == entity, c.id > change, c.run_id.is_not(None))
+            .order_by(c.id)
+        )
+        with self.engine.connect() as conn:
+            return [row.run_id for row in conn.execute(query)]
 
     # -- runs -------------------------------------------------------------------------------------------------
 

@@ -89,26 +89,54 @@ def test_two_runs_that_read_the_same_window_publish_it_once(source: str) -> None
     with pytest.raises(AirflowRescheduleException):  # the first run published and has not committed yet
         run_stages(source, "orders", second, ends[second], stages=("publish",), results=landed[second])
     run_stages(source, "orders", first, END, stages=("commit",), results=landed[first])
-    with pytest.raises(AirflowSkipException, match=f"run {first} read the same window"):
+    with pytest.raises(AirflowSkipException, match=f"run {first} committed after this run read the watermark"):
         run_stages(source, "orders", second, ends[second], stages=("publish",), results=landed[second])
     with open_control_store() as store:
         assert store.publish_record(source, "orders", second) is None  # nothing of it began
         assert store.get_watermark(source, "orders").value == "2026-11-01T05:00:00+00:00"
 
     # The next run reads on from the watermark the first run left: each row reaches Kafka once.
-    writer = create_engine(CRM_WRITER_URL)
-    try:
-        with writer.begin() as conn:
-            conn.execute(
-                text(
-                    f"INSERT INTO {source}_orders SELECT g, 'c' || g, g * 1.25, true, "
-                    "timestamptz '2026-11-01 00:00+00' + g * interval '1 minute' FROM generate_series(301, 310) g"
-                )
-            )
-    finally:
-        writer.dispose()
+    _insert(source, "timestamptz '2026-11-01 00:00+00' + g * interval '1 minute'", 301, 310)
     later = run_stages(source, "orders", "scheduled__2026-11-03", END + timedelta(days=1))
     assert later["commit"]["rows_published"] >= 10
     published = Counter(int(k) for k, _, _ in read_committed(f"ingest.{source}.orders"))
     assert set(published) == set(range(1, 311))
     assert max(published.values()) == 1, "a row was published twice"
+
+
+def test_a_run_that_committed_after_another_read_supersedes_it_when_the_watermark_stays(source: str) -> None:
+    """Rows committed late at exactly the watermark's value, read by two runs side by side: the first's commit keeps
+    the watermark where it was, so only the record of a commit since the second read the watermark tells that the
+    second's rows are the first's."""
+    run_stages(source, "orders", "scheduled__2026-11-02", END)  # every row; the watermark is row 300's 05:00
+    _insert(source, "timestamptz '2026-11-01 05:00+00'", 301, 305)
+    first, second = "scheduled__2026-11-03", "manual__2026-11-03T00:30:00"
+    ends = {first: END + timedelta(days=1), second: END + timedelta(days=1, minutes=30)}
+    landed: dict[str, dict[str, Any]] = {first: {}, second: {}}
+    for run_id, results in landed.items():
+        run_stages(source, "orders", run_id, ends[run_id], stages=("extract_land", "validate"), results=results)
+        assert results["extract_land"]["rows"] == 5  # row 300, tied too, was landed by the first run: left out
+    run_stages(source, "orders", first, ends[first], stages=("publish", "commit"), results=landed[first])
+    with open_control_store() as store:
+        assert store.get_watermark(source, "orders").value == "2026-11-01T05:00:00+00:00"  # it stayed
+
+    with pytest.raises(AirflowSkipException, match=f"run {first} committed after this run read the watermark"):
+        run_stages(source, "orders", second, ends[second], stages=("publish",), results=landed[second])
+    published = Counter(int(k) for k, _, _ in read_committed(f"ingest.{source}.orders"))
+    assert set(published) == set(range(1, 306))
+    assert max(published.values()) == 1, "a row was published twice"
+
+
+def _insert(source: str, updated_at_sql: str, first: int, last: int) -> None:
+    """Orders `first`..`last` (g), updated at `updated_at_sql`."""
+    writer = create_engine(CRM_WRITER_URL)
+    try:
+        with writer.begin() as conn:
+            conn.execute(
+                text(
+                    f"INSERT INTO {source}_orders SELECT g, 'c' || g, g * 1.25, true, {updated_at_sql} "
+                    f"FROM generate_series({first}, {last}) g"
+                )
+            )
+    finally:
+        writer.dispose()
