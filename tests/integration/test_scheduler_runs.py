@@ -10,7 +10,7 @@
 - a run still going past its source's deadline, and a daily run not finished by its `finish_by` time, each post a
   deadline alert, and the runs still finish.
 
-The same DAGs on the CeleryExecutor: test_celery_workers.py.
+The same DAGs on the CeleryExecutor: test_scheduler_celery.py.
 
 These need the scheduler (backfills, retries, clearing), so they run against real components, not `dags test`.
 """

@@ -91,7 +91,8 @@ def _run(env: dict[str, str], *args: str) -> str:
 def _create_user(env: dict[str, str], user: str, role: str, password: str) -> None:
     _run(
         env,
-        *(AIRFLOW_BIN, "users", "create", "--username", user, "--password", password, "--role", role),
+        # `--password=...`: a generated password may begin with "-", which would read as an option after a space.
+        *(AIRFLOW_BIN, "users", "create", "--username", user, f"--password={password}", "--role", role),
         *("--firstname", user, "--lastname", "test", "--email", f"{user}@example.com"),
     )
 

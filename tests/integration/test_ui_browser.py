@@ -114,8 +114,10 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(browser: Browser, airflow: dict[str, Any], request: pytest.FixtureRequest) -> Iterator[Page]:
-    """A logged-in page; after the test, a screenshot, and no console error may have been logged."""
+def page(airflow: dict[str, Any], browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """A logged-in page; after the test, a screenshot, and no console error may have been logged. Airflow comes
+    first, so that it is stopped after the browser: the browser's open connections held the api-server's graceful
+    shutdown until it was killed, 60 s later."""
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     context.grant_permissions(["clipboard-read", "clipboard-write"])
     page = context.new_page()

@@ -5,6 +5,9 @@ of their own, as on two machines):
 - a worker killed (it and every process below it, as when its machine goes away) while it runs one partition of a
   partitioned entity: the supervisor starts a new worker in its place, the scheduler retries that partition alone
   once its heartbeats stopped, and each row is published once for read_committed consumers.
+
+It runs the sample DAGs on the shared control database, lake and topics, so it comes after test_demo.py, which
+checks the counts of the samples' first run.
 """
 
 from __future__ import annotations
