@@ -80,6 +80,14 @@ class JsonReader:
             raise self._wrong(key, "a list of text")
         return tuple(value)
 
+    def integers(self, key: str, default: Sequence[int] | object = _MISSING) -> tuple[int, ...]:
+        value = self._get(key, default)
+        if not isinstance(value, list | tuple) or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value
+        ):
+            raise self._wrong(key, "a list of integers")
+        return tuple(value)
+
     def child(self, key: str) -> JsonReader:
         value = self._get(key, _MISSING)
         if not isinstance(value, Mapping):

@@ -132,6 +132,14 @@ class Partitions(Frozen):
         "(NULL: partition 0); without it, a hash of the primary key splits the rows (Postgres hashtextextended, or "
         "hashint8extended for one integer key; MySQL/MariaDB CRC32; SQL Server CHECKSUM)",
     )
+    ranges: bool = Field(
+        default=False,
+        description="with column: partition k reads the k-th of count ranges of the column's values instead of a "
+        "modulo, so each partition's query can use an index on the column rather than scan the table. The ranges "
+        "split the column's min..max over the window's rows evenly; they are measured once per run, by the first "
+        "partition to start, and stored beside the run's landing, so every partition (and every retry) of the run "
+        "uses the same ones",
+    )
 
     @field_validator("column")
     @classmethod
@@ -688,6 +696,8 @@ class Entity(Frozen):
             # reading side by side would each learn their own, and commit could move the watermark past rows that
             # one of them never read.
             raise ValueError("load.partitions needs load mode full or interval, whose windows are fixed before reading")
+        if partitions.ranges and partitions.column is None:
+            raise ValueError("load.partitions.ranges needs load.partitions.column: ranges of which column's values")
         if partitions.column is None:
             if not self.primary_key:
                 raise ValueError(

@@ -1,5 +1,11 @@
 """Which rows a partition of a partitioned extract_land reads (load.partitions): a condition on each row's own key.
 
+With `ranges`, partition k of n reads the k-th range of an integer key column's values instead (range_condition):
+n - 1 cut points split the column's min..max evenly, the first range open below and the last open above, so every
+row falls in exactly one range whatever its value. The cut points must be the same for every partition of a run:
+pipeline/partition_ranges.py reads them once and stores them with the run. A range is an index range where the
+column is indexed (a key column usually is), where a modulo or a hash makes every partition scan the whole table.
+
 Partition k of n reads the rows whose share is k: an integer column's value modulo n, or a hash of the primary key
 modulo n. A row's share follows from the row alone, so the partitions agree without bounds computed beforehand, and
 every row is read by exactly one partition, however the table changes while they read: a row updated between two
@@ -16,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, String, cast, column, func, literal
+from sqlalchemy import BigInteger, Integer, String, and_, cast, column, func, literal
 from sqlalchemy.sql.expression import ColumnElement, FromClause
 
 from ingestion.extract.errors import PartitionNotSupportedError
@@ -73,3 +79,29 @@ def _key_hash(relation: FromClause, dialect: str, key: Sequence[str], *, integer
         f"partitions by a hash of the primary key are not implemented for {dialect}; partition by an integer column "
         "(load.partitions.column)"
     )
+
+
+def range_cuts(low: int | None, high: int | None, count: int) -> tuple[int, ...]:
+    """`count - 1` cut points splitting low..high (a column's min and max) into `count` ranges of even width; for an
+    empty table (no min or max), all 0: partition 0 takes what is below, the last what is at or above."""
+    if count < 2:
+        raise ValueError(f"ranges need a count of at least 2, not {count}")
+    if low is None or high is None:
+        return (0,) * (count - 1)
+    span = high - low + 1
+    return tuple(low + span * k // count for k in range(1, count))
+
+
+def range_condition(
+    relation: FromClause, *, column_name: str, cuts: Sequence[int], partition: int
+) -> ColumnElement[bool]:
+    """Rows of partition `partition` of `len(cuts) + 1` ranges: [cuts[k - 1], cuts[k]), open at both ends."""
+    count = len(cuts) + 1
+    if not 0 <= partition < count:
+        raise ValueError(f"partition {partition} outside 0..{count - 1}")
+    value: ColumnElement[Any] = column(column_name, _selectable=relation)
+    if partition == 0:
+        return value < literal(cuts[0], BigInteger)
+    if partition == count - 1:
+        return value >= literal(cuts[-1], BigInteger)
+    return and_(value >= literal(cuts[partition - 1], BigInteger), value < literal(cuts[partition], BigInteger))

@@ -97,3 +97,12 @@ def select_count(relation: FromClause, cursor: str | None, window: Window) -> Se
     statement = select(func.count()).select_from(relation)
     condition = window_condition(relation, cursor, window)
     return statement.where(condition) if condition is not None else statement
+
+
+def select_key_range(relation: FromClause, key: str, cursor: str | None, window: Window) -> Select[Any]:
+    """The min and max of integer column `key` over the window's rows (load.partitions.ranges): the span its ranges
+    split. Two index lookups for a full load; for a window, a range of the cursor's index where it has one."""
+    value = _cursor(relation, key)
+    statement = select(func.min(value), func.max(value)).select_from(relation)
+    condition = window_condition(relation, cursor, window)
+    return statement.where(condition) if condition is not None else statement

@@ -121,14 +121,18 @@ class PartitionFacts:
     key: str  # the integer column the shares are taken of, or "" for a hash of the primary key
     partition: int | None = None  # in a partition's manifest
     topic_partitions: int | None = None  # in the run's manifest
+    cuts: tuple[int, ...] | None = None  # a split in ranges of `key`: the run's cut points (pipeline/partition_ranges)
 
     def to_json(self) -> JsonObject:
-        return {
+        out: JsonObject = {
             "count": self.count,
             "key": self.key,
             "partition": self.partition,
             "topic_partitions": self.topic_partitions,
         }
+        if self.cuts is not None:
+            out["cuts"] = list(self.cuts)
+        return out
 
     @classmethod
     def from_json(cls, fields: JsonReader) -> PartitionFacts:
@@ -137,6 +141,7 @@ class PartitionFacts:
             key=fields.optional_text("key") or "",
             partition=fields.optional_integer("partition"),
             topic_partitions=fields.optional_integer("topic_partitions"),
+            cuts=fields.integers("cuts") if fields.raw("cuts") is not None else None,
         )
 
 

@@ -66,6 +66,11 @@ def extract_land(
             # Read before the watermark: a run that commits in between counts as one that committed after.
             seen = store.latest_change(plan.source, plan.entity.name) if moves_watermark(plan, run) else None
             read = source.prepare(store)
+        partitions = plan.entity.load.partitions
+        if partitions is not None and partitions.ranges and run.partition is not None:
+            from ingestion.pipeline.partition_ranges import agreed_cuts
+
+            source.read_range(agreed_cuts(plan, run, storage, source.key_range))
         manifest = _land(plan, run, source, read, keys, storage, change_seen=seen)
     finally:
         source.close()

@@ -46,7 +46,12 @@ def assemble_partitions(plan: EntityPlan, run: RunInfo, storage: StageStorage) -
     where = f"{plan.source}.{plan.entity.name}"
     paths = landing_paths(plan, run)
     lake = storage.landing(plan)
-    layout = PartitionFacts(count=partitions.count, key=partitions.column or "", topic_partitions=plan.kafka.partitions)
+    layout = PartitionFacts(
+        count=partitions.count,
+        key=partitions.column or "",
+        topic_partitions=plan.kafka.partitions,
+        cuts=() if partitions.ranges else None,  # a split in ranges; the run's cuts are the partitions' (combine)
+    )
     parts = []
     for k in range(partitions.count):
         part = _partition_manifest(lake, paths.of_partition(k), run, where)
@@ -89,14 +94,25 @@ def _check_share(part: LandingManifest, k: int, layout: PartitionFacts, where: s
     """Partition k's manifest says it read share k of the split the config asks for now: partitions landed under
     another count or key would read a row twice or not at all between them."""
     landed = part.facts.partitioning
-    if landed is None or (landed.partition, landed.count, landed.key) != (k, layout.count, layout.key):
+    split = (k, layout.count, layout.key, layout.cuts is not None)
+    if landed is None or (landed.partition, landed.count, landed.key, landed.cuts is not None) != split:
         how = "without partitions" if landed is None else f"as partition {landed.partition} of {landed.count}"
-        by = f" by {landed.key or 'the primary key hash'}" if landed is not None else ""
+        by = f" by {_split_name(landed)}" if landed is not None else ""
         raise PartitionsDisagreeError(
             f"{where}: partition {k}'s manifest was landed {how}{by}, but load.partitions now asks for "
-            f"{layout.count} by {layout.key or 'the primary key hash'}; clear every extract_land task of the run to "
-            "land it again as the config says"
+            f"{layout.count} by {_split_name(layout)}; clear every extract_land task of the run to land it again as "
+            "the config says"
         )
+
+
+def _cuts(part: LandingManifest) -> tuple[int, ...] | None:
+    return part.facts.partitioning.cuts if part.facts.partitioning is not None else None
+
+
+def _split_name(split: PartitionFacts) -> str:
+    if not split.key:
+        return "the primary key hash"
+    return f"ranges of {split.key}" if split.cuts is not None else split.key
 
 
 def combine(parts: list[LandingManifest], where: str, layout: PartitionFacts) -> LandingManifest:
@@ -108,12 +124,15 @@ def combine(parts: list[LandingManifest], where: str, layout: PartitionFacts) ->
             ("schema", part.schema_fingerprint, first.schema_fingerprint),
             ("window", part.window, first.window),
             ("columns", part.facts.columns, first.facts.columns),
+            ("range cuts", _cuts(part), _cuts(first)),
         ):
             if mine != theirs:
                 raise PartitionsDisagreeError(
                     f"{where}: partition {k} landed another {what} than partition 0 (the source changed between "
                     "their reads); clear the entity's extract_land tasks to land every partition again"
                 )
+    if layout.cuts is not None:
+        layout = dataclasses.replace(layout, cuts=_cuts(first))
     facts = first.facts
     counted = [p.facts.sql.source_count if p.facts.sql is not None else None for p in parts]
     sql = facts.sql

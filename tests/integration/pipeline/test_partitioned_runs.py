@@ -51,8 +51,16 @@ def airflow(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
             "postgres",
             {"mode": "interval", "cursor_column": "updated_at", "partitions": {"count": COUNT, "column": "order_id"}},
         ),
+        (
+            "postgres",
+            {
+                "mode": "interval",
+                "cursor_column": "updated_at",
+                "partitions": {"count": COUNT, "column": "order_id", "ranges": True},
+            },
+        ),
     ],
-    ids=["postgres-hash-full", "mariadb-hash-full", "postgres-column-interval"],
+    ids=["postgres-hash-full", "mariadb-hash-full", "postgres-column-interval", "postgres-ranges-interval"],
 )
 def test_a_partitioned_run_lands_and_publishes_each_row_of_its_window_once(
     airflow: dict[str, str], database: str, load: dict[str, Any]
@@ -70,6 +78,8 @@ def test_a_partitioned_run_lands_and_publishes_each_row_of_its_window_once(
         output = dags_test(airflow, f"ingest_{name}", (DAY + timedelta(days=1)).isoformat())
 
     assert "reading partition 2 of 3" in output
+    if load["partitions"].get("ranges"):
+        assert "reads order_id in 3 ranges, cut at (" in output  # measured once, by the first partition to start
     messages = read_committed_placed(f"ingest.{name}.orders")
     published = Counter(int(key) for key, _, _, _ in messages)
     assert set(published) == expected

@@ -46,6 +46,7 @@ def config(load: dict[str, Any], *, kind: str = "sql", primary_key: tuple[str, .
         ({"partitions": {"count": 2, "column": "code"}}, "sql", (), "'code' is string: it needs an integer column"),
         ({"partitions": {"count": 2, "column": "nope"}}, "sql", (), "'nope' is not among the declared columns"),
         ({"partitions": {"count": 2, "column": "order_id"}}, "sql", (), "'order_id' is not in the primary_key"),
+        ({"partitions": {"count": 2, "ranges": True}}, "sql", ("order_id",), "ranges needs load.partitions.column"),
         ({"partitions": {"count": 1}}, "sql", ("order_id",), "greater than or equal to 2"),
         ({"partitions": {"count": 65}}, "sql", ("order_id",), "less than or equal to 64"),
         (

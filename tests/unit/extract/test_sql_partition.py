@@ -8,7 +8,7 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.dialects import mssql, mysql, postgresql
 
 from ingestion.extract.errors import PartitionNotSupportedError
-from ingestion.extract.sql_partition import partition_condition
+from ingestion.extract.sql_partition import partition_condition, range_condition, range_cuts
 from ingestion.extract.sql_query import select_count, source_relation
 
 RELATION = source_relation(table_name="Line Items", schema="Sales Ops", query=None)
@@ -88,3 +88,54 @@ def _full():  # type: ignore[no-untyped-def]
     from ingestion.extract.cursor import Cursor
 
     return Cursor.for_rows(LoadMode(), None, full_refresh=False, where="t").full_window()
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "count", "cuts"),
+    [
+        (1, 100, 4, (26, 51, 76)),
+        (-10, 9, 2, (0,)),
+        (5, 5, 3, (5, 5)),  # one value: the last range holds it, the others are empty
+        (None, None, 3, (0, 0)),  # an empty table: the cuts do not matter, every range is open at its outer end
+    ],
+)
+def test_range_cuts_split_the_columns_values_evenly(
+    low: int | None, high: int | None, count: int, cuts: tuple[int, ...]
+) -> None:
+    assert range_cuts(low, high, count) == cuts
+
+
+def test_a_range_compiles_to_an_index_range_on_the_column() -> None:
+    def sql(partition: int) -> str:
+        condition = range_condition(RELATION, column_name="id", cuts=(26, 51, 76), partition=partition)
+        return str(condition.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+
+    column = '"Sales Ops"."Line Items".id'
+    assert sql(0) == f"{column} < 26"
+    assert sql(1) == f"{column} >= 26 AND {column} < 51"
+    assert sql(3) == f"{column} >= 76"
+
+
+def test_every_row_falls_in_exactly_one_range_also_outside_the_measured_min_and_max() -> None:
+    """Cuts measured on 1..100; rows written since fall below and above: the outer ranges are open."""
+    engine = create_engine("sqlite://")
+    values = [-50, 0, 1, 25, 26, 50, 51, 99, 100, 101, 9223372036854775807]
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (id integer)"))
+        conn.execute(text("INSERT INTO t VALUES " + ", ".join(f"({v})" for v in values)))
+    relation = source_relation(table_name="t", schema=None, query=None)
+    cuts = range_cuts(1, 100, 4)
+    with engine.connect() as conn:
+        found = [
+            conn.execute(
+                select(text("id"))
+                .select_from(relation)
+                .where(range_condition(relation, column_name="id", cuts=cuts, partition=k))
+            )
+            .scalars()
+            .all()
+            for k in range(4)
+        ]
+    assert sorted(v for share in found for v in share) == values  # each once
+    assert found[0] == [-50, 0, 1, 25]
+    assert found[3] == [99, 100, 101, 9223372036854775807]

@@ -44,7 +44,12 @@ class MemoryBlob:
             self._staged.clear()
 
     def upload_blob(self, data: bytes, overwrite: bool = False, **_: Any) -> None:
-        self.lake.stored[self.name] = bytes(data)
+        from azure.core.exceptions import ResourceExistsError
+
+        with self._lock:
+            if not overwrite and self.name in self.lake.stored:
+                raise ResourceExistsError(f"{self.name} exists")
+            self.lake.stored[self.name] = bytes(data)
 
     def delete_blob(self, **_: Any) -> None:
         self._committed()

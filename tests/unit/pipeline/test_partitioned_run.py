@@ -244,3 +244,79 @@ def test_commit_of_a_committed_run_with_one_publish_task_cleared_changes_nothing
     assert commit(17, already=False) == "committed"
     # Task 2 cleared after the commit reports 0 beside the others' earlier 5 and 6: the run stays as committed.
     assert commit(11, already=False) != "committed"
+
+
+RANGES_PLAN = orders_plan(load={"mode": "full", "partitions": {"count": COUNT, "column": "order_id", "ranges": True}})
+
+
+class RangeSource(ShareSource):
+    """Each partition reading its range of order_id between the run's cuts; `key_range` measures `measured`, and
+    another min and max after each call, as a table written to between the partitions' starts would."""
+
+    def __init__(self, plan: EntityPlan, run: RunInfo, table: list[pa.RecordBatch], measured: list[int]) -> None:
+        super().__init__(plan, run, table)
+        self.measured = measured
+        self.cuts: tuple[int, ...] | None = None
+
+    def key_range(self) -> tuple[int | None, int | None]:
+        low, high = 1, 17 * (1 + len(self.measured))
+        self.measured.append(high)
+        return low, high
+
+    def read_range(self, cuts: tuple[int, ...]) -> None:
+        self.cuts = cuts
+
+    def batches(self) -> Generator[SourceBatch, None, None]:
+        assert self.cuts is not None
+        assert self.run.partition is not None
+        bounds = [None, *self.cuts, None]
+        low, high = bounds[self.run.partition], bounds[self.run.partition + 1]
+        for batch in self.table:
+            ids = batch.column("order_id").to_pylist()
+            mine = [(low is None or i >= low) and (high is None or i < high) for i in ids]
+            yield SourceBatch(batch.filter(pa.array(mine)))
+
+    def facts(self, new_watermark: Any, *, left_out: int) -> LandingFacts:
+        facts = super().facts(new_watermark, left_out=left_out)
+        assert facts.partitioning is not None
+        return dataclasses.replace(facts, partitioning=dataclasses.replace(facts.partitioning, cuts=self.cuts))
+
+
+def land_ranges(storage: StageStorage, run: RunInfo, measured: list[int], partitions: range = range(COUNT)) -> None:
+    for k in partitions:
+        part = run.in_partition(k)
+        extract_land(RANGES_PLAN, part, source=RangeSource(RANGES_PLAN, part, TABLE, measured), storage=storage)
+
+
+def test_partitions_in_ranges_use_the_cuts_the_first_one_measured_and_stored(
+    storage: StageStorage, lakes: MemoryLakes
+) -> None:
+    run, measured = run_of(1), []
+    land_ranges(storage, run, measured)
+
+    assert measured == [17]  # measured once, by partition 0: 1..17 cut at 6 and 12
+    stored = [n for n in landing(lakes) if "ranges" in n]
+    assert len(stored) == 1
+    assert stored[0].endswith("_ranges-order_id-n3.json")
+    validate_run(RANGES_PLAN, run, storage=storage)
+    manifest = read_run_manifest(RANGES_PLAN, run, storage.landing(RANGES_PLAN))
+    assert [f.rows for f in manifest.files] == [5, 6, 6]  # ids 1..5 / 6..11 / 12..17
+    assert manifest.facts.partitioning is not None
+    assert manifest.facts.partitioning.cuts == (6, 12)
+
+    # A retried partition reads the same range, though the table's min and max have changed.
+    land_ranges(storage, run, measured, partitions=range(1, 2))
+    assert measured == [17]
+    validate_run(RANGES_PLAN, run, storage=storage)
+
+
+def test_partitions_landed_with_other_cuts_are_refused(storage: StageStorage, lakes: MemoryLakes) -> None:
+    run, measured = run_of(1), []
+    land_ranges(storage, run, measured)
+    # The stored cuts deleted by hand: partition 1, landed again, measures its own.
+    del landing(lakes)[next(n for n in landing(lakes) if "ranges" in n)]
+    land_ranges(storage, run, measured, partitions=range(1, 2))
+    assert measured == [17, 34]
+
+    with pytest.raises(PartitionsDisagreeError, match="partition 1 landed another range cuts than partition 0"):
+        validate_run(RANGES_PLAN, run, storage=storage)

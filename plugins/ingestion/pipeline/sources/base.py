@@ -110,6 +110,14 @@ class Source(ABC):
     def close(self) -> None:  # noqa: B027 - optional, as open()
         """Release what open() made."""
 
+    def key_range(self) -> tuple[int | None, int | None]:
+        """load.partitions.ranges: the partition column's min and max now (config allows ranges for SQL only)."""
+        raise ConfigNotSupportedError(f"{self.where}: a {self.kind} source is not read in ranges")
+
+    def read_range(self, cuts: tuple[int, ...]) -> None:
+        """load.partitions.ranges: read this task's partition as the range between the run's `cuts`."""
+        raise ConfigNotSupportedError(f"{self.where}: a {self.kind} source is not read in ranges")
+
     def after_commit(self, landed: LandedRun) -> tuple[str, ...]:
         """The kind's action once the run committed (never for a re-run of a committed run); returns what it moved.
         Must not raise for what it cannot do: the run is committed either way."""

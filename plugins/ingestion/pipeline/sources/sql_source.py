@@ -52,6 +52,7 @@ class SqlSource(Source):
         self._drift: Drift | None = None
         self._reflected: dict[str, SourceColumn] | None = None  # the table's columns by name; None for a query
         self._snapshot: WindowRead | None = None
+        self._cuts: tuple[int, ...] | None = None  # load.partitions.ranges: the run's range cut points
 
     @property
     def engine(self) -> Engine:
@@ -210,14 +211,36 @@ class SqlSource(Source):
             # the generator happens to be collected.
             batches.close()
 
+    def key_range(self) -> tuple[int | None, int | None]:
+        from ingestion.extract.sql_query import select_key_range, window_for_dialect
+
+        partitions, window = self.plan.entity.load.partitions, self.read.window
+        assert partitions is not None
+        assert partitions.column is not None
+        assert window is not None
+        # Over the window, not the table: ids that grow with time would put an interval's rows in one range.
+        bounded = window_for_dialect(window, self.engine.dialect.name)
+        statement = select_key_range(self.relation, partitions.column, self.plan.entity.load.cursor_column, bounded)
+        with database_errors_said_safely(self.where), self.engine.connect() as conn:
+            low, high = conn.execute(statement).one()
+        return (None if low is None else int(low), None if high is None else int(high))
+
+    def read_range(self, cuts: tuple[int, ...]) -> None:
+        self._cuts = cuts
+
     def _partition_share(self, dialect: str) -> ColumnElement[bool] | None:
         """The condition of this task's partition of the window (load.partitions), or None when it reads it all."""
-        from ingestion.extract.sql_partition import partition_condition
+        from ingestion.extract.sql_partition import partition_condition, range_condition
 
         partitions, partition = self.plan.entity.load.partitions, self.run.partition
         if partitions is None or partition is None:
             return None
         log.info("%s: reading partition %d of %d", self.where, partition, partitions.count)
+        if partitions.ranges:
+            if self._cuts is None:
+                raise ConfigNotSupportedError(f"{self.where}: partition {partition} has no range cuts (read_range)")
+            assert partitions.column is not None
+            return range_condition(self.relation, column_name=partitions.column, cuts=self._cuts, partition=partition)
         key = self.plan.entity.primary_key
         declared = {c.name: c.type.strip().lower() for c in self.plan.entity.columns}
         return partition_condition(
@@ -261,7 +284,7 @@ class SqlSource(Source):
         partitions, partition = self.plan.entity.load.partitions, self.run.partition
         if partitions is None or partition is None:
             return None
-        return PartitionFacts(count=partitions.count, key=partitions.column or "", partition=partition)
+        return PartitionFacts(count=partitions.count, key=partitions.column or "", partition=partition, cuts=self._cuts)
 
 
 def _drift_facts(drift: Drift | None, policy: str) -> SchemaDriftFacts | None:
