@@ -2,7 +2,7 @@
 partition, then as 2 partitions whose extract_land and publish tasks run side by side (two task processes each, as
 two workers would run them), on the local stack (`make stack-up` first).
 
-    .venv/bin/python bench/partitioned_runs_bench.py [--rows 10000000] [--no-publish]
+    .venv/bin/python bench/partitioned_runs_bench.py [--rows 10000000] [--no-publish] [--one-at-a-time] [--ranges]
 
 Per layout: the stage's wall time (first task start to last task end), rows/s, each task process's own clock, peak
 RSS (VmHWM) and CPU seconds (user + system, from wait4), and the whole machine's busy CPU seconds over the stage
@@ -116,12 +116,12 @@ def layout(
     publish: bool,
     base_env: dict[str, str],
     one_at_a_time: bool = False,
+    ranges: bool = False,
 ) -> dict[str, Any]:
     source = f"bench{uuid.uuid4().hex[:6]}"
     configs = work / f"configs_{partitions}"
-    pipeline.write_config(
-        configs, source, table, content_checks=False, partitions=partitions if partitions > 1 else None
-    )
+    split = {"count": partitions, **({"column": "order_id", "ranges": True} if ranges else {})}
+    pipeline.write_config(configs, source, table, content_checks=False, partitions=split if partitions > 1 else None)
     env = {**base_env, "INGEST_CONFIG_DIR": str(configs)}
     state: dict[str, Any] = {
         "source": source,
@@ -179,6 +179,11 @@ def main() -> int:
         action="store_true",
         help="run the partitions' tasks one after another: their CPU without the contention of sharing the cores",
     )
+    parser.add_argument(
+        "--ranges",
+        action="store_true",
+        help="split 2 partitions in ranges of order_id (load.partitions.ranges), not by a hash of the key",
+    )
     args = parser.parse_args()
     os.environ.update(pipeline._stack_env())
     table = pipeline.make_table(args.rows)
@@ -195,6 +200,7 @@ def main() -> int:
             publish=not args.no_publish,
             base_env=base_env,
             one_at_a_time=args.one_at_a_time,
+            ranges=args.ranges,
         )
         how = ", one after another" if args.one_at_a_time else ", side by side"
         report(args.rows, partitions, results[partitions], how)
