@@ -233,7 +233,8 @@ def _common_failures(plan: DagPlan) -> list[str]:
         "| a cursor entity's `publish` is `up_for_reschedule`, then skipped with `commit` | another run read the "
         "same window side by side (a manual trigger beside a scheduled run): this one waits for that run's commit, "
         "then is superseded, so no row is sent twice | nothing to do and nothing lost: the next run reads on from "
-        "the live watermark; trigger one to have its rows now |",
+        "the live watermark; trigger one to have its rows now. If the run it waits for (named in its log) is stuck, "
+        "fix and clear that run as for a waiting `extract_land` |",
         "| zero rows | nothing changed at the source, or the window is wrong | compare the entity's watermark "
         "in the control database with the source's newest rows |",
         *_record_source_failures(plan),

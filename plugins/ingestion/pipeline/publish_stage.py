@@ -176,13 +176,15 @@ def _begin(plan: EntityPlan, run: RunInfo, manifest: LandingManifest, store: Con
     moves = moves_watermark(plan, run)
     earlier = store.publish_record(plan.source, plan.entity.name, run.run_id)
     if earlier is None and moves:
-        _refuse_if_superseded(plan, run, manifest, store)
-        _refuse_if_watermark_moved(plan, run, manifest, store)
         # Two runs that both read from the live watermark before either began publishing (a manual trigger beside
         # a scheduled run) landed the same rows: only the first to publish may send them. This one waits for it
-        # to commit, and is then superseded (above). Publish tasks of an entity run one at a time, so no other run
-        # begins between this check and the record below.
+        # to commit, and is then superseded (below). In this order: a run found publishing either committed before
+        # the superseded check reads the history, or this one waits; checked the other way round, a commit landing
+        # between the two checks let this run through. Publish tasks of an entity run one at a time, so no other
+        # run begins publishing between these checks and the record below.
         refuse_behind_an_uncommitted_publish(plan, run, store)
+        _refuse_if_superseded(plan, run, manifest, store)
+        _refuse_if_watermark_moved(plan, run, manifest, store)
     facts = manifest.facts
     return store.begin_publish(
         PublishRecord(

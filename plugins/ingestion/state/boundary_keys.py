@@ -12,7 +12,7 @@ from itertools import islice
 
 from sqlalchemy import Engine, delete, insert, select
 
-from ingestion.state.tables import boundary_keys, entity_runs
+from ingestion.state.tables import boundary_keys, entity_runs, watermarks
 
 # Keys per INSERT: enough to make a big set quick, small enough for any driver's parameter limits.
 INSERT_CHUNK = 5_000
@@ -52,15 +52,25 @@ def record_keys(engine: Engine, source: str, entity: str, run_id: str, cursor_va
 
 
 def drop_spent_sets(engine: Engine, source: str, entity: str, *, keep: Collection[str]) -> None:
-    """Drop the sets no run can use any more: those of committed runs other than `keep` (the live watermark's run and
-    the current one). A run that has not committed keeps its set, since it may still commit and become the live
-    watermark's run: two runs may extract side by side, and the later must not drop the earlier's set."""
+    """Drop the sets no run can use any more: those of committed runs other than `keep` (the current run, and the
+    live watermark's run as it read it) and other than the live watermark's run now. A run that has not committed
+    keeps its set, since it may still commit and become the live watermark's run: two runs may extract side by side,
+    and the later must not drop the earlier's set, whether it is still going or committed meanwhile."""
     c = boundary_keys.c
     committed = select(entity_runs.c.run_id).where(entity_runs.c.source == source, entity_runs.c.entity == entity)
+    live_now = (
+        select(watermarks.c.run_id)
+        .where(watermarks.c.source == source, watermarks.c.entity == entity, watermarks.c.run_id == c.run_id)
+        .exists()
+    )
     with engine.begin() as conn:
         conn.execute(
             delete(boundary_keys).where(
-                c.source == source, c.entity == entity, c.run_id.not_in(list(keep)), c.run_id.in_(committed)
+                c.source == source,
+                c.entity == entity,
+                c.run_id.not_in(list(keep)),
+                c.run_id.in_(committed),
+                ~live_now,
             )
         )
 

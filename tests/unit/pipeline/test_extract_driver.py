@@ -3,9 +3,11 @@ re-uses instead of reading, when it waits, and what it hands the next stage."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from datetime import timedelta
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -17,6 +19,7 @@ from ingestion.pipeline.contracts import LandedRun, PublishedRun, ValidatedRun
 from ingestion.pipeline.errors import PreviousRunNotCommittedError
 from ingestion.pipeline.extract_driver import extract_land
 from ingestion.pipeline.landed_run import landing_paths, read_run_manifest
+from ingestion.pipeline.run_info import RunInfo
 from ingestion.pipeline.storage import StageStorage
 from ingestion.state.store import ControlStore, PublishRecord
 from tests.unit.pipeline.conftest import T0, TableSource, orders_plan, rows, run_of
@@ -137,3 +140,61 @@ def test_a_failed_read_leaves_no_manifest_and_no_part(storage: StageStorage, lak
         extract_land(PLAN, run_of(1), source=Broken(PLAN, run_of(1), [rows(1, 2)]), storage=storage)
     paths: LandingPaths = landing_paths(PLAN, run_of(1))
     assert lakes.lake("landing").names(paths.run_prefix) == []
+
+
+def test_a_commit_landing_while_publish_checks_a_run_never_lets_both_publish(
+    storage: StageStorage, store: ControlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Runs 1 and 2 read the same window side by side; run 1 published, and its commit lands while run 2's publish
+    is checking whether it may begin: run 2 must wait or be superseded, never go on to send the rows again."""
+    from ingestion.pipeline.errors import RunSupersededError
+    from ingestion.pipeline.publish_stage import publish_run
+
+    first = extract_land(PLAN, run_of(1), source=TableSource(PLAN, run_of(1), [rows(1, 2, 3)]), storage=storage)
+    second_run = _side_by_side()
+    extract_land(PLAN, second_run, source=TableSource(PLAN, second_run, [rows(1, 2, 3)]), storage=storage)
+    _begin_publish(first, 1, store, rows=3)
+    checking = ControlStore.uncommitted_publishes
+
+    def committing_meanwhile(self: ControlStore, *args: Any, **kwargs: Any) -> Any:
+        if self.committed_run(PLAN.source, PLAN.entity.name, run_of(1).run_id) is None:
+            _commit(first, 1, storage)  # lands between run 2's reads of the control database
+        return checking(self, *args, **kwargs)
+
+    monkeypatch.setattr(ControlStore, "uncommitted_publishes", committing_meanwhile)
+    with pytest.raises(RunSupersededError, match=re.escape(f"run {run_of(1).run_id} committed after this run read")):
+        publish_run(PLAN, second_run, storage=storage)
+    assert store.publish_record(PLAN.source, PLAN.entity.name, second_run.run_id) is None
+
+
+def test_a_run_that_committed_during_anothers_extract_keeps_its_boundary_keys(
+    storage: StageStorage, store: ControlStore
+) -> None:
+    """Run 2 reads while run 1, which read the same window, commits: run 1 is now the watermark's run, and its keys
+    at the watermark must outlive run 2's clean-up, or the next run sends those rows again."""
+    from ingestion.state.boundary_keys import published_keys
+
+    first = extract_land(PLAN, run_of(1), source=TableSource(PLAN, run_of(1), [rows(1, 2, 3)]), storage=storage)
+    second_run = _side_by_side()
+
+    class CommitsFirstWhileRead(TableSource):
+        def batches(self) -> Any:
+            _commit(first, 1, storage)
+            yield from super().batches()
+
+    extract_land(PLAN, second_run, source=CommitsFirstWhileRead(PLAN, second_run, [rows(1, 2, 3)]), storage=storage)
+    mark = store.get_watermark(PLAN.source, PLAN.entity.name)
+    assert mark is not None
+    assert mark.run_id == run_of(1).run_id
+    assert mark.value is not None
+    assert published_keys(store.engine, PLAN.source, PLAN.entity.name, mark.run_id, mark.value) == {"[3]"}
+
+
+def _side_by_side() -> RunInfo:
+    """A manual run of the same day as run_of(1), started half an hour later (its files named after that)."""
+    first = run_of(1)
+    assert first.data_interval_end is not None
+    later = first.data_interval_end + timedelta(minutes=30)
+    return dataclasses.replace(
+        first, run_id="manual__side_by_side", run_type="manual", data_interval_end=later, run_after=later
+    )
