@@ -712,6 +712,12 @@ class Entity(Frozen):
                 f"load.partitions.column {partitions.column!r} is {column.type}: it needs an integer column (or none, "
                 "for a hash of the primary_key)"
             )
+        if partitions.ranges and column.pii:
+            # The cut points are spread between the column's min and max, and are stored and logged as they are.
+            raise ValueError(
+                f"load.partitions.column {partitions.column!r} is PII: ranges would store cut points of its values "
+                "beside the landing; split by the column's modulo or a hash of the key instead (ranges: false)"
+            )
         if partitions.column not in self.primary_key:
             # A value that changes between two partitions' reads would move its row from one share to the other:
             # read twice, or not at all. A key column does not change.

@@ -1,10 +1,11 @@
 """Which rows a partition of a partitioned extract_land reads (load.partitions): a condition on each row's own key.
 
 With `ranges`, partition k of n reads the k-th range of an integer key column's values instead (range_condition):
-n - 1 cut points split the column's min..max evenly, the first range open below and the last open above, so every
-row falls in exactly one range whatever its value. The cut points must be the same for every partition of a run:
-pipeline/partition_ranges.py reads them once and stores them with the run. A range is an index range where the
-column is indexed (a key column usually is), where a modulo or a hash makes every partition scan the whole table.
+n - 1 cut points split the column's min..max evenly, the first range open below (and holding NULL) and the last
+open above, so every row falls in exactly one range whatever its value. The cut points must be the same for every
+partition of a run: pipeline/partition_ranges.py reads them once and stores them with the run. A range is an index
+range where the column is indexed (a key column usually is), where a modulo or a hash makes every partition scan
+the whole table.
 
 Partition k of n reads the rows whose share is k: an integer column's value modulo n, or a hash of the primary key
 modulo n. A row's share follows from the row alone, so the partitions agree without bounds computed beforehand, and
@@ -22,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, String, and_, cast, column, func, literal
+from sqlalchemy import BigInteger, Integer, String, and_, cast, column, func, literal, or_
 from sqlalchemy.sql.expression import ColumnElement, FromClause
 
 from ingestion.extract.errors import PartitionNotSupportedError
@@ -101,7 +102,8 @@ def range_condition(
         raise ValueError(f"partition {partition} outside 0..{count - 1}")
     value: ColumnElement[Any] = column(column_name, _selectable=relation)
     if partition == 0:
-        return value < literal(cuts[0], BigInteger)
+        # A NULL key (a query's column may have one) compares as neither below nor above any cut: partition 0's.
+        return or_(value < literal(cuts[0], BigInteger), value.is_(None))
     if partition == count - 1:
         return value >= literal(cuts[-1], BigInteger)
     return and_(value >= literal(cuts[partition - 1], BigInteger), value < literal(cuts[partition], BigInteger))

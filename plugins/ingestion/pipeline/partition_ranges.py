@@ -46,7 +46,7 @@ def agreed_cuts(
         return stored
     low, high = measure()
     cuts = range_cuts(low, high, partitions.count)
-    record = {"run_id": run.run_id, "column": partitions.column, "min": low, "max": high, "cuts": list(cuts)}
+    record = {"run_id": run.run_id, "column": partitions.column, "cuts": list(cuts)}
     try:
         lake.blob(name).upload_blob(json.dumps(record).encode(), overwrite=False)
     except ResourceExistsError:

@@ -87,3 +87,16 @@ def test_a_partitioned_entity_maps_its_extract_land_and_publish() -> None:
     runbook = dag.doc_md or ""
     assert "read and published in 3 partitions side by side (extract_land and publish map indexes 0-2" in runbook
     assert "by a hash of the primary key): a failed partition is retried or cleared alone" in runbook
+
+
+def test_a_pii_key_column_is_not_split_in_ranges() -> None:
+    """Cut points spread between the column's min and max would be stored beside the landing as they are."""
+    raw = config({"partitions": {"count": 2, "column": "order_id", "ranges": True}})
+    raw["entities"][0]["columns"] = [
+        {**COLUMNS[0], "pii": True, "pii_strategy": "hash"},
+        *COLUMNS[1:],
+    ]
+    with pytest.raises(ValidationError, match="'order_id' is PII: ranges would store cut points"):
+        SourceConfig.model_validate(raw)
+    raw["entities"][0]["load"]["partitions"]["ranges"] = False
+    SourceConfig.model_validate(raw)  # a modulo of it is fine: nothing of its values is stored

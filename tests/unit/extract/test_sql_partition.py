@@ -111,7 +111,7 @@ def test_a_range_compiles_to_an_index_range_on_the_column() -> None:
         return str(condition.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
 
     column = '"Sales Ops"."Line Items".id'
-    assert sql(0) == f"{column} < 26"
+    assert sql(0) == f"{column} < 26 OR {column} IS NULL"
     assert sql(1) == f"{column} >= 26 AND {column} < 51"
     assert sql(3) == f"{column} >= 76"
 
@@ -139,3 +139,24 @@ def test_every_row_falls_in_exactly_one_range_also_outside_the_measured_min_and_
     assert sorted(v for share in found for v in share) == values  # each once
     assert found[0] == [-50, 0, 1, 25]
     assert found[3] == [99, 100, 101, 9223372036854775807]
+
+
+def test_a_null_key_falls_in_the_first_range() -> None:
+    """A query's key column may hold NULL, which compares as neither below nor above a cut."""
+    engine = create_engine("sqlite://")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (id integer)"))
+        conn.execute(text("INSERT INTO t VALUES (NULL), (5), (50)"))
+    relation = source_relation(table_name="t", schema=None, query=None)
+    with engine.connect() as conn:
+        found = [
+            conn.execute(
+                select(text("id"))
+                .select_from(relation)
+                .where(range_condition(relation, column_name="id", cuts=(10,), partition=k))
+            )
+            .scalars()
+            .all()
+            for k in range(2)
+        ]
+    assert found == [[None, 5], [50]]
