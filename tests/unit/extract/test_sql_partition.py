@@ -118,24 +118,8 @@ def test_a_range_compiles_to_an_index_range_on_the_column() -> None:
 
 def test_every_row_falls_in_exactly_one_range_also_outside_the_measured_min_and_max() -> None:
     """Cuts measured on 1..100; rows written since fall below and above: the outer ranges are open."""
-    engine = create_engine("sqlite://")
     values = [-50, 0, 1, 25, 26, 50, 51, 99, 100, 101, 9223372036854775807]
-    with engine.begin() as conn:
-        conn.execute(text("CREATE TABLE t (id integer)"))
-        conn.execute(text("INSERT INTO t VALUES " + ", ".join(f"({v})" for v in values)))
-    relation = source_relation(table_name="t", schema=None, query=None)
-    cuts = range_cuts(1, 100, 4)
-    with engine.connect() as conn:
-        found = [
-            conn.execute(
-                select(text("id"))
-                .select_from(relation)
-                .where(range_condition(relation, column_name="id", cuts=cuts, partition=k))
-            )
-            .scalars()
-            .all()
-            for k in range(4)
-        ]
+    found = _ranges_of(values, range_cuts(1, 100, 4))
     assert sorted(v for share in found for v in share) == values  # each once
     assert found[0] == [-50, 0, 1, 25]
     assert found[3] == [99, 100, 101, 9223372036854775807]
@@ -143,20 +127,24 @@ def test_every_row_falls_in_exactly_one_range_also_outside_the_measured_min_and_
 
 def test_a_null_key_falls_in_the_first_range() -> None:
     """A query's key column may hold NULL, which compares as neither below nor above a cut."""
+    assert _ranges_of([None, 5, 50], (10,)) == [[None, 5], [50]]
+
+
+def _ranges_of(values: list[int | None], cuts: tuple[int, ...]) -> list[list[int | None]]:
+    """The ids each range of `cuts` reads from a SQLite table of `values`, in insertion order."""
     engine = create_engine("sqlite://")
     with engine.begin() as conn:
         conn.execute(text("CREATE TABLE t (id integer)"))
-        conn.execute(text("INSERT INTO t VALUES (NULL), (5), (50)"))
+        conn.execute(text("INSERT INTO t VALUES " + ", ".join(f"({'NULL' if v is None else v})" for v in values)))
     relation = source_relation(table_name="t", schema=None, query=None)
     with engine.connect() as conn:
-        found = [
-            conn.execute(
-                select(text("id"))
-                .select_from(relation)
-                .where(range_condition(relation, column_name="id", cuts=(10,), partition=k))
+        return [
+            list(
+                conn.execute(
+                    select(text("id"))
+                    .select_from(relation)
+                    .where(range_condition(relation, column_name="id", cuts=cuts, partition=k))
+                ).scalars()
             )
-            .scalars()
-            .all()
-            for k in range(2)
+            for k in range(len(cuts) + 1)
         ]
-    assert found == [[None, 5], [50]]
