@@ -78,8 +78,7 @@ def select_rows(
         statement = select(*selected)
     else:
         statement = select(literal_column("*")).select_from(relation)
-    condition = window_condition(relation, cursor, window)
-    return statement.where(condition) if condition is not None else statement
+    return _within(statement, relation, cursor, window)
 
 
 def select_max_cursor(relation: FromClause, cursor: str) -> Select[Any]:
@@ -94,15 +93,17 @@ def select_cursor_sample(relation: FromClause, cursor: str) -> Select[Any]:
 
 def select_count(relation: FromClause, cursor: str | None, window: Window) -> Select[Any]:
     """Rows in the window, for reconciliation against what was landed and published."""
-    statement = select(func.count()).select_from(relation)
-    condition = window_condition(relation, cursor, window)
-    return statement.where(condition) if condition is not None else statement
+    return _within(select(func.count()).select_from(relation), relation, cursor, window)
 
 
 def select_key_range(relation: FromClause, key: str, cursor: str | None, window: Window) -> Select[Any]:
     """The min and max of integer column `key` over the window's rows (load.partitions.ranges): the span its ranges
     split. Two index lookups for a full load; for a window, a range of the cursor's index where it has one."""
     value = _cursor(relation, key)
-    statement = select(func.min(value), func.max(value)).select_from(relation)
+    return _within(select(func.min(value), func.max(value)).select_from(relation), relation, cursor, window)
+
+
+def _within(statement: Select[Any], relation: FromClause, cursor: str | None, window: Window) -> Select[Any]:
+    """`statement` over the window's rows only (all of them for a full window)."""
     condition = window_condition(relation, cursor, window)
     return statement.where(condition) if condition is not None else statement

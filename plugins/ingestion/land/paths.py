@@ -81,6 +81,10 @@ class LandingPaths:
     def manifest(self) -> str:
         return f"{self.names_prefix}manifest.json"
 
+    def range_cuts(self, column: str, count: int) -> str:
+        """A run read in ranges of `column` (load.partitions.ranges): its cut points for `count` partitions."""
+        return f"{self.run_prefix}ranges-{column}-n{count}.json"
+
     @property
     def run_manifest(self) -> str:
         """The run's manifest, also from a partition's paths."""

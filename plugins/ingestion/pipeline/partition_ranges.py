@@ -40,7 +40,7 @@ def agreed_cuts(
     assert partitions.column is not None
     where = f"{plan.source}.{plan.entity.name}"
     lake = storage.landing(plan)
-    name = f"{landing_paths(plan, run).run_prefix}ranges-{partitions.column}-n{partitions.count}.json"
+    name = landing_paths(plan, run).range_cuts(partitions.column, partitions.count)
     stored = _stored(lake, name)
     if stored is not None:
         return stored
