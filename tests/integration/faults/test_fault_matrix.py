@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -263,9 +264,14 @@ def test_sigkill_mid_commit_rolls_back_and_the_retry_commits_once(sql_scenario: 
 
 
 def test_azurite_stopped_mid_landing_fails_the_extract_and_the_retry_lands_once(
-    sql_scenario: tuple[Scenario, Any],
+    sql_scenario: tuple[Scenario, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     s, _ = sql_scenario
+    # The SDK's own retries still run, three of them, but 1 s apart instead of its 15, 18 and 24 s (with up to 3 s of
+    # jitter): the lake connection's extras reach BlobServiceClient, as a deployment would set them.
+    conn = json.loads(os.environ["AIRFLOW_CONN_LAKE_WASB"])
+    conn["extra"] |= {"initial_backoff": 1, "increment_base": 1, "random_jitter_range": 0}
+    monkeypatch.setenv("AIRFLOW_CONN_LAKE_WASB", json.dumps(conn))
     down_at(s, "land.batch", "azurite", lambda: s.run(DAY_1, ("extract_land",)), after=1)
     s.run(DAY_1)
     verdict = s.verdict({DAY_1: keys(1, SOURCE_ROWS)})
