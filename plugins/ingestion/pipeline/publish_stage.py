@@ -170,21 +170,39 @@ def publish_run(
 def _begin(plan: EntityPlan, run: RunInfo, manifest: LandingManifest, store: ControlStore) -> PublishRecord:
     """The run's publish record, written now if this is its first attempt (after checking that its window still
     starts at the live watermark)."""
-    from ingestion.pipeline.run_guard import moves_watermark, refuse_behind_an_uncommitted_publish
+    from ingestion.pipeline.run_guard import moves_watermark
+
+    if not moves_watermark(plan, run):
+        return _record_begin(plan, run, manifest, store, moves=False)
+    from ingestion.state.entity_lock import publish_turn
+
+    # The entity's turn: no other run's publish task checks and begins between this one's checks and its record.
+    with publish_turn(store.engine, plan.source, plan.entity.name):
+        if store.publish_record(plan.source, plan.entity.name, run.run_id) is None:
+            _refuse_unless_first_from_the_watermark(plan, run, manifest, store)
+        return _record_begin(plan, run, manifest, store, moves=True)
+
+
+def _refuse_unless_first_from_the_watermark(
+    plan: EntityPlan, run: RunInfo, manifest: LandingManifest, store: ControlStore
+) -> None:
+    """Two runs that both read from the live watermark before either began publishing (a manual trigger beside a
+    scheduled run) landed the same rows: only the first to publish may send them. This one waits for it to commit,
+    and is then superseded. In this order: a run found publishing either committed before the superseded check reads
+    the history, or this one waits; checked the other way round, a commit landing between the two checks let this
+    run through."""
+    from ingestion.pipeline.run_guard import refuse_behind_an_uncommitted_publish
+
+    refuse_behind_an_uncommitted_publish(plan, run, store)
+    _refuse_if_superseded(plan, run, manifest, store)
+    _refuse_if_watermark_moved(plan, run, manifest, store)
+
+
+def _record_begin(
+    plan: EntityPlan, run: RunInfo, manifest: LandingManifest, store: ControlStore, *, moves: bool
+) -> PublishRecord:
     from ingestion.state.store import PublishRecord
 
-    moves = moves_watermark(plan, run)
-    earlier = store.publish_record(plan.source, plan.entity.name, run.run_id)
-    if earlier is None and moves:
-        # Two runs that both read from the live watermark before either began publishing (a manual trigger beside
-        # a scheduled run) landed the same rows: only the first to publish may send them. This one waits for it
-        # to commit, and is then superseded (below). In this order: a run found publishing either committed before
-        # the superseded check reads the history, or this one waits; checked the other way round, a commit landing
-        # between the two checks let this run through. Publish tasks of an entity run one at a time, so no other
-        # run begins publishing between these checks and the record below.
-        refuse_behind_an_uncommitted_publish(plan, run, store)
-        _refuse_if_superseded(plan, run, manifest, store)
-        _refuse_if_watermark_moved(plan, run, manifest, store)
     facts = manifest.facts
     return store.begin_publish(
         PublishRecord(

@@ -198,3 +198,59 @@ def _side_by_side() -> RunInfo:
     return dataclasses.replace(
         first, run_id="manual__side_by_side", run_type="manual", data_interval_end=later, run_after=later
     )
+
+
+def test_two_runs_checking_at_once_whether_they_may_publish_take_turns(
+    storage: StageStorage, store: ControlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Runs 1 and 2 read the same window side by side, and their publish tasks check at the same moment (a
+    partitioned entity's publish tasks of two runs run side by side): run 2 checks only once run 1 has recorded that
+    it began, so it waits for run 1 instead of passing the same checks and sending the same rows."""
+    import threading
+
+    from ingestion.pipeline import publish_stage, run_guard
+
+    extract_land(PLAN, run_of(1), source=TableSource(PLAN, run_of(1), [rows(1, 2, 3)]), storage=storage)
+    second_run = _side_by_side()
+    extract_land(PLAN, second_run, source=TableSource(PLAN, second_run, [rows(1, 2, 3)]), storage=storage)
+    first_between, first_go_on, second_checking = threading.Event(), threading.Event(), threading.Event()
+    refuse_if_moved, refuse_behind = (
+        publish_stage._refuse_if_watermark_moved,
+        run_guard.refuse_behind_an_uncommitted_publish,
+    )
+
+    def first_pauses_after_its_checks(plan: Any, run: RunInfo, manifest: Any, store_: ControlStore) -> None:
+        refuse_if_moved(plan, run, manifest, store_)
+        if run.run_id == run_of(1).run_id:
+            first_between.set()
+            first_go_on.wait(30)
+
+    def noting_the_second(plan: Any, run: RunInfo, store_: ControlStore) -> None:
+        if run.run_id == second_run.run_id:
+            second_checking.set()
+        refuse_behind(plan, run, store_)
+
+    monkeypatch.setattr(publish_stage, "_refuse_if_watermark_moved", first_pauses_after_its_checks)
+    monkeypatch.setattr(run_guard, "refuse_behind_an_uncommitted_publish", noting_the_second)
+    outcomes: dict[str, BaseException | None] = {}
+
+    def begin(run: RunInfo) -> None:
+        try:
+            publish_stage._begin(PLAN, run, read_run_manifest(PLAN, run, storage.landing(PLAN)), store)
+            outcomes[run.run_id] = None
+        except BaseException as exc:  # noqa: BLE001 - the test reads it below
+            outcomes[run.run_id] = exc
+
+    first = threading.Thread(target=begin, args=(run_of(1),))
+    first.start()
+    assert first_between.wait(30)
+    second = threading.Thread(target=begin, args=(second_run,))
+    second.start()
+    second_checking.wait(2)  # set only without the turn: run 2 then checks while run 1 is between checks and record
+    first_go_on.set()
+    first.join(30)
+    second.join(30)
+
+    assert outcomes[run_of(1).run_id] is None
+    assert isinstance(outcomes[second_run.run_id], PreviousRunNotCommittedError)
+    assert store.publish_record(PLAN.source, PLAN.entity.name, second_run.run_id) is None
