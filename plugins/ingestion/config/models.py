@@ -122,8 +122,9 @@ class Column(Frozen):
 
 class Partitions(Frozen):
     """extract_land split into `count` mapped tasks, each reading the rows whose key falls in its share. Each row's
-    share follows from its own key alone, so the partitions need no bounds agreed between them and a row is read by
-    exactly one of them however the table changes while they read."""
+    share follows from its own key alone, so a row is read by exactly one of them however the table changes while they
+    read. An incremental window (its low end the watermark, its high end the max cursor) is fixed once per run, by the
+    first partition to start, and every partition of the run reads that one."""
 
     count: int = Field(ge=2, le=64, description="how many extract_land tasks read the entity's window side by side")
     column: str | None = Field(
@@ -177,9 +178,9 @@ class LoadMode(Frozen):
     )
     partitions: Partitions | None = Field(
         default=None,
-        description="SQL entities with full or interval loads: read the window in this many extract_land tasks "
-        "(Airflow dynamic task mapping) that land their own parts of one run; validate, publish and commit see one "
-        "run",
+        description="SQL entities: read the window in this many extract_land tasks (Airflow dynamic task mapping) "
+        "that land their own parts of one run; validate, publish and commit see one run. An incremental window is "
+        "fixed by the first partition to start, and every partition reads it",
     )
 
     @field_validator("cursor_column")
@@ -691,11 +692,6 @@ class Entity(Frozen):
             return
         if self.locator.kind != "sql":
             raise ValueError(f"load.partitions is for sql entities; a {self.locator.kind} entity is read in one task")
-        if self.load.mode == "incremental":
-            # An incremental window's end is learnt while reading (the max cursor at the read's start): partitions
-            # reading side by side would each learn their own, and commit could move the watermark past rows that
-            # one of them never read.
-            raise ValueError("load.partitions needs load mode full or interval, whose windows are fixed before reading")
         if partitions.ranges and partitions.column is None:
             raise ValueError("load.partitions.ranges needs load.partitions.column: ranges of which column's values")
         if partitions.column is None:

@@ -3,7 +3,7 @@
 With `ranges`, partition k of n reads the k-th range of an integer key column's values instead (range_condition):
 n - 1 cut points split the column's min..max evenly, the first range open below (and holding NULL) and the last
 open above, so every row falls in exactly one range whatever its value. The cut points must be the same for every
-partition of a run: pipeline/partition_ranges.py reads them once and stores them with the run. A range is an index
+partition of a run: pipeline/partition_agreement.py reads them once and stores them with the run. A range is an index
 range where the column is indexed (a key column usually is), where a modulo or a hash makes every partition scan
 the whole table.
 

@@ -121,7 +121,9 @@ class PartitionFacts:
     key: str  # the integer column the shares are taken of, or "" for a hash of the primary key
     partition: int | None = None  # in a partition's manifest
     topic_partitions: int | None = None  # in the run's manifest
-    cuts: tuple[int, ...] | None = None  # a split in ranges of `key`: the run's cut points (pipeline/partition_ranges)
+    cuts: tuple[int, ...] | None = (
+        None  # a split in ranges of `key`: the run's cut points (pipeline/partition_agreement)
+    )
 
     def to_json(self) -> JsonObject:
         out: JsonObject = {

@@ -28,6 +28,9 @@ def run_stamp(*, data_interval_end: datetime | None, run_after: datetime | None)
     return stamp.astimezone(UTC) if stamp.tzinfo else stamp.replace(tzinfo=UTC)
 
 
+WINDOW_INFIX = "window-c"  # agreed_window's names: <run prefix>window-c<change>.json
+
+
 def _run_prefix(source: str, entity: str, day: str, stamp: str) -> str:
     return f"{source}/{entity}/date={day}/{source}_{entity}_{stamp}_"
 
@@ -84,6 +87,11 @@ class LandingPaths:
     def range_cuts(self, column: str, count: int) -> str:
         """A run read in ranges of `column` (load.partitions.ranges): its cut points for `count` partitions."""
         return f"{self.run_prefix}ranges-{column}-n{count}.json"
+
+    def agreed_window(self, change: int) -> str:
+        """A partitioned incremental run (load.partitions): the window every partition reads, decided when `change`
+        was the entity's latest watermark change."""
+        return f"{self.run_prefix}{WINDOW_INFIX}{change}.json"
 
     @property
     def run_manifest(self) -> str:

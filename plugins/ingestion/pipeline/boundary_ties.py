@@ -13,6 +13,9 @@ value (state/boundary_keys.py, under its run id), and the next run leaves those 
 - rows left out are counted (`left_out_at_boundary`), so reconciliation balances: counted = landed + left out;
 - a run whose watermark does not move (nothing newer) carries the set forward under its own run id, with the tied
   rows it landed added;
+- a partitioned run (load.partitions) reads one window in every partition (pipeline/partition_agreement.py): each
+  partition leaves out the tied rows of its share and records the keys it lands at the high value as its share of
+  the run's set;
 - windows from a lookback re-send what they re-read: nothing is left out there (at-least-once, as configured);
 - entities without a primary key read the watermark's value inclusively and re-send its rows (nothing to tell a
   published row from a new one by).
@@ -67,6 +70,8 @@ class BoundaryTies:
         assert entity.load.cursor_column is not None
         self.where = f"{plan.source}.{entity.name}"
         self.ids = (plan.source, entity.name, run.run_id)
+        # A partition of a partitioned run records its share of the run's set, and drops only its own on a retry.
+        self.part = run.partition
         self.cursor = entity.load.cursor_column
         self.primary_key = list(entity.primary_key)
         by_name = {c.name: c for c in columns}
@@ -100,7 +105,7 @@ class BoundaryTies:
                 len(self.published),
                 self.live_run,
             )
-        forget_run(self.store.engine, *self.ids)
+        forget_run(self.store.engine, *self.ids, part=self.part)
 
     def leave_out(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         """The batch without the rows at the watermark that the run which set it landed."""
@@ -137,7 +142,7 @@ class BoundaryTies:
         known = self.published if self.target == self.watermark else set()
         keys = [key for key in self._keys(batch.filter(at_high)) if key not in known]
         if self.streaming:
-            record_keys(self.store.engine, *self.ids, _text(self.target), keys)
+            record_keys(self.store.engine, *self.ids, _text(self.target), keys, part=self.part)
         else:
             self.pending.update(keys)
 
@@ -150,11 +155,13 @@ class BoundaryTies:
             engine = self.store.engine
             value = watermark_values.encode(new_watermark) if new_watermark is not None else None
             if self.streaming and (value is None or new_watermark != self.target):
-                forget_run(engine, *self.ids)  # streamed for a value the watermark does not take
+                forget_run(engine, *self.ids, part=self.part)  # streamed for a value the watermark does not take
             if value is not None and not self.streaming and new_watermark == self.target:
-                record_keys(engine, *self.ids, value, self.pending)
-            if value is not None and new_watermark == self.watermark:
-                record_keys(engine, *self.ids, value, self.published)  # the set goes on with the watermark
+                record_keys(engine, *self.ids, value, self.pending, part=self.part)
+            if value is not None and new_watermark == self.watermark and not self.part:
+                # The set goes on with the watermark; in a partitioned run, carried by partition 0 alone (every
+                # partition read the whole set, not knowing which keys are its share).
+                record_keys(engine, *self.ids, value, self.published, part=self.part)
             keep = {self.ids[2], *([self.live_run] if self.live_run else [])}
             drop_spent_sets(engine, self.ids[0], self.ids[1], keep=keep)
         finally:

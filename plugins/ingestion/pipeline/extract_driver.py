@@ -66,11 +66,15 @@ def extract_land(
             # Read before the watermark: a run that commits in between counts as one that committed after.
             seen = store.latest_change(plan.source, plan.entity.name) if moves_watermark(plan, run) else None
             read = source.prepare(store)
-        partitions = plan.entity.load.partitions
-        if partitions is not None and partitions.ranges and run.partition is not None:
-            from ingestion.pipeline.partition_ranges import agreed_cuts
+            partitions = plan.entity.load.partitions
+            if partitions is not None and run.partition is not None:
+                from ingestion.pipeline.partition_agreement import agreed_cuts, agreed_window
 
-            source.read_range(agreed_cuts(plan, run, storage, source.key_range))
+                if read.window is not None and read.window.mode == "incremental":
+                    read, seen = agreed_window(plan, run, storage, store, read, seen)
+                    source.adopt(read)
+                if partitions.ranges:
+                    source.read_range(agreed_cuts(plan, run, storage, source.key_range))
         manifest = _land(plan, run, source, read, keys, storage, change_seen=seen)
     finally:
         source.close()

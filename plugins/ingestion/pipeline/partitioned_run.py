@@ -6,11 +6,12 @@ always. The assembled manifest lists every partition's parts in partition order 
 `landing_id` is derived from the partitions' landing ids, so assembling the same partitions again gives the same
 landing (a retried validate changes nothing that publish recorded), and any partition landed again gives a new one.
 
-Partitions must agree on what they read: the share of the split the config asks for now (count and key), the same
-window, columns and schema. A partition landed under another split (the config changed between the partitions'
-tasks), or with other columns (the source changed between their reads), fails the assembly, naming the partition;
-clearing the entity's extract_land tasks lands them all again. The run's manifest records the split, with the topic
-partitions its rows are placed by, and publishing follows the manifest, not the config of the day.
+Partitions must agree on what they read: the share of the split the config asks for now (count and key), the same window
+and watermark move (an incremental run's are fixed by its first partition to start: pipeline/partition_agreement.py),
+columns and schema. A partition landed under another split (the config changed between the partitions' tasks), or with
+other columns (the source changed between their reads), fails the assembly, naming the partition; clearing the entity's
+extract_land tasks lands them all again. The run's manifest records the split, with the topic partitions its rows are
+placed by, and publishing follows the manifest, not the config of the day.
 """
 
 from __future__ import annotations
@@ -109,6 +110,12 @@ def _cuts(part: LandingManifest) -> tuple[int, ...] | None:
     return part.facts.partitioning.cuts if part.facts.partitioning is not None else None
 
 
+def _move(part: LandingManifest) -> tuple[str | None, str | None, int | None]:
+    """Where an incremental partition's run starts and what it moves the watermark to: the run's, agreed by all."""
+    facts = part.facts
+    return facts.watermark_from, facts.watermark_to, facts.watermark_change_seen
+
+
 def _split_name(split: PartitionFacts) -> str:
     if not split.key:
         return "the primary key hash"
@@ -125,6 +132,7 @@ def combine(parts: list[LandingManifest], where: str, layout: PartitionFacts) ->
             ("window", part.window, first.window),
             ("columns", part.facts.columns, first.facts.columns),
             ("range cuts", _cuts(part), _cuts(first)),
+            ("watermark move", _move(part), _move(first)),
         ):
             if mine != theirs:
                 raise PartitionsDisagreeError(

@@ -1,7 +1,8 @@
 """The keys of the rows a run landed at its new high cursor value, in the control database (`ingest_boundary_key`).
 
-A run records them under its own run id while it extracts; the next run of the entity reads the set of the run the
-live watermark names, at the value the watermark holds (pipeline/boundary_ties.py). Keys are texts of the values
+A run records them under its own run id while it extracts (each partition of a partitioned run its share, under the
+partition's number, which a retried partition drops and writes again); the next run of the entity reads the set of the
+run the live watermark names, at the value the watermark holds (pipeline/boundary_ties.py). Keys are texts of the values
 as landed in the general zone, so a PII key column (which may only be hashed) is stored as its hash.
 """
 
@@ -30,19 +31,39 @@ def published_keys(engine: Engine, source: str, entity: str, run_id: str, cursor
         return {key for (key,) in rows}
 
 
-def forget_run(engine: Engine, source: str, entity: str, run_id: str) -> None:
-    """Drop what an earlier attempt of the run recorded: the run's set is written again."""
+def forget_run(engine: Engine, source: str, entity: str, run_id: str, *, part: int | None = None) -> None:
+    """Drop what an earlier attempt of the run recorded: the run's set is written again. With `part`, only what that
+    partition recorded (the others' shares of a partitioned run's set stay)."""
     c = boundary_keys.c
+    condition = [c.source == source, c.entity == entity, c.run_id == run_id]
+    if part is not None:
+        condition.append(c.part == part)
     with engine.begin() as conn:
-        conn.execute(delete(boundary_keys).where(c.source == source, c.entity == entity, c.run_id == run_id))
+        conn.execute(delete(boundary_keys).where(*condition))
 
 
-def record_keys(engine: Engine, source: str, entity: str, run_id: str, cursor_value: str, keys: Iterable[str]) -> int:
-    """Add keys to the run's set at `cursor_value`; returns how many."""
+def record_keys(
+    engine: Engine,
+    source: str,
+    entity: str,
+    run_id: str,
+    cursor_value: str,
+    keys: Iterable[str],
+    *,
+    part: int | None = None,
+) -> int:
+    """Add keys to the run's set at `cursor_value` (as partition `part`'s share of it); returns how many."""
     written = 0
     for chunk in _chunks(keys, INSERT_CHUNK):
         rows = [
-            {"source": source, "entity": entity, "run_id": run_id, "cursor_value": cursor_value, "row_key": key}
+            {
+                "source": source,
+                "entity": entity,
+                "run_id": run_id,
+                "cursor_value": cursor_value,
+                "row_key": key,
+                "part": part,
+            }
             for key in chunk
         ]
         with engine.begin() as conn:

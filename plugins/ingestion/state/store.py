@@ -272,6 +272,13 @@ class ControlStore:
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar() or 0)
 
+    def set_by_hand_since(self, source: str, entity: str, change: int) -> bool:
+        """Whether the entity's watermark was set by hand (`watermark set`, no run) after change `change`."""
+        c = watermark_history.c
+        query = select(c.id).where(c.source == source, c.entity == entity, c.id > change, c.run_id.is_(None)).limit(1)
+        with self.engine.connect() as conn:
+            return conn.execute(query).first() is not None
+
     def runs_committed_since(self, source: str, entity: str, change: int) -> list[str]:
         """The runs whose commits changed (or kept) the entity's watermark after change `change`, oldest first."""
         c = watermark_history.c

@@ -177,6 +177,7 @@ boundary_keys = Table(
     Column("run_id", String(250), nullable=False),
     Column("cursor_value", Text, nullable=False),
     Column("row_key", Text, nullable=False),
+    Column("part", Integer, nullable=True),  # the partition that recorded the key (load.partitions), else NULL
     Index("ix_ingest_boundary_key_run", "source", "entity", "run_id"),
 )
 

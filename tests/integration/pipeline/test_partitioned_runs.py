@@ -100,3 +100,45 @@ def test_a_partitioned_run_lands_and_publishes_each_row_of_its_window_once(
     by_partition = Counter(f["path"].rsplit("_", 1)[1][:3] for f in manifest["files"] if f["rows"])
     assert set(by_partition) == {"p00", "p01", "p02"}, manifest["files"]  # every partition landed rows
     assert manifest["rows"] == len(expected)
+
+
+def test_an_incremental_entity_in_ranges_publishes_each_row_once_over_two_runs(airflow: dict[str, str]) -> None:
+    """Two runs of an incremental entity read in ranges of order_id: the second reads on from the first's watermark,
+    including a row committed late at exactly its value, and leaves out the rows the first landed there, whichever
+    partition read them."""
+    name = f"p{uuid.uuid4().hex[:8]}"
+    table = f"{name}_orders"
+    load = {
+        "mode": "incremental",
+        "cursor_column": "updated_at",
+        "safety_margin_seconds": 0,
+        "partitions": {"count": COUNT, "column": "order_id", "ranges": True},
+    }
+    last = DAY - timedelta(hours=1)
+    # 300 rows, the last 30 tied at the newest instant (spread over the ranges).
+    first_rows = [(i, 1, last if i > 270 else last - timedelta(minutes=300 - i)) for i in range(1, 301)]
+    with orders_table("postgres", table) as writer:
+        insert_orders(writer, table, first_rows)
+        config = source_config(name, "sql", DATABASES["postgres"]["conn_id"], [sql_entity("postgres", table, load)])
+        write_configs(Path(airflow["INGEST_CONFIG_DIR"]), config)
+        first = dags_test(airflow, f"ingest_{name}", DAY.isoformat())
+        # Then: ids 301..310 committed late at the first run's watermark, and 311..330 newer, across every range.
+        later = [(i, 2, last) for i in range(301, 311)] + [
+            (i, 2, last + timedelta(minutes=i - 300)) for i in range(311, 331)
+        ]
+        insert_orders(writer, table, later)
+        second = dags_test(airflow, f"ingest_{name}", (DAY + timedelta(days=1)).isoformat())
+
+    assert "reads the window" in first
+    assert "reads the run's window" in first  # the partitions after the first read the window it fixed
+    messages = read_committed_placed(f"ingest.{name}.orders")
+    published = Counter(int(key) for key, _, _, _ in messages)
+    assert set(published) == set(range(1, 331))
+    assert max(published.values()) == 1, "a row was published more than once"
+    store = ControlStore(control_engine())
+    try:
+        runs = sorted(store.runs(name, "orders"), key=lambda r: r.run_id)
+    finally:
+        store.engine.dispose()
+    assert [(r.rows_landed, r.rows_published) for r in runs] == [(300, 300), (30, 30)]
+    assert "left out" in second

@@ -35,12 +35,6 @@ def config(load: dict[str, Any], *, kind: str = "sql", primary_key: tuple[str, .
 @pytest.mark.parametrize(
     ("load", "kind", "primary_key", "message"),
     [
-        (
-            {"mode": "incremental", "cursor_column": "updated_at", "partitions": {"count": 2}},
-            "sql",
-            ("order_id",),
-            "needs load mode full or interval",
-        ),
         ({"partitions": {"count": 2}}, "http", ("order_id",), "load.partitions is for sql entities"),
         ({"partitions": {"count": 2}}, "sql", (), "a hash of the primary_key: declare one"),
         ({"partitions": {"count": 2, "column": "code"}}, "sql", (), "'code' is string: it needs an integer column"),
@@ -62,6 +56,16 @@ def test_partitions_a_config_cannot_have_are_refused_naming_why(
 ) -> None:
     with pytest.raises(ValidationError, match=message):
         SourceConfig.model_validate(config(load, kind=kind, primary_key=primary_key))
+
+
+@pytest.mark.parametrize("mode", ["full", "interval", "incremental"])
+def test_every_load_mode_of_a_sql_entity_may_be_read_in_partitions(mode: str) -> None:
+    load: dict[str, Any] = {"mode": mode, "partitions": {"count": 2, "column": "order_id", "ranges": True}}
+    if mode != "full":
+        load["cursor_column"] = "updated_at"
+    entity = SourceConfig.model_validate(config(load)).entities[0]
+    assert entity.load.partitions is not None
+    assert entity.load.partitions.count == 2
 
 
 def test_a_partitioned_entity_maps_its_extract_land_and_publish() -> None:

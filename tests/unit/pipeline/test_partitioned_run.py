@@ -320,3 +320,107 @@ def test_partitions_landed_with_other_cuts_are_refused(storage: StageStorage, la
 
     with pytest.raises(PartitionsDisagreeError, match="partition 1 landed another range cuts than partition 0"):
         validate_run(RANGES_PLAN, run, storage=storage)
+
+
+INCREMENTAL_PLAN = orders_plan(
+    load={"mode": "incremental", "cursor_column": "updated_at", "partitions": {"count": 2, "column": "order_id"}}
+)
+
+
+class IncrementalShareSource(TableSource):
+    """TableSource's incremental window (from the watermark to the table's newest row when prepared), each partition
+    reading the rows of it whose order_id modulo 2 is its own."""
+
+    def batches(self) -> Generator[SourceBatch, None, None]:
+        for part in super().batches():
+            ids = part.batch.column("order_id").to_pylist()
+            yield SourceBatch(part.batch.filter(pa.array([i % 2 == self.run.partition for i in ids])))
+
+    def facts(self, new_watermark: Any, *, left_out: int) -> LandingFacts:
+        share = PartitionFacts(count=2, key="order_id", partition=self.run.partition)
+        return dataclasses.replace(super().facts(new_watermark, left_out=left_out), partitioning=share)
+
+
+def land_incremental(storage: StageStorage, run: RunInfo, partition: int, table: list[pa.RecordBatch]) -> None:
+    part = run.in_partition(partition)
+    extract_land(INCREMENTAL_PLAN, part, source=IncrementalShareSource(INCREMENTAL_PLAN, part, table), storage=storage)
+
+
+def landed_ids(plan: EntityPlan, run: RunInfo, storage: StageStorage) -> list[list[int]]:
+    import pyarrow.parquet as pq
+
+    lake = storage.landing(plan)
+    return [
+        pq.read_table(pa.BufferReader(lake.get(f.path))).column("order_id").to_pylist()
+        for f in read_run_manifest(plan, run, lake).files
+    ]
+
+
+def test_partitions_of_an_incremental_run_read_the_window_the_first_one_fixed(
+    storage: StageStorage, store: ControlStore, lakes: MemoryLakes, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Partition 1 starts after rows were added to the table: it still reads the window partition 0 fixed, each
+    partition records its own share of the keys tied at the new watermark, and the next run leaves out exactly
+    those and reads the rest, so no row is lost or landed twice across the runs."""
+    from ingestion.pipeline.commit_stage import commit_run
+    from ingestion.pipeline.contracts import PublishedRun
+    from ingestion.pipeline.landed_run import landed_result
+    from ingestion.state.boundary_keys import published_keys
+
+    caplog.set_level("INFO", logger="ingestion.pipeline.partition_agreement")
+    plan, run = INCREMENTAL_PLAN, run_of(1)
+    land_incremental(storage, run, 0, [rows(1, 2, 3)])  # ids 1, 2, 3 at minutes 1, 2, 3: the window ends at 3
+    # Then id 4 is committed late at minute 3 (share 0, whose partition has read), and id 5 at minute 5 (share 1).
+    grown = [rows(1, 2, 3), rows(3, 5, first_id=4)]
+    land_incremental(storage, run, 1, grown)
+
+    assert "reads the run's window" in caplog.text
+    assert [n for n in landing(lakes) if "_window-c" in n], "the run's window is stored beside its landing"
+    validated = validate_run(plan, run, storage=storage)
+    assert landed_ids(plan, run, storage) == [[2], [1, 3]]  # not 5: above the run's window
+    manifest = read_run_manifest(plan, run, storage.landing(plan))
+    assert manifest.facts.watermark_to is not None
+    assert manifest.facts.watermark_to.startswith("2026-11-01T00:03:00")
+    keys = published_keys(store.engine, plan.source, plan.entity.name, run.run_id, manifest.facts.watermark_to)
+    assert keys == {"[3]"}
+
+    # Partition 0 retried: the same window, now with id 4 in it; it records its share of the keys at minute 3 (id 4)
+    # and leaves partition 1's alone.
+    land_incremental(storage, run, 0, grown)
+    assert published_keys(store.engine, plan.source, plan.entity.name, run.run_id, manifest.facts.watermark_to) == {
+        "[3]",
+        "[4]",
+    }
+    validated = validate_run(plan, run, storage=storage)
+    assert landed_ids(plan, run, storage) == [[2, 4], [1, 3]]
+    landed = landed_result(plan, run, read_run_manifest(plan, run, storage.landing(plan)), seconds=1.0)
+    published = PublishedRun(plan.topic, landed.rows, already_published=False)
+    commit_run(plan, run, landed=landed, validated=validated, published=published, storage=storage)
+
+    # The next run starts at minute 3 inclusively: ids 3 and 4 are left out (each by its partition), 5 is read.
+    second = run_of(2)
+    for k in range(2):
+        land_incremental(storage, second, k, grown)
+    validate_run(plan, second, storage=storage)
+    assert landed_ids(plan, second, storage) == [[5]]  # partition 0 landed no part
+    assert read_run_manifest(plan, second, storage.landing(plan)).facts.left_out_at_boundary == 2
+
+
+def test_partitions_landed_again_after_a_watermark_set_by_hand_read_from_the_new_watermark(
+    storage: StageStorage, store: ControlStore
+) -> None:
+    """Runs committing meanwhile leave a run's window as its first partition fixed it, but a watermark set by hand
+    does not: clearing the run's extract_land tasks then lands it from the new watermark, as a run read whole."""
+    plan, run = INCREMENTAL_PLAN, run_of(1)
+    table = [rows(1, 2, 3, 4)]
+    for k in range(2):
+        land_incremental(storage, run, k, table)
+    validate_run(plan, run, storage=storage)
+    assert landed_ids(plan, run, storage) == [[2, 4], [1, 3]]
+
+    store.set_watermark(plan.source, plan.entity.name, "2026-11-01T00:02:00+00:00", reason="skip", changed_by="cli:op")
+    for k in range(2):
+        land_incremental(storage, run, k, table)
+    validate_run(plan, run, storage=storage)
+    # From minute 2 on, inclusively (a watermark set by hand has no keys to leave out): order 1 is no longer read.
+    assert landed_ids(plan, run, storage) == [[2, 4], [3]]

@@ -81,6 +81,11 @@ class Source(ABC):
     def prepare(self, store: ControlStore) -> SourceRead:
         """The run's cursor, window and columns (the control store is open; the run may read)."""
 
+    def adopt(self, read: SourceRead) -> None:
+        """Read `read` instead of what `prepare` decided: a partition of a partitioned run reads the run's window
+        (pipeline/partition_agreement.py)."""
+        self._read = read
+
     @abstractmethod
     def batches(self) -> Generator[SourceBatch, None, None]:
         """The run's records. The driver closes the generator when it stops early, so a source's cursors and
