@@ -9,6 +9,7 @@ as landed in the general zone, so a PII key column (which may only be hashed) is
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator
+from datetime import UTC, datetime
 from itertools import islice
 
 from sqlalchemy import Engine, delete, insert, select
@@ -54,6 +55,7 @@ def record_keys(
 ) -> int:
     """Add keys to the run's set at `cursor_value` (as partition `part`'s share of it); returns how many."""
     written = 0
+    now = datetime.now(UTC)
     for chunk in _chunks(keys, INSERT_CHUNK):
         rows = [
             {
@@ -63,6 +65,7 @@ def record_keys(
                 "cursor_value": cursor_value,
                 "row_key": key,
                 "part": part,
+                "recorded_at": now,
             }
             for key in chunk
         ]

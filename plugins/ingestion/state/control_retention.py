@@ -2,8 +2,10 @@
 older than a cutoff, less the rows that still decide something.
 
 Kept whatever their age: the entity's newest run record and the run its watermark names (a cleared old run must
-still find itself committed, and the status page its last success), and each file's latest processed entry (a file
-sources' dedup reads the newest mtime per name: without it, a file still on the server would load again).
+still find itself committed, and the status page its last success), each file's latest processed entry (a file
+sources' dedup reads the newest mtime per name: without it, a file still on the server would load again), and the
+boundary keys of the run the watermark names (the next run leaves those rows out). Older boundary keys are those of
+runs that never committed: the runs after them drop only committed runs' sets (state/boundary_keys.py).
 """
 
 from __future__ import annotations
@@ -14,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, delete, exists, func, or_, select
 from sqlalchemy.orm import aliased
 
-from ingestion.state.tables import check_results, entity_runs, processed_files, watermarks
+from ingestion.state.tables import boundary_keys, check_results, entity_runs, processed_files, watermarks
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-TABLES = (entity_runs.name, check_results.name, processed_files.name)
+TABLES = (entity_runs.name, check_results.name, processed_files.name, boundary_keys.name)
 
 
 def _old_rows(source: str, entity: str, cutoff: datetime) -> dict[str, tuple[Any, Any]]:
@@ -65,6 +67,15 @@ def _old_rows(source: str, entity: str, cutoff: datetime) -> dict[str, tuple[Any
                 processed_files.c.entity == entity,
                 processed_files.c.processed_at < cutoff,
                 newer_entry,
+            ),
+        ),
+        boundary_keys.name: (
+            boundary_keys,
+            and_(
+                boundary_keys.c.source == source,
+                boundary_keys.c.entity == entity,
+                boundary_keys.c.recorded_at < cutoff,
+                boundary_keys.c.run_id.not_in(watermark_run),
             ),
         ),
     }

@@ -178,6 +178,7 @@ boundary_keys = Table(
     Column("cursor_value", Text, nullable=False),
     Column("row_key", Text, nullable=False),
     Column("part", Integer, nullable=True),  # the partition that recorded the key (load.partitions), else NULL
+    Column("recorded_at", DateTime(timezone=True), nullable=True),  # control-DB retention ages sets by it
     Index("ix_ingest_boundary_key_run", "source", "entity", "run_id"),
 )
 

@@ -1,7 +1,8 @@
-"""Retention of the control database's rows, on the stack's Postgres, through `scripts/ingest retention`: run
-records, check results and processed-file entries older than `retention.control_days` go, except an entity's newest
-run, the run its watermark names and each file's latest entry; a dry run deletes nothing; a re-run deletes nothing
-more. The source's containers do not exist: the lake has nothing to say about it, and that is no error."""
+"""Retention of the control database's rows, on the stack's Postgres, through `scripts/ingest retention`: run records,
+check results, processed-file entries and boundary keys older than `retention.control_days` go, except an entity's
+newest run, the run its watermark names (with its boundary keys) and each file's latest entry; a dry run deletes
+nothing; a re-run deletes nothing more. The source's containers do not exist: the lake has nothing to say about it, and
+that is no error."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from sqlalchemy import Engine, func, insert, select
 
 from ingestion.state.engine import control_engine
 from ingestion.state.retention_log import actions_of
-from ingestion.state.tables import check_results, entity_runs, processed_files, watermarks
+from ingestion.state.tables import boundary_keys, check_results, entity_runs, processed_files, watermarks
 from tests.integration.support import retention_cli
 
 REPO = Path(__file__).resolve().parents[3]
@@ -75,7 +76,22 @@ def source(engine: Engine, tmp_path: Path) -> tuple[str, Path]:
             "rows": 1, "run_id": f"r{age}", "processed_at": _ago(age),
         }  # fmt: skip
 
+    def keys(run_id: str, age: int) -> list[dict[str, object]]:
+        return [
+            {"source": name, "entity": "customers", "run_id": run_id, "cursor_value": "x", "row_key": f"[{k}]",
+             "recorded_at": _ago(age)}
+            for k in range(2)
+        ]  # fmt: skip
+
     with engine.begin() as conn:
+        conn.execute(
+            insert(boundary_keys),
+            [
+                *keys("old-450-watermark", 450),  # stay: the watermark's run's set, the next run leaves them out
+                *keys("never-committed-500", 500),  # go: a run that failed and was never run again
+                *keys("uncommitted-3", 3),  # stay: young (a run still going)
+            ],
+        )
         conn.execute(
             insert(entity_runs),
             [
@@ -113,7 +129,7 @@ def _counts(engine: Engine, name: str) -> dict[str, int]:
             table.name: int(
                 conn.execute(select(func.count()).select_from(table).where(table.c.source == name)).scalar_one()
             )
-            for table in (entity_runs, check_results, processed_files)
+            for table in (entity_runs, check_results, processed_files, boundary_keys)
         }
 
 
@@ -128,36 +144,54 @@ PLAN_LINE_STARTS = ("archive ", "delete ", "hold ", "prune ", "applied: ", "dry 
 def test_old_control_db_rows_go_and_the_ones_that_still_decide_stay(engine: Engine, source: tuple[str, Path]) -> None:
     name, folder = source
     before = _counts(engine, name)
-    assert before == {"ingest_entity_run": 6, "ingest_check_result": 4, "ingest_processed_file": 5}
+    assert before == {
+        "ingest_entity_run": 6,
+        "ingest_check_result": 4,
+        "ingest_processed_file": 5,
+        "ingest_boundary_key": 6,
+    }
     reason = "retention.control_days is 400, never fewer than the lake keeps: 400"
     expected = {
         f"prune ingest_entity_run of {name}.customers: 2 row(s) from before {CUTOFF} ({reason})",
         f"prune ingest_check_result of {name}.customers: 2 row(s) from before {CUTOFF} ({reason})",
         f"prune ingest_processed_file of {name}.customers: 2 row(s) from before {CUTOFF} ({reason})",
+        f"prune ingest_boundary_key of {name}.customers: 2 row(s) from before {CUTOFF} ({reason})",
         f"prune ingest_entity_run of {name}.orders: 1 row(s) from before {CUTOFF} ({reason})",
     }
 
     dry = retention_cli(folder, TODAY, "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert set(_plan(dry.stdout)[:-1]) == expected
-    assert _plan(dry.stdout)[-1].endswith("; prune 7 control DB row(s)")
+    assert _plan(dry.stdout)[-1].endswith("; prune 9 control DB row(s)")
     assert _counts(engine, name) == before
 
     applied = retention_cli(folder, TODAY, "--apply")
     assert applied.returncode == 0, applied.stderr
     assert set(_plan(applied.stdout)[:-1]) == expected
-    assert _counts(engine, name) == {"ingest_entity_run": 3, "ingest_check_result": 2, "ingest_processed_file": 3}
+    assert _counts(engine, name) == {
+        "ingest_entity_run": 3,
+        "ingest_check_result": 2,
+        "ingest_processed_file": 3,
+        "ingest_boundary_key": 4,
+    }
     with engine.connect() as conn:
         kept_runs = conn.execute(select(entity_runs.c.run_id).where(entity_runs.c.source == name)).scalars().all()
         kept_entries = conn.execute(
             select(processed_files.c.file_name, processed_files.c.run_id).where(processed_files.c.source == name)
         ).all()
+        kept_sets = (
+            conn.execute(select(boundary_keys.c.run_id).where(boundary_keys.c.source == name).distinct())
+            .scalars()
+            .all()
+        )
     assert sorted(kept_runs) == ["old-450-watermark", "old-500-newest", "recent-10"]
+    assert sorted(kept_sets) == ["old-450-watermark", "uncommitted-3"]
     assert sorted(map(tuple, kept_entries)) == [("a.csv", "r450"), ("b.csv", "r500"), ("c.csv", "r5")]
     recorded = sorted(
         (a.entity, a.location, a.items, a.zone, a.partition_day) for a in actions_of(engine) if a.source == name
     )
     assert recorded == [
+        ("customers", "ingest_boundary_key", 2, "control_db", f"{CUTOFF}"),
         ("customers", "ingest_check_result", 2, "control_db", f"{CUTOFF}"),
         ("customers", "ingest_entity_run", 2, "control_db", f"{CUTOFF}"),
         ("customers", "ingest_processed_file", 2, "control_db", f"{CUTOFF}"),
@@ -170,4 +204,4 @@ def test_old_control_db_rows_go_and_the_ones_that_still_decide_stay(engine: Engi
         "applied: archive 0 partition(s), 0 bytes; delete 0 partition(s), 0 bytes; held back 0 partition(s); "
         "prune 0 control DB row(s)"
     ]
-    assert len([a for a in actions_of(engine) if a.source == name]) == 4
+    assert len([a for a in actions_of(engine) if a.source == name]) == 5
