@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -315,6 +316,10 @@ def _encoded_messages(
 # partitioner picks one by key, RD_KAFKA_PARTITION_UA), no delivery callback, timestamp 0 (librdkafka's "now").
 _ANY_PARTITION = -1
 _NO_TIMESTAMP = 0
+# Python's thread switch interval while producing. The producing loop holds the GIL almost all the time, and the
+# encoder and reader threads need it back after each Arrow call (which releases it): at the default 5 ms they waited
+# that long at each hand-over, fell behind, and left the producer waiting for them (bench/README.md).
+PRODUCING_SWITCH_INTERVAL = 0.0002
 
 
 def _produce_all(
@@ -334,6 +339,8 @@ def _produce_all(
     # JSON encoding (vectorised in Arrow, which releases the GIL) runs a batch or two ahead in its own thread while
     # this loop produces the batch before: `produce` is the bottleneck, about 1-4 us a message with headers.
     messages = prefetched(_encoded_messages(target, batches), name="message-encoder")
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(PRODUCING_SWITCH_INTERVAL)
     try:
         for key_array, value_array, placed in messages:
             # Python bytes for `produce`, made here rather than in the encoder thread: then only one batch of them
@@ -360,6 +367,7 @@ def _produce_all(
             if on_batch is not None:
                 on_batch(produced)
     finally:
+        sys.setswitchinterval(switch_interval)
         messages.close()  # stops the encoder and the reader behind it, also when producing failed
     return produced
 
