@@ -4,6 +4,7 @@ and dlt, on the local stack (`make stack-up` first).
     .venv/bin/python bench/sql_pipeline_bench.py [--rows 1000000] [--skip-dlt] [--rounds 3] [--no-content-checks]
     .venv/bin/python bench/sql_pipeline_bench.py --rows 10000000 --publish-only   # one long publish transaction
     .venv/bin/python bench/sql_pipeline_bench.py --publish-vs-bare --rounds 3   # publish stage beside the bare loop
+    .venv/bin/python bench/sql_pipeline_bench.py --producing-path --rounds 3    # the same, no broker to send to
 
 Every measured thing runs in its own child process (as an Airflow task would), so each gets its own peak RSS
 (from wait4) and none inherits another's memory. Measured, for the same N-row, 9-column table:
@@ -179,7 +180,9 @@ def child_stage(stage: str, state: dict[str, Any]) -> dict[str, Any]:
             if not first_batch:
                 first_batch.append(time.monotonic())
 
+        broker_cpu, azurite_cpu = _broker_cpu_seconds(), _service_cpu_seconds("azurite")
         published = publish_run(plan, run, on_batch=note_first_batch)
+        broker_cpu, azurite_cpu = _broker_cpu_seconds() - broker_cpu, _service_cpu_seconds("azurite") - azurite_cpu
         # From the first batch produced (the transaction began just before it) to the stage's return (just after the
         # commit): how long the transaction stayed open, against the timeout the producer asked the broker for.
         open_seconds = time.monotonic() - first_batch[0] if first_batch else 0.0
@@ -187,6 +190,8 @@ def child_stage(stage: str, state: dict[str, Any]) -> dict[str, Any]:
             **published.to_xcom(),
             "transaction_open_seconds": round(open_seconds, 1),
             "transaction_timeout_ms": plan.kafka.transaction_timeout_ms,
+            "broker_cpu_seconds": round(broker_cpu, 2),
+            "azurite_cpu_seconds": round(azurite_cpu, 2),
         }
     from ingestion.pipeline.commit_stage import commit_run
     from ingestion.pipeline.contracts import LandedRun, PublishedRun, ValidatedRun
@@ -241,35 +246,31 @@ def child_adbc_parquet(table: str, out: str) -> dict[str, Any]:
 
 def _broker_cpu_seconds() -> float:
     """CPU time (user + system) the local Kafka broker's JVM has used so far, from /proc."""
+    return _service_cpu_seconds("kafka")
+
+
+def _service_cpu_seconds(service: str) -> float:
+    """CPU time (user + system) one of the stack's services has used so far, from /proc."""
     from stack.procs import ManagedProcess, stat_fields
     from stack.settings import Settings
 
     settings = Settings.from_env()
-    pid = ManagedProcess("kafka", settings.pid_dir, settings.log_dir).pid()
+    pid = ManagedProcess(service, settings.pid_dir, settings.log_dir).pid()
     if pid is None:
-        sys.exit("the local Kafka broker is not running: `make stack-up`")
+        sys.exit(f"the local stack's {service} is not running: `make stack-up`")
     fields = stat_fields(pid)  # utime and stime are fields 14 and 15 of proc(5)
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def child_producer(state: dict[str, Any], *, with_headers: bool = True) -> dict[str, Any]:
-    """Produce the run's messages again with a bare loop: same encoding and headers, encoded before the clock.
-    Without headers, to show what the four headers cost: `produce` with any header is a slower path.
-
-    Also counts the CPU the loop costs, in this process (librdkafka's threads included) and in the broker's JVM:
-    on a machine with C cores nothing that publishes these messages can go faster than C / (CPU per message),
-    whatever else it does or does not do."""
+def _encoded_run(state: dict[str, Any]) -> tuple[list[bytes], list[bytes], list[tuple[str, str]]]:
+    """The round's landed rows as the stage's messages (keys, values) and four headers like the stage's."""
     import io
-    import resource
 
     import pyarrow as pa
     import pyarrow.parquet as pq
-    from confluent_kafka import Producer
 
     from ingestion.land.lake import Lake
-    from ingestion.plan_loader import load_entity_plan
     from ingestion.publish.json_encoding import encode_keys, encode_values
-    from ingestion.publish.kafka_hooks import exactly_once_config
 
     lake = Lake.from_conn_id("lake_wasb", "landing")
     keys: list[bytes] = []
@@ -279,18 +280,36 @@ def child_producer(state: dict[str, Any], *, with_headers: bool = True) -> dict[
         for batch in pq.ParquetFile(io.BytesIO(lake.get(path))).iter_batches(batch_size=50_000, columns=names):
             values += encode_values(batch, names).cast(pa.binary()).to_pylist()
             keys += encode_keys(batch, ["order_id"]).cast(pa.binary()).to_pylist()
-    bootstrap = json.loads(os.environ["AIRFLOW_CONN_KAFKA_DEFAULT"])["extra"]
-    transaction_timeout_ms = load_entity_plan(state["source"], "orders").kafka.transaction_timeout_ms
-    producer = Producer(
-        exactly_once_config(bootstrap, {}, f"bench.bare.{uuid.uuid4().hex[:6]}", transaction_timeout_ms)
-    )
-    topic = f"bench.bare.{uuid.uuid4().hex[:8]}"
     headers = [
         ("ingest_run_id", state["run_id"]),
         ("ingest_source", "bench"),
         ("ingest_entity", "orders"),
         ("ingest_schema_fingerprint", "x"),
     ]
+    return keys, values, headers
+
+
+def child_producer(state: dict[str, Any], *, with_headers: bool = True) -> dict[str, Any]:
+    """Produce the run's messages again with a bare loop: same encoding and headers, encoded before the clock.
+    Without headers, to show what the four headers cost: `produce` with any header is a slower path.
+
+    Also counts the CPU the loop costs, in this process (librdkafka's threads included) and in the broker's JVM:
+    on a machine with C cores nothing that publishes these messages can go faster than C / (CPU per message),
+    whatever else it does or does not do."""
+    import resource
+
+    from confluent_kafka import Producer
+
+    from ingestion.plan_loader import load_entity_plan
+    from ingestion.publish.kafka_hooks import exactly_once_config
+
+    keys, values, headers = _encoded_run(state)
+    bootstrap = json.loads(os.environ["AIRFLOW_CONN_KAFKA_DEFAULT"])["extra"]
+    transaction_timeout_ms = load_entity_plan(state["source"], "orders").kafka.transaction_timeout_ms
+    producer = Producer(
+        exactly_once_config(bootstrap, {}, f"bench.bare.{uuid.uuid4().hex[:6]}", transaction_timeout_ms)
+    )
+    topic = f"bench.bare.{uuid.uuid4().hex[:8]}"
     producer.init_transactions(30)
     own_cpu = resource.getrusage(resource.RUSAGE_SELF)
     broker_cpu = _broker_cpu_seconds()
@@ -319,6 +338,65 @@ def child_producer(state: dict[str, Any], *, with_headers: bool = True) -> dict[
         "producer_cpu_us_per_message": round(producer_cpu / len(values) * 1e6, 2),
         "broker_cpu_us_per_message": round(broker_cpu / len(values) * 1e6, 2),
     }
+
+
+# A producer with no broker to reach: produce() only queues (librdkafka's threads have nothing to send), so what is
+# timed is the producing process's own path, as on a worker whose broker runs elsewhere. The queue holds every message.
+UNSENT_PRODUCER = {
+    "bootstrap.servers": "127.0.0.1:9",
+    "queue.buffering.max.messages": 10_000_000,
+    "queue.buffering.max.kbytes": 4 * 1024 * 1024,
+    "log_level": 0,
+}
+
+
+def child_producing_path(state: dict[str, Any], switch_interval: str) -> dict[str, Any]:
+    """The publish stage's producing path (`_produce_all`: landed parts downloaded and decoded, JSON encoded and
+    produced, each in its thread) over the round's landed run, into a producer with no broker. `switch_interval`:
+    "stage" (what publish sets while producing) or "default" (Python's 5 ms)."""
+    import airflow.sdk.execution_time.task_runner  # noqa: F401 - imported before the clock, as in child_stage
+    from confluent_kafka import Producer
+
+    from ingestion.pipeline.landed_run import landed_batches, read_run_manifest
+    from ingestion.pipeline.publish_stage import publish_target
+    from ingestion.pipeline.storage import StageStorage
+    from ingestion.plan_loader import load_entity_plan
+    from ingestion.publish import kafka_publisher
+    from ingestion.stage_memory import use_lean_memory
+
+    use_lean_memory()
+    if switch_interval == "default":
+        kafka_publisher.PRODUCING_SWITCH_INTERVAL = sys.getswitchinterval()
+    plan = load_entity_plan(state["source"], "orders")
+    run = _run_info(state)
+    lake = StageStorage.of(plan).landing(plan)
+    manifest = read_run_manifest(plan, run, lake)
+    target = publish_target(plan, run, manifest)
+    producer = Producer(UNSENT_PRODUCER)
+    cpu = time.process_time()
+    started = time.perf_counter()
+    batches = landed_batches(lake, manifest, list(target.value_columns))
+    produced = kafka_publisher._produce_all(producer, target, batches, None, time.monotonic() + 600)
+    seconds = time.perf_counter() - started
+    cpu = time.process_time() - cpu
+    producer.purge()
+    return {"rows": produced, "seconds_inner": round(seconds, 3), "cpu_seconds": round(cpu, 2)}
+
+
+def child_bare_unsent(state: dict[str, Any]) -> dict[str, Any]:
+    """The bare loop over the round's messages (encoded before the clock), into a producer with no broker."""
+    from confluent_kafka import Producer
+
+    keys, values, headers = _encoded_run(state)
+    producer = Producer(UNSENT_PRODUCER)
+    cpu = time.process_time()
+    started = time.perf_counter()
+    for key, value in zip(keys, values, strict=True):
+        producer.produce("bench.unsent", value, key, headers=headers)
+    seconds = time.perf_counter() - started
+    cpu = time.process_time() - cpu
+    producer.purge()
+    return {"rows": len(values), "seconds_inner": round(seconds, 3), "cpu_seconds": round(cpu, 2)}
 
 
 DLT_SCRIPT = """
@@ -516,7 +594,8 @@ def publish_vs_bare(
     from confluent_kafka.admin import AdminClient
 
     admin = AdminClient(json.loads(env["AIRFLOW_CONN_KAFKA_DEFAULT"])["extra"])
-    ratios = []
+    ratios: list[float] = []
+    ceilings: list[float] = []
     for i in range(rounds):
         # A day apart: a run's files are named after its interval's end, so two runs of one instant would collide.
         interval_end = datetime.fromisoformat(state["interval_end"]) + timedelta(days=i + 1)
@@ -532,9 +611,18 @@ def publish_vs_bare(
         admin.delete_topics([bare["topic"]], operation_timeout=60)[bare["topic"]].result(timeout=90)
         ratio = bare["seconds_inner"] / publish["seconds"]
         ratios.append(ratio)
+        # CPU per message, the process's own (every thread) and the services it made work: where the cores are
+        # saturated, publish's rate cannot exceed bare_cpu / publish_cpu of the bare loop's.
+        publish_cpu = publish["own_cpu_seconds"] + publish["broker_cpu_seconds"] + publish["azurite_cpu_seconds"]
+        bare_cpu = (bare["producer_cpu_us_per_message"] + bare["broker_cpu_us_per_message"]) * rows / 1e6
+        ceilings.append(bare_cpu / publish_cpu)
         print(
             f"[bench] round {i + 1}: publish {rows / publish['seconds']:,.0f} rows/s (own clock), bare loop "
-            f"{rows / bare['seconds_inner']:,.0f} (produce+flush+commit): {ratio:.0%}",
+            f"{rows / bare['seconds_inner']:,.0f} (produce+flush+commit): {ratio:.0%}; CPU per message: publish "
+            f"{publish_cpu / rows * 1e6:.2f} us (process {publish['own_cpu_seconds'] / rows * 1e6:.2f}, broker "
+            f"{publish['broker_cpu_seconds'] / rows * 1e6:.2f}, "
+            f"Azurite {publish['azurite_cpu_seconds'] / rows * 1e6:.2f}), bare {bare_cpu / rows * 1e6:.2f} us: "
+            f"CPU ceiling {ceilings[-1]:.0%}",
             flush=True,
         )
     # Each round's messages are gigabytes of the shared broker's disk in all: drop the stage's topic once counted.
@@ -544,6 +632,48 @@ def publish_vs_bare(
         f"\n[bench] publish / bare producer, 4 headers, {rows:,} rows: {listed}"
         f"   median {statistics.median(ratios):.0%}"
     )
+    listed = ", ".join(f"{r:.0%}" for r in ceilings)
+    print(
+        f"[bench] CPU ceiling (bare CPU / publish CPU per message): {listed}   median {statistics.median(ceilings):.0%}"
+    )
+
+
+def producing_path(
+    rounds: int, rows: int, state: dict[str, Any], work: Path, me: list[str], env: dict[str, str]
+) -> None:
+    """Per round, on a run landed for it: the stage's producing path with the switch interval it sets, the same at
+    Python's default, and the bare loop, each into a producer with no broker (what the worker's own process does
+    when the broker is on other machines): their rates as a share of the bare loop's in the same round."""
+    import statistics
+    from datetime import datetime, timedelta
+
+    shares: dict[str, list[float]] = {"stage": [], "default": []}
+    for i in range(rounds):
+        interval_end = datetime.fromisoformat(state["interval_end"]) + timedelta(days=i + 1)
+        round_state = {**state, "run_id": f"{state['run_id']}_path{i}", "interval_end": interval_end.isoformat()}
+        round_file = work / f"state_path{i}.json"
+        round_file.write_text(json.dumps(round_state))
+        land = measure([*me, "--child", "extract_land", "--arg", str(round_file)], f"round {i + 1}: extract_land", env)
+        round_file.write_text(json.dumps({**round_state, "extract_land": land}))
+        bare = measure([*me, "--child", "bare_unsent", "--arg", str(round_file)], f"round {i + 1}: bare, unsent", env)
+        line = f"[bench] round {i + 1}: bare loop {rows / bare['seconds_inner']:,.0f} messages/s"
+        for interval in ("stage", "default"):
+            path = measure(
+                [*me, "--child", "producing_path", "--arg", str(round_file), "--arg", interval],
+                f"round {i + 1}: producing path ({interval})",
+                env,
+            )
+            assert path["rows"] == rows, path
+            shares[interval].append(bare["seconds_inner"] / path["seconds_inner"])
+            line += (
+                f"; producing path, {interval} switch interval, {rows / path['seconds_inner']:,.0f} "
+                f"({shares[interval][-1]:.0%}, CPU {path['cpu_seconds']:.2f} s vs {bare['cpu_seconds']:.2f} s)"
+            )
+        print(line, flush=True)
+    print(f"\n[bench] producing path / bare loop, no broker, 4 headers, {rows:,} rows:")
+    for interval, values in shares.items():
+        listed = ", ".join(f"{v:.0%}" for v in values)
+        print(f"  {interval + ' switch interval':<26} {listed}   median {statistics.median(values):.0%}")
 
 
 def main() -> int:
@@ -569,6 +699,11 @@ def main() -> int:
         help="per round (--rounds): extract_land, then publish and the bare producer loop; report their ratio",
     )
     parser.add_argument(
+        "--producing-path",
+        action="store_true",
+        help="per round (--rounds): extract_land, then the stage's producing path and the bare loop, no broker",
+    )
+    parser.add_argument(
         "--rounds",
         type=int,
         default=1,
@@ -592,6 +727,10 @@ def main() -> int:
             result = child_copy(args.arg[0])
         elif args.child == "adbc_parquet":
             result = child_adbc_parquet(args.arg[0], args.arg[1])
+        elif args.child == "producing_path":
+            result = child_producing_path(json.loads(Path(args.arg[0]).read_text()), args.arg[1])
+        elif args.child == "bare_unsent":
+            result = child_bare_unsent(json.loads(Path(args.arg[0]).read_text()))
         else:
             state = json.loads(Path(args.arg[0]).read_text())
             result = child_producer(state, with_headers=args.child != "producer_no_headers")
@@ -618,6 +757,9 @@ def main() -> int:
         return 0
     if args.publish_vs_bare:
         publish_vs_bare(args.rounds, rows, state, work, me, env)
+        return 0
+    if args.producing_path:
+        producing_path(args.rounds, rows, state, work, me, env)
         return 0
 
     for stage in ("extract_land", "validate", "publish", "commit"):
