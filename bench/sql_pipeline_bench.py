@@ -583,13 +583,26 @@ def publish_only(rows: int, state: dict[str, Any], work: Path, me: list[str], en
     save_results(work, {"rows": rows, **state})
 
 
+def land_round(i: int, kind: str, state: dict[str, Any], work: Path, me: list[str], env: dict[str, str]) -> Path:
+    """Round i's own run, landed by extract_land; returns the state file that names it and its landing."""
+    from datetime import datetime, timedelta
+
+    # A day apart: a run's files are named after its interval's end, so two runs of one instant would collide.
+    interval_end = datetime.fromisoformat(state["interval_end"]) + timedelta(days=i + 1)
+    round_state = {**state, "run_id": f"{state['run_id']}_{kind}{i}", "interval_end": interval_end.isoformat()}
+    round_file = work / f"state_{kind}{i}.json"
+    round_file.write_text(json.dumps(round_state))
+    land = measure([*me, "--child", "extract_land", "--arg", str(round_file)], f"round {i + 1}: extract_land", env)
+    round_file.write_text(json.dumps({**round_state, "extract_land": land}))
+    return round_file
+
+
 def publish_vs_bare(
     rounds: int, rows: int, state: dict[str, Any], work: Path, me: list[str], env: dict[str, str]
 ) -> None:
     """The publish stage and the bare producer loop (same messages, same four headers) back to back, `rounds` times,
     each round on a run landed for it: publish's rate as a share of the bare loop's in the same round."""
     import statistics
-    from datetime import datetime, timedelta
 
     from confluent_kafka.admin import AdminClient
 
@@ -597,13 +610,7 @@ def publish_vs_bare(
     ratios: list[float] = []
     ceilings: list[float] = []
     for i in range(rounds):
-        # A day apart: a run's files are named after its interval's end, so two runs of one instant would collide.
-        interval_end = datetime.fromisoformat(state["interval_end"]) + timedelta(days=i + 1)
-        round_state = {**state, "run_id": f"{state['run_id']}_publish{i}", "interval_end": interval_end.isoformat()}
-        round_file = work / f"state_publish{i}.json"
-        round_file.write_text(json.dumps(round_state))
-        land = measure([*me, "--child", "extract_land", "--arg", str(round_file)], f"round {i + 1}: extract_land", env)
-        round_file.write_text(json.dumps({**round_state, "extract_land": land}))
+        round_file = land_round(i, "publish", state, work, me, env)
         publish = measure([*me, "--child", "publish", "--arg", str(round_file)], f"round {i + 1}: publish", env)
         assert publish["rows_published"] == rows, publish
         assert not publish["already_published"], publish
@@ -645,16 +652,10 @@ def producing_path(
     Python's default, and the bare loop, each into a producer with no broker (what the worker's own process does
     when the broker is on other machines): their rates as a share of the bare loop's in the same round."""
     import statistics
-    from datetime import datetime, timedelta
 
     shares: dict[str, list[float]] = {"stage": [], "default": []}
     for i in range(rounds):
-        interval_end = datetime.fromisoformat(state["interval_end"]) + timedelta(days=i + 1)
-        round_state = {**state, "run_id": f"{state['run_id']}_path{i}", "interval_end": interval_end.isoformat()}
-        round_file = work / f"state_path{i}.json"
-        round_file.write_text(json.dumps(round_state))
-        land = measure([*me, "--child", "extract_land", "--arg", str(round_file)], f"round {i + 1}: extract_land", env)
-        round_file.write_text(json.dumps({**round_state, "extract_land": land}))
+        round_file = land_round(i, "path", state, work, me, env)
         bare = measure([*me, "--child", "bare_unsent", "--arg", str(round_file)], f"round {i + 1}: bare, unsent", env)
         line = f"[bench] round {i + 1}: bare loop {rows / bare['seconds_inner']:,.0f} messages/s"
         for interval in ("stage", "default"):

@@ -41,43 +41,15 @@ def _old_rows(source: str, entity: str, cutoff: datetime) -> dict[str, tuple[Any
             and_(later.c.mtime == processed_files.c.mtime, later.c.id > processed_files.c.id),
         ),
     )
+    old = {
+        entity_runs: (runs.committed_at < cutoff, runs.id != newest_run, runs.run_id.not_in(watermark_run)),
+        check_results: (check_results.c.checked_at < cutoff,),
+        processed_files: (processed_files.c.processed_at < cutoff, newer_entry),
+        boundary_keys: (boundary_keys.c.recorded_at < cutoff, boundary_keys.c.run_id.not_in(watermark_run)),
+    }
     return {
-        entity_runs.name: (
-            entity_runs,
-            and_(
-                runs.source == source,
-                runs.entity == entity,
-                runs.committed_at < cutoff,
-                runs.id != newest_run,
-                runs.run_id.not_in(watermark_run),
-            ),
-        ),
-        check_results.name: (
-            check_results,
-            and_(
-                check_results.c.source == source,
-                check_results.c.entity == entity,
-                check_results.c.checked_at < cutoff,
-            ),
-        ),
-        processed_files.name: (
-            processed_files,
-            and_(
-                processed_files.c.source == source,
-                processed_files.c.entity == entity,
-                processed_files.c.processed_at < cutoff,
-                newer_entry,
-            ),
-        ),
-        boundary_keys.name: (
-            boundary_keys,
-            and_(
-                boundary_keys.c.source == source,
-                boundary_keys.c.entity == entity,
-                boundary_keys.c.recorded_at < cutoff,
-                boundary_keys.c.run_id.not_in(watermark_run),
-            ),
-        ),
+        table.name: (table, and_(table.c.source == source, table.c.entity == entity, *conditions))
+        for table, conditions in old.items()
     }
 
 
