@@ -20,6 +20,11 @@ class ControlDbLookupError(TransientError, ControlDbError):
     the task fails and may retry."""
 
 
+class PublishTurnTimeoutError(TransientError, ControlDbError):
+    """Another publish task held the entity's publish turn (state/entity_lock.py) too long: this attempt fails and
+    Airflow retries it."""
+
+
 class ControlSchemaError(TerminalError, ControlDbError):
     """The control database's schema is not the one this code needs (behind, ahead, or unrecognisable); retrying
     cannot help: someone has to run the upgrade (or deploy the code that matches it)."""
