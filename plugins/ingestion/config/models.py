@@ -124,7 +124,8 @@ class Partitions(Frozen):
     """extract_land split into `count` mapped tasks, each reading the rows whose key falls in its share. Each row's
     share follows from its own key alone, so a row is read by exactly one of them however the table changes while they
     read. An incremental window (its low end the watermark, its high end the max cursor) is fixed once per run, by the
-    first partition to start, and every partition of the run reads that one."""
+    first partition to start, and every partition of the run reads that one (until a `watermark set` by hand, after
+    which partitions landing again fix a new one)."""
 
     count: int = Field(ge=2, le=64, description="how many extract_land tasks read the entity's window side by side")
     column: str | None = Field(

@@ -10,8 +10,8 @@ between, so nothing that depends on the moment of reading can be worked out by e
 The first partition to start works them out and stores them next to the run's landing, created only if absent (a
 blob write that fails when the blob exists); a partition that finds them, or loses the race to store them, uses the
 stored ones. A retried partition therefore reads what its first try read. The cuts' name holds the count and column,
-so a run landed again under another split measures its own; the window's holds the latest watermark change it was
-decided under, so a run landed again after a watermark set by hand decides a new one (see agreed_window).
+so a run landed again under another split measures its own; the window's holds the entity's latest watermark change
+made by hand, so a run landed again after a `watermark set` decides a new one (see agreed_window).
 """
 
 from __future__ import annotations
@@ -87,8 +87,9 @@ def agreed_window(
     A stored window stays the run's when runs commit after it was decided (the run is then superseded at publish,
     whatever window its partitions read), but not once the watermark is set by hand: an operator who sets it and
     clears the run's extract_land tasks expects the run to read from the new watermark, as a run read whole would.
-    Each decision is stored under the latest change it saw, so every partition landing again after the same manual
-    change finds, or stores, the same new one."""
+    So the window is stored under the entity's latest change made by hand: partitions starting side by side find
+    the same name whatever runs commit meanwhile, and every partition landing again after a manual change finds, or
+    stores, the same new one."""
     from ingestion.extract.window import WindowBounds
     from ingestion.json_types import JsonReader
     from ingestion.pipeline.landed_run import landing_paths
@@ -112,12 +113,8 @@ def agreed_window(
         return mine[0]
 
     where = f"{plan.source}.{plan.entity.name}"
-    paths = landing_paths(plan, run)
     lake = storage.landing(plan)
-    decided = _newest_decision(lake, paths.agreed_window(0))
-    if decided is None or store.set_by_hand_since(plan.source, plan.entity.name, decided):
-        decided = change_seen or 0
-    name = paths.agreed_window(decided)
+    name = landing_paths(plan, run).agreed_window(store.latest_set_by_hand(plan.source, plan.entity.name))
     fields = JsonReader(_agreed(lake, name, this_read), f"{where}: {name}")
     if mine and fields.data is mine[0]:
         log.info("%s: run %s reads the window %s in every partition", where, run.run_id, window.describe())
@@ -134,13 +131,6 @@ def agreed_window(
     )
     seen = fields.optional_integer("watermark_change_seen")
     return replace(read, window=agreed, cursor=replace(read.cursor, start=agreed_start)), seen
-
-
-def _newest_decision(lake: LakeContainer, first_name: str) -> int | None:
-    """The latest change under which the run's window was stored (names like `first_name`, which is change 0's)."""
-    prefix = first_name.removesuffix("0.json")
-    changes = [name.removeprefix(prefix).removesuffix(".json") for name in lake.names(prefix)]
-    return max((int(c) for c in changes if c.isdigit()), default=None)
 
 
 def _agreed(lake: LakeContainer, name: str, make: Callable[[], JsonObject]) -> JsonObject:
@@ -163,9 +153,17 @@ def _agreed(lake: LakeContainer, name: str, make: Callable[[], JsonObject]) -> J
 def _stored(lake: LakeContainer, name: str) -> JsonObject | None:
     from azure.core.exceptions import ResourceNotFoundError
 
+    from ingestion.pipeline.errors import PartitionsDisagreeError
+
     try:
         record = json.loads(lake.get(name))
     except ResourceNotFoundError:
         return None
-    assert isinstance(record, dict)
+    except ValueError as error:
+        record = error
+    if not isinstance(record, dict):
+        raise PartitionsDisagreeError(
+            f"{lake.container}/{name} is not the JSON object its run's partitions stored: delete it and clear the "
+            "run's extract_land tasks, so every partition lands again with what the first to start stores anew"
+        )
     return record

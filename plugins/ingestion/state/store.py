@@ -272,12 +272,12 @@ class ControlStore:
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar() or 0)
 
-    def set_by_hand_since(self, source: str, entity: str, change: int) -> bool:
-        """Whether the entity's watermark was set by hand (`watermark set`, no run) after change `change`."""
+    def latest_set_by_hand(self, source: str, entity: str) -> int:
+        """The id of the entity's latest watermark change made by hand (`watermark set`, no run); 0 if none."""
         c = watermark_history.c
-        query = select(c.id).where(c.source == source, c.entity == entity, c.id > change, c.run_id.is_(None)).limit(1)
+        query = select(func.max(c.id)).where(c.source == source, c.entity == entity, c.run_id.is_(None))
         with self.engine.connect() as conn:
-            return conn.execute(query).first() is not None
+            return int(conn.execute(query).scalar() or 0)
 
     def runs_committed_since(self, source: str, entity: str, change: int) -> list[str]:
         """The runs whose commits changed (or kept) the entity's watermark after change `change`, oldest first."""

@@ -4,7 +4,9 @@ the run's manifest from them, and a partition landed again touches only its own 
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Generator
+from datetime import timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -334,7 +336,7 @@ class IncrementalShareSource(TableSource):
     def batches(self) -> Generator[SourceBatch, None, None]:
         for part in super().batches():
             ids = part.batch.column("order_id").to_pylist()
-            yield SourceBatch(part.batch.filter(pa.array([i % 2 == self.run.partition for i in ids])))
+            yield SourceBatch(part.batch.filter(pa.array([i % 2 == self.run.partition for i in ids], pa.bool_())))
 
     def facts(self, new_watermark: Any, *, left_out: int) -> LandingFacts:
         share = PartitionFacts(count=2, key="order_id", partition=self.run.partition)
@@ -375,7 +377,7 @@ def test_partitions_of_an_incremental_run_read_the_window_the_first_one_fixed(
     land_incremental(storage, run, 1, grown)
 
     assert "reads the run's window" in caplog.text
-    assert [n for n in landing(lakes) if "_window-c" in n], "the run's window is stored beside its landing"
+    assert [n for n in landing(lakes) if "_window-m0.json" in n], "the run's window is stored beside its landing"
     validated = validate_run(plan, run, storage=storage)
     assert landed_ids(plan, run, storage) == [[2], [1, 3]]  # not 5: above the run's window
     manifest = read_run_manifest(plan, run, storage.landing(plan))
@@ -424,3 +426,37 @@ def test_partitions_landed_again_after_a_watermark_set_by_hand_read_from_the_new
     validate_run(plan, run, storage=storage)
     # From minute 2 on, inclusively (a watermark set by hand has no keys to leave out): order 1 is no longer read.
     assert landed_ids(plan, run, storage) == [[2, 4], [3]]
+
+
+def test_a_run_committing_between_two_partitions_starts_leaves_the_window_and_the_run_is_superseded(
+    storage: StageStorage,
+) -> None:
+    """Runs 1 and 2 read from the same watermark side by side, and run 1 commits after run 2's partition 0 fixed the
+    window but before its partition 1 starts. Partition 1 still reads that window, so validate accepts run 2 as one
+    run, and its publish skips it as superseded: run 1 committed the rows both read, and the next run reads on."""
+    from ingestion.pipeline.commit_stage import commit_run
+    from ingestion.pipeline.contracts import PublishedRun
+    from ingestion.pipeline.errors import RunSupersededError
+    from ingestion.pipeline.landed_run import landed_result
+    from ingestion.pipeline.publish_stage import publish_run
+
+    plan, first = INCREMENTAL_PLAN, run_of(1)
+    assert first.data_interval_end is not None
+    later = first.data_interval_end + timedelta(minutes=30)
+    second = dataclasses.replace(
+        first, run_id="manual__beside", run_type="manual", data_interval_end=later, run_after=later
+    )
+    table = [rows(1, 2, 3)]
+    land_incremental(storage, first, 0, table)
+    land_incremental(storage, second, 0, table)
+    land_incremental(storage, first, 1, table)
+    validated = validate_run(plan, first, storage=storage)
+    landed = landed_result(plan, first, read_run_manifest(plan, first, storage.landing(plan)), seconds=1.0)
+    published = PublishedRun(plan.topic, landed.rows, already_published=False)
+    commit_run(plan, first, landed=landed, validated=validated, published=published, storage=storage)
+
+    land_incremental(storage, second, 1, [rows(1, 2, 3), rows(5, first_id=4)])
+    validate_run(plan, second, storage=storage)
+    assert landed_ids(plan, second, storage) == [[2], [1, 3]]  # the window fixed before run 1 committed
+    with pytest.raises(RunSupersededError, match=re.escape(f"run {first.run_id} committed after this run read")):
+        publish_run(plan, second.in_partition(0), storage=storage)
