@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -322,6 +323,33 @@ _NO_TIMESTAMP = 0
 PRODUCING_SWITCH_INTERVAL = 0.0002
 
 
+class _ShortSwitchInterval:
+    """PRODUCING_SWITCH_INTERVAL while any producing loop of the process runs, the process's own value after the
+    last one ends. Counted, because the setting is the process's: loops that overlap (tests and benches run stages in
+    threads) would otherwise each put back what the other had set, and leave the short interval behind."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loops = 0
+        self._saved = 0.0
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._loops == 0:
+                self._saved = sys.getswitchinterval()
+                sys.setswitchinterval(PRODUCING_SWITCH_INTERVAL)
+            self._loops += 1
+
+    def __exit__(self, *_: object) -> None:
+        with self._lock:
+            self._loops -= 1
+            if self._loops == 0:
+                sys.setswitchinterval(self._saved)
+
+
+_short_switch_interval = _ShortSwitchInterval()
+
+
 def _produce_all(
     producer: Producer,
     target: PublishTarget,
@@ -339,35 +367,33 @@ def _produce_all(
     # JSON encoding (vectorised in Arrow, which releases the GIL) runs a batch or two ahead in its own thread while
     # this loop produces the batch before: `produce` is the bottleneck, about 1-4 us a message with headers.
     messages = prefetched(_encoded_messages(target, batches), name="message-encoder")
-    switch_interval = sys.getswitchinterval()
-    sys.setswitchinterval(PRODUCING_SWITCH_INTERVAL)
     try:
-        for key_array, value_array, placed in messages:
-            # Python bytes for `produce`, made here rather than in the encoder thread: then only one batch of them
-            # is alive at a time (with the encoder building them ahead, publish of 5M rows peaked ~90 MB higher).
-            values: list[bytes] = value_array.to_pylist()
-            keys: list[bytes | None] = key_array.to_pylist() if key_array is not None else [None] * len(values)
-            if placed is None:
-                for key, value in zip(keys, values, strict=True):
-                    try:
-                        produce(topic, value, key, _ANY_PARTITION, None, None, _NO_TIMESTAMP, headers)
-                    except BufferError:
-                        _produce_when_room(producer, target, value, key, headers, deadline, _ANY_PARTITION)
-            else:
-                for key, value, partition in zip(keys, values, placed, strict=True):
-                    try:
-                        produce(topic, value, key, partition, None, None, _NO_TIMESTAMP, headers)
-                    except BufferError:
-                        _produce_when_room(producer, target, value, key, headers, deadline, partition)
-            before = produced
-            produced += len(values)
-            producer.poll(0)  # serve the batch's delivery reports: a delivered message is freed only then
-            if produced // _PROGRESS_EVERY != before // _PROGRESS_EVERY:
-                log.info("%s: %d messages produced so far", topic, produced)
-            if on_batch is not None:
-                on_batch(produced)
+        with _short_switch_interval:
+            for key_array, value_array, placed in messages:
+                # Python bytes for `produce`, made here rather than in the encoder thread: then only one batch of them
+                # is alive at a time (with the encoder building them ahead, publish of 5M rows peaked ~90 MB higher).
+                values: list[bytes] = value_array.to_pylist()
+                keys: list[bytes | None] = key_array.to_pylist() if key_array is not None else [None] * len(values)
+                if placed is None:
+                    for key, value in zip(keys, values, strict=True):
+                        try:
+                            produce(topic, value, key, _ANY_PARTITION, None, None, _NO_TIMESTAMP, headers)
+                        except BufferError:
+                            _produce_when_room(producer, target, value, key, headers, deadline, _ANY_PARTITION)
+                else:
+                    for key, value, partition in zip(keys, values, placed, strict=True):
+                        try:
+                            produce(topic, value, key, partition, None, None, _NO_TIMESTAMP, headers)
+                        except BufferError:
+                            _produce_when_room(producer, target, value, key, headers, deadline, partition)
+                before = produced
+                produced += len(values)
+                producer.poll(0)  # serve the batch's delivery reports: a delivered message is freed only then
+                if produced // _PROGRESS_EVERY != before // _PROGRESS_EVERY:
+                    log.info("%s: %d messages produced so far", topic, produced)
+                if on_batch is not None:
+                    on_batch(produced)
     finally:
-        sys.setswitchinterval(switch_interval)
         messages.close()  # stops the encoder and the reader behind it, also when producing failed
     return produced
 

@@ -71,3 +71,35 @@ def test_the_switch_interval_is_put_back_when_producing_fails() -> None:
         _produce_all(RecordingProducer(), TARGET, batches(fail_after=3), None, time.monotonic() + 60)  # type: ignore[arg-type]
 
     assert sys.getswitchinterval() == before
+
+
+def test_loops_that_overlap_leave_the_process_interval_as_they_found_it() -> None:
+    """Loop A starts loop B in a thread, ends while B is still producing, then B ends (tests and benches run stages in
+    threads): B keeps the short interval after A ended, and the process's own comes back after B."""
+    import threading
+
+    before = sys.getswitchinterval()
+    b_producing, a_ended = threading.Event(), threading.Event()
+    b_saw: list[float] = []
+
+    def b_on_batch(produced: int) -> None:
+        if produced == 3:
+            b_producing.set()
+            assert a_ended.wait(10)
+            b_saw.append(sys.getswitchinterval())
+
+    b = threading.Thread(
+        target=_produce_all, args=(RecordingProducer(), TARGET, batches(), b_on_batch, time.monotonic() + 60)
+    )
+
+    def a_on_batch(produced: int) -> None:
+        if produced == 3:
+            b.start()
+            assert b_producing.wait(10)
+
+    _produce_all(RecordingProducer(), TARGET, batches(), a_on_batch, time.monotonic() + 60)  # type: ignore[arg-type]
+    a_ended.set()
+    b.join(10)
+
+    assert b_saw == [pytest.approx(PRODUCING_SWITCH_INTERVAL, abs=2e-6)]
+    assert sys.getswitchinterval() == before
