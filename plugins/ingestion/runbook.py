@@ -119,17 +119,28 @@ def _load_mode(plan: EntityPlan) -> str:
         ties="" if lookback else _TIES[bool(entity.primary_key)],
         lookback=_LOOKBACK[kind].format(n=lookback) if lookback and kind in _LOOKBACK else "",
     )
-    return text + _zone_note(plan)
+    return text + _zone_note(plan) + _partitions_note(plan)
 
 
 def _partitions_note(plan: EntityPlan) -> str:
     partitions = plan.entity.load.partitions
     if partitions is None:
         return ""
-    by = f"`{partitions.column}` modulo {partitions.count}" if partitions.column else "a hash of the primary key"
+    if partitions.column is None:
+        by = "a hash of the primary key"
+    elif partitions.ranges:
+        by = f"ranges of `{partitions.column}` cut once per run"
+    else:
+        by = f"`{partitions.column}` modulo {partitions.count}"
+    window = (
+        "; the run's window is fixed by the first partition to start, and after a `watermark set` clear every "
+        "partition's extract_land, not one"
+        if plan.entity.load.mode == "incremental"
+        else ""
+    )
     return (
         f"; read and published in {partitions.count} partitions side by side (extract_land and publish map indexes "
-        f"0-{partitions.count - 1}, by {by}): a failed partition is retried or cleared alone"
+        f"0-{partitions.count - 1}, by {by}): a failed partition is retried or cleared alone{window}"
     )
 
 

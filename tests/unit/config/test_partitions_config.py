@@ -63,9 +63,17 @@ def test_every_load_mode_of_a_sql_entity_may_be_read_in_partitions(mode: str) ->
     load: dict[str, Any] = {"mode": mode, "partitions": {"count": 2, "column": "order_id", "ranges": True}}
     if mode != "full":
         load["cursor_column"] = "updated_at"
-    entity = SourceConfig.model_validate(config(load)).entities[0]
+    source = SourceConfig.model_validate(config(load))
+    entity = source.entities[0]
     assert entity.load.partitions is not None
     assert entity.load.partitions.count == 2
+    # The runbook names the split, and for an incremental entity how its window is kept.
+    from ingestion.builder import build_dag
+    from ingestion.planner import plan_source
+
+    runbook = build_dag(plan_source(source)).doc_md or ""
+    assert "by ranges of `order_id` cut once per run): a failed partition is retried or cleared alone" in runbook
+    assert ("after a `watermark set` clear every partition's extract_land" in runbook) == (mode == "incremental")
 
 
 def test_a_partitioned_entity_maps_its_extract_land_and_publish() -> None:
