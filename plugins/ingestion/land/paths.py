@@ -28,9 +28,6 @@ def run_stamp(*, data_interval_end: datetime | None, run_after: datetime | None)
     return stamp.astimezone(UTC) if stamp.tzinfo else stamp.replace(tzinfo=UTC)
 
 
-WINDOW_INFIX = "window-m"  # agreed_window's names: <run prefix>window-m<latest change made by hand>.json
-
-
 def _run_prefix(source: str, entity: str, day: str, stamp: str) -> str:
     return f"{source}/{entity}/date={day}/{source}_{entity}_{stamp}_"
 
@@ -91,7 +88,7 @@ class LandingPaths:
     def agreed_window(self, change: int) -> str:
         """A partitioned incremental run (load.partitions): the window every partition reads, decided when `change`
         was the entity's latest watermark change made by hand."""
-        return f"{self.run_prefix}{WINDOW_INFIX}{change}.json"
+        return f"{self.run_prefix}window-m{change}.json"
 
     @property
     def run_manifest(self) -> str:

@@ -47,19 +47,19 @@ def agreed_cuts(
     partitions = plan.entity.load.partitions
     assert partitions is not None
     assert partitions.column is not None
-    made: list[JsonObject] = []
 
     def measured() -> JsonObject:
         low, high = measure()
-        made.append(
-            {"run_id": run.run_id, "column": partitions.column, "cuts": list(range_cuts(low, high, partitions.count))}
-        )
-        return made[0]
+        return {
+            "run_id": run.run_id,
+            "column": partitions.column,
+            "cuts": list(range_cuts(low, high, partitions.count)),
+        }
 
     name = landing_paths(plan, run).range_cuts(partitions.column, partitions.count)
-    fields = JsonReader(_agreed(storage.landing(plan), name, measured), f"{plan.source}.{plan.entity.name}: {name}")
-    cuts = fields.integers("cuts")
-    if made and fields.data is made[0]:
+    record, ours = _agreed(storage.landing(plan), name, measured)
+    cuts = JsonReader(record, f"{plan.source}.{plan.entity.name}: {name}").integers("cuts")
+    if ours:
         log.info(
             "%s.%s: run %s reads %s in %d ranges, cut at %s",
             plan.source,
@@ -98,27 +98,24 @@ def agreed_window(
     window = read.window
     assert window is not None
     start = read.cursor.start
-    mine: list[JsonObject] = []
 
     def this_read() -> JsonObject:
-        mine.append(
-            {
-                "run_id": run.run_id,
-                "watermark": watermark_values.encode(start),
-                "watermark_type": watermark_values.cursor_type(start if start is not None else ""),
-                "window": WindowBounds.of(window).to_json(),
-                "watermark_change_seen": change_seen,
-            }
-        )
-        return mine[0]
+        return {
+            "run_id": run.run_id,
+            "watermark": watermark_values.encode(start),
+            "watermark_type": watermark_values.cursor_type(start if start is not None else ""),
+            "window": WindowBounds.of(window).to_json(),
+            "watermark_change_seen": change_seen,
+        }
 
     where = f"{plan.source}.{plan.entity.name}"
     lake = storage.landing(plan)
     name = landing_paths(plan, run).agreed_window(store.latest_set_by_hand(plan.source, plan.entity.name))
-    fields = JsonReader(_agreed(lake, name, this_read), f"{where}: {name}")
-    if mine and fields.data is mine[0]:
+    record, ours = _agreed(lake, name, this_read)
+    if ours:
         log.info("%s: run %s reads the window %s in every partition", where, run.run_id, window.describe())
         return read, change_seen
+    fields = JsonReader(record, f"{where}: {name}")
     agreed = WindowBounds.from_json(fields.child("window")).window()
     agreed_start = watermark_values.decode(fields.optional_text("watermark"), fields.text("watermark_type"))
     log.info(
@@ -133,21 +130,22 @@ def agreed_window(
     return replace(read, window=agreed, cursor=replace(read.cursor, start=agreed_start)), seen
 
 
-def _agreed(lake: LakeContainer, name: str, make: Callable[[], JsonObject]) -> JsonObject:
-    """The record stored at `name`, or `make`'s stored there now unless another partition stored one first."""
+def _agreed(lake: LakeContainer, name: str, make: Callable[[], JsonObject]) -> tuple[JsonObject, bool]:
+    """The record stored at `name`, or `make`'s stored there now unless another partition stored one first; and
+    whether it is `make`'s (this partition decided)."""
     from azure.core.exceptions import ResourceExistsError
 
     stored = _stored(lake, name)
     if stored is not None:
-        return stored
+        return stored, False
     record = make()
     try:
         lake.blob(name).upload_blob(json.dumps(record).encode(), overwrite=False)
     except ResourceExistsError:
         stored = _stored(lake, name)  # another partition stored first: its record is the run's
         assert stored is not None
-        return stored
-    return record
+        return stored, False
+    return record, True
 
 
 def _stored(lake: LakeContainer, name: str) -> JsonObject | None:

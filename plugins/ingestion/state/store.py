@@ -267,17 +267,17 @@ class ControlStore:
     def latest_change(self, source: str, entity: str) -> int:
         """The id of the entity's latest watermark change (0 before the first): what a run has seen when it reads
         the watermark, so that its publish can tell whether a run committed since (runs_committed_since)."""
+        return self._latest_change(source, entity)
+
+    def _latest_change(self, source: str, entity: str, *where: Any) -> int:
         c = watermark_history.c
-        query = select(func.max(c.id)).where(c.source == source, c.entity == entity)
+        query = select(func.max(c.id)).where(c.source == source, c.entity == entity, *where)
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar() or 0)
 
     def latest_set_by_hand(self, source: str, entity: str) -> int:
         """The id of the entity's latest watermark change made by hand (`watermark set`, no run); 0 if none."""
-        c = watermark_history.c
-        query = select(func.max(c.id)).where(c.source == source, c.entity == entity, c.run_id.is_(None))
-        with self.engine.connect() as conn:
-            return int(conn.execute(query).scalar() or 0)
+        return self._latest_change(source, entity, watermark_history.c.run_id.is_(None))
 
     def runs_committed_since(self, source: str, entity: str, change: int) -> list[str]:
         """The runs whose commits changed (or kept) the entity's watermark after change `change`, oldest first."""
