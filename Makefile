@@ -52,11 +52,11 @@ run: stack-up
 	@bash scripts/run_dag.sh "$(DAG)" $(DATE)
 
 airflow: stack-up
-	@set -a; source .stack/env; set +a; source scripts/airflow_env.sh; $(PY) scripts/airflow_local.py run $(if $(EXECUTOR),--executor $(EXECUTOR))
+	@set -a; source $${STACK_STATE_DIR:-.stack}/env; set +a; source scripts/airflow_env.sh; $(PY) scripts/airflow_local.py run $(if $(EXECUTOR),--executor $(EXECUTOR))
 
 # The same steps as a deployment to Dev or Prod, against `INGEST_BUNDLE_ROOT=.airflow/bundle make airflow`.
 deploy-local: stack-up
-	@set -a; source .stack/env; set +a; export INGEST_BUNDLE_ROOT=$${INGEST_BUNDLE_ROOT:-$(CURDIR)/.airflow/bundle}; \
+	@set -a; source $${STACK_STATE_DIR:-.stack}/env; set +a; export INGEST_BUNDLE_ROOT=$${INGEST_BUNDLE_ROOT:-$(CURDIR)/.airflow/bundle}; \
 	  source scripts/airflow_env.sh; scripts/deploy.sh local --bundle "$$INGEST_BUNDLE_ROOT"
 
 airflow-stop:
@@ -73,4 +73,4 @@ constraints:
 	@.venv/bin/pip freeze --exclude-editable | sed '1i # Every package of the resolved environment, pinned (pip freeze of requirements.txt + requirements-dev.txt).\n# Regenerate with `make constraints` after changing either file.' > constraints.txt
 
 clean: stack-down
-	rm -rf .stack .airflow
+	rm -rf .stack .stack-lane* .airflow

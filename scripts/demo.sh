@@ -12,7 +12,7 @@ PY=.venv/bin/python
 DEMO_DAGS=(${DEMO_DAGS:-platform_smoke_check ingest_crm@2026-11-03T02:00:00+00:00 ingest_orders_api@2026-11-21T00:00:00+00:00 ingest_partner_files@2026-11-21T06:00:00+00:00})
 
 "$PY" -m stack up || { say "FAILED: the local stack did not come up (the service is named above)"; exit 1; }
-set -a; source .stack/env; set +a
+set -a; source "${STACK_STATE_DIR:-.stack}/env"; set +a
 source scripts/airflow_env.sh
 # `airflow dags test` evaluates no deadlines, and in Airflow 3.3.2 a DAG with one crashes it after the run (the run's
 # metadata is rolled back). Deadlines are for the scheduler; the demo builds its DAGs without them.

@@ -8,8 +8,8 @@ say() { printf '[run] %s\n' "$*"; }
 dag_id=${1:-}
 [[ -n $dag_id ]] || { echo "usage: make run DAG=<dag_id> [DATE=YYYY-MM-DD]" >&2; exit 2; }
 logical_date=("${@:2}")
-[[ -f .stack/env ]] || { say "no .stack/env: start the local stack first (make stack-up)"; exit 1; }
-set -a; source .stack/env; set +a
+[[ -f ${STACK_STATE_DIR:-.stack}/env ]] || { say "no ${STACK_STATE_DIR:-.stack}/env: start the local stack first (make stack-up)"; exit 1; }
+set -a; source "${STACK_STATE_DIR:-.stack}/env"; set +a
 source scripts/airflow_env.sh
 export INGEST_DEADLINES=off  # `airflow dags test` in 3.3.2 crashes after a run of a DAG with a deadline (demo.sh)
 mkdir -p "$AIRFLOW_HOME/run"

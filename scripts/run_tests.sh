@@ -9,17 +9,48 @@ started=$(date +%s)
 bash scripts/bootstrap.sh || { say "FAILED: bootstrap"; exit 1; }
 PY=.venv/bin/python
 
+# The integration tests mostly wait (for schedulers, retries, services), and one process at a time left the cores
+# mostly idle (bench/README.md, "Test suite time"). They run in lanes (pytest-xdist workers, a test module at a time each), every lane against a local
+# stack of its own, so a test that stops Kafka or fills a sink disturbs no other lane. TEST_LANES=1 runs them in
+# one process against one stack, as before. Lane 1 uses the usual stack (.stack or STACK_STATE_DIR); lane n > 1 uses
+# .stack-lane<n>, with every port moved up by (n - 1) * 1000 (at most 4 lanes: the ports stay below 32768).
+LANES=${TEST_LANES:-2}
+[[ $LANES =~ ^[1-4]$ ]] || { say "FAILED: TEST_LANES=$LANES: a number from 1 to 4"; exit 2; }
+state_dirs=()
+for ((lane = 1; lane <= LANES; lane++)); do
+  if ((lane == 1)); then state_dirs+=("${STACK_STATE_DIR:-$PWD/.stack}"); else state_dirs+=("$PWD/.stack-lane$lane"); fi
+done
+
+# Runs `python -m stack ARGS` for lane $1, on that lane's state directory and ports.
+lane_stack() {
+  local lane=$1
+  shift
+  (
+    if ((lane > 1)); then
+      unset $(compgen -e | grep -E '^STACK_.+_PORT$') 2>/dev/null || true
+      export STACK_PORT_OFFSET=$(((lane - 1) * 1000))
+    fi
+    export STACK_STATE_DIR=${state_dirs[lane - 1]}
+    "$PY" -m stack "$@"
+  )
+}
+
 teardown() {
-  say "stopping the stack"
-  "$PY" -m stack down || say "WARNING: stack down reported a failure"
+  for ((lane = 1; lane <= LANES; lane++)); do
+    say "stopping the stack of lane $lane"
+    lane_stack "$lane" down || say "WARNING: stack down reported a failure (lane $lane)"
+  done
 }
 trap teardown EXIT
 
-"$PY" -m stack up || { say "FAILED: the local stack did not come up (the service is named above)"; exit 1; }
-rm -f .stack/rss.log
-"$PY" -m stack sample-rss --every 2 --out .stack/rss.log &
+for ((lane = 1; lane <= LANES; lane++)); do
+  say "starting the stack of lane $lane (${state_dirs[lane - 1]})"
+  lane_stack "$lane" up || { say "FAILED: the local stack of lane $lane did not come up (the service is named above)"; exit 1; }
+  rm -f "${state_dirs[lane - 1]}/rss.log"
+  lane_stack "$lane" sample-rss --every 2 --out "${state_dirs[lane - 1]}/rss.log" &
+done
 
-set -a; source .stack/env; set +a
+set -a; source "${state_dirs[0]}/env"; set +a
 
 say "ruff"
 .venv/bin/ruff check . || { say "FAILED: ruff"; exit 1; }
@@ -38,11 +69,19 @@ terraform fmt -check -recursive infra || { say "FAILED: terraform fmt (run: terr
   || { say "FAILED: checkov (infra/; fix the finding or skip it inline with a reason)"; exit 1; }
 scripts/ingest infra-vars --check || { say "FAILED: infra-vars (run: scripts/ingest infra-vars --write)"; exit 1; }
 
-say "pytest"
-"$PY" -m pytest tests "$@"
+say "pytest ($LANES lane(s))"
+if ((LANES > 1)); then
+  # Each worker takes the stack of its lane (tests/conftest.py); --dist loadfile keeps a module's tests in order on
+  # one worker, as their module-scoped fixtures expect.
+  INGEST_TEST_STACKS=$(IFS=:; echo "${state_dirs[*]}") "$PY" -m pytest tests -n "$LANES" --dist loadfile "$@"
+else
+  "$PY" -m pytest tests "$@"
+fi
 rc=$?
 
-peak=$(sort -k2 -n .stack/rss.log 2>/dev/null | tail -1 | cut -d' ' -f2)
-[[ -n "$peak" ]] && say "stack peak RSS during the suite: $((peak / 1048576)) MB"
+for ((lane = 1; lane <= LANES; lane++)); do
+  peak=$(sort -k2 -n "${state_dirs[lane - 1]}/rss.log" 2>/dev/null | tail -1 | cut -d' ' -f2)
+  [[ -n "$peak" ]] && say "stack peak RSS during the suite, lane $lane: $((peak / 1048576)) MB"
+done
 say "wall time: $(( $(date +%s) - started ))s, pytest exit code $rc"
 exit $rc

@@ -95,9 +95,13 @@ class Settings:
         digest = hashlib.sha256(str(state_dir).encode()).hexdigest()[:10]
         data_dir = Path(env.get("STACK_DATA_DIR", f"/tmp/ingest-stack-{digest}")).resolve()
         tools_dir = Path(env.get("STACK_TOOLS_DIR", REPO / ".tools")).resolve()
+        # A second stack beside the first (the test runner's second lane): every default port moved by one offset.
+        offset = env.get("STACK_PORT_OFFSET", "0")
+        if not offset.isdigit() or int(offset) + max(DEFAULT_PORTS.values()) > 32767:
+            raise ValueError(f"STACK_PORT_OFFSET={offset!r}: a number that keeps every port below 32768")
         ports = {}
         for name, default in DEFAULT_PORTS.items():
-            raw = env.get(_env_name(name), str(default))
+            raw = env.get(_env_name(name), str(default + int(offset)))
             if not raw.isdigit() or not 1024 <= int(raw) <= 65535:
                 raise ValueError(f"{_env_name(name)}={raw!r}: a port must be a number from 1024 to 65535")
             ports[name] = int(raw)

@@ -22,6 +22,27 @@ os.environ.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{_AIRFL
 sys.path.insert(0, str(REPO / "plugins"))
 
 
+def _take_the_lanes_stack() -> None:
+    """`make test` runs the suite in lanes (pytest-xdist workers), each against a local stack of its own, so a test
+    that stops Kafka or fills the webhook sink cannot touch another lane's. INGEST_TEST_STACKS lists the stacks'
+    state directories, one per worker. Here, at this conftest's import, the worker takes its stack's connections:
+    before the integration conftest and any test module read them."""
+    stacks = os.environ.get("INGEST_TEST_STACKS")
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # gw0, gw1, ...: set before a worker imports conftests
+    if not (stacks and worker):
+        return
+    from stack.connections import read_env_file
+
+    state_dirs = stacks.split(os.pathsep)
+    lane = int(worker.removeprefix("gw"))
+    if lane >= len(state_dirs):
+        raise RuntimeError(f"xdist worker {worker} has no stack: INGEST_TEST_STACKS lists {len(state_dirs)}")
+    os.environ.update(read_env_file(Path(state_dirs[lane]) / "env"))
+
+
+_take_the_lanes_stack()
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # The folder decides the marker, so `-m unit` / `-m integration` select exactly what they say.
     for item in items:

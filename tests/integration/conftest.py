@@ -14,14 +14,14 @@ import pytest
 
 from stack.connections import read_env_file
 
-ENV_FILE = Path(os.environ.get("STACK_STATE_DIR", Path(__file__).resolve().parents[2] / ".stack")) / "env"
-
 
 @pytest.fixture(scope="session", autouse=True)
 def stack_env() -> dict[str, str]:
-    if not ENV_FILE.exists():
-        pytest.fail(f"{ENV_FILE} not found: start the local stack with `make stack-up` (make test does it for you)")
-    values = read_env_file(ENV_FILE)
+    # Read when the session starts, not at import: a lane's worker has chosen its stack by then (tests/conftest.py).
+    env_file = Path(os.environ.get("STACK_STATE_DIR", Path(__file__).resolve().parents[2] / ".stack")) / "env"
+    if not env_file.exists():
+        pytest.fail(f"{env_file} not found: start the local stack with `make stack-up` (make test does it for you)")
+    values = read_env_file(env_file)
     os.environ.update(values)
     return values
 
