@@ -72,8 +72,10 @@ scripts/ingest infra-vars --check || { say "FAILED: infra-vars (run: scripts/ing
 say "pytest ($LANES lane(s))"
 if ((LANES > 1)); then
   # Each worker takes the stack of its lane (tests/conftest.py); --dist loadfile keeps a module's tests in order on
-  # one worker, as their module-scoped fixtures expect.
-  INGEST_TEST_STACKS=$(IFS=:; echo "${state_dirs[*]}") "$PY" -m pytest tests -n "$LANES" --dist loadfile "$@"
+  # one worker, as their module-scoped fixtures expect; --no-loadscope-reorder hands modules out in collection
+  # order, which puts the slowest first (tests/conftest.py), instead of the modules with the most tests first.
+  INGEST_TEST_STACKS=$(IFS=:; echo "${state_dirs[*]}") "$PY" -m pytest tests -n "$LANES" --dist loadfile \
+    --no-loadscope-reorder "$@"
 else
   "$PY" -m pytest tests "$@"
 fi

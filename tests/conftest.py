@@ -43,12 +43,33 @@ def _take_the_lanes_stack() -> None:
 _take_the_lanes_stack()
 
 
+# The slowest modules, slowest first (their times in a two-lane run: bench/README.md, "Test suite time"). The lanes
+# take modules in collection order (`--no-loadscope-reorder`), so these start first and the many short modules fill
+# in around them; left to the end, one of them would run alone while the other lane sat idle.
+SLOWEST_MODULES = (
+    "integration/test_scheduler_runs.py",
+    "integration/test_scheduler_celery.py",
+    "integration/pipeline/test_rest_and_file_runs.py",
+    "integration/test_deploy_local.py",
+    "integration/test_ui_browser.py",
+    "integration/faults/test_fault_matrix.py",
+    "integration/pipeline/test_partitioned_runs.py",
+    "integration/test_demo.py",
+)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # The folder decides the marker, so `-m unit` / `-m integration` select exactly what they say.
     for item in items:
         parts = Path(str(item.fspath)).relative_to(REPO / "tests").parts
         if parts and parts[0] in {"unit", "integration", "dags"}:
             item.add_marker(getattr(pytest.mark, parts[0]))
+
+    def rank(item: pytest.Item) -> int:
+        module = Path(str(item.fspath)).relative_to(REPO / "tests").as_posix()
+        return SLOWEST_MODULES.index(module) if module in SLOWEST_MODULES else len(SLOWEST_MODULES)
+
+    items.sort(key=rank)  # stable: every module keeps its tests' order, and the rest keep theirs
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
