@@ -10,9 +10,9 @@ bash scripts/bootstrap.sh || { say "FAILED: bootstrap"; exit 1; }
 PY=.venv/bin/python
 
 # The integration tests mostly wait (for schedulers, retries, services), and one process at a time left the cores
-# mostly idle (bench/README.md, "Test suite time"). They run in lanes (pytest-xdist workers, a test module at a time each), every lane against a local
-# stack of its own, so a test that stops Kafka or fills a sink disturbs no other lane. TEST_LANES=1 runs them in
-# one process against one stack, as before. Lane 1 uses the usual stack (.stack or STACK_STATE_DIR); lane n > 1 uses
+# mostly idle (bench/README.md, "Test suite time"). They run in lanes (pytest-xdist workers, a test module at a time
+# each), every lane against a local stack of its own, so a test that stops Kafka or fills a sink disturbs no other
+# lane. TEST_LANES=1 runs them in one process against one stack, as before. Lane 1 uses the usual stack (.stack or STACK_STATE_DIR); lane n > 1 uses
 # .stack-lane<n>, with every port moved up by (n - 1) * 1000 (at most 4 lanes: the ports stay below 32768).
 LANES=${TEST_LANES:-2}
 [[ $LANES =~ ^[1-4]$ ]] || { say "FAILED: TEST_LANES=$LANES: a number from 1 to 4"; exit 2; }
@@ -45,7 +45,8 @@ trap teardown EXIT
 
 for ((lane = 1; lane <= LANES; lane++)); do
   say "starting the stack of lane $lane (${state_dirs[lane - 1]})"
-  lane_stack "$lane" up || { say "FAILED: the local stack of lane $lane did not come up (the service is named above)"; exit 1; }
+  lane_stack "$lane" up \
+    || { say "FAILED: the local stack of lane $lane did not come up (the service is named above)"; exit 1; }
   rm -f "${state_dirs[lane - 1]}/rss.log"
   lane_stack "$lane" sample-rss --every 2 --out "${state_dirs[lane - 1]}/rss.log" &
 done
