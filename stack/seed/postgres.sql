@@ -5,6 +5,8 @@ SELECT 'CREATE ROLE ingest LOGIN PASSWORD ''ingest'''
 WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'ingest')\gexec
 SELECT 'CREATE ROLE crm_reader LOGIN PASSWORD ''crm_reader'''
 WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'crm_reader')\gexec
+-- Tests create databases of their own (a control DB no other test has written to) and drop them afterwards.
+ALTER ROLE ingest CREATEDB;
 
 DROP DATABASE IF EXISTS crm WITH (FORCE);
 CREATE DATABASE crm OWNER ingest ENCODING 'UTF8' TEMPLATE template0;

@@ -50,6 +50,22 @@ ORDERS_COLUMNS: list[dict[str, Any]] = [
 
 
 @contextmanager
+def fresh_database(prefix: str) -> Iterator[str]:
+    """A database of the test's own on the stack's Postgres (owned by `ingest`), dropped afterwards; yields its URL.
+    For a control DB that no other test on this stack has written to, whatever ran before."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(CRM_WRITER_URL.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f"CREATE DATABASE {name} OWNER ingest ENCODING 'UTF8' TEMPLATE template0"))
+        yield CRM_WRITER_URL.rsplit("/", 1)[0] + f"/{name}"
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
+    finally:
+        admin.dispose()
+
+
+@contextmanager
 def crm_table(table: str, columns_sql: str) -> Iterator[Engine]:
     """A table of the test's own in the CRM database, readable by the source connection; dropped afterwards.
     Yields an engine that may write to it."""

@@ -1,5 +1,9 @@
 """`make demo`'s script, run for real on the stack with its own Airflow home: every demo DAG succeeds, on the
-metadata DB `make airflow` serves (the stack's Postgres), and the sample DAGs are left unpaused for the UI."""
+metadata DB `make airflow` serves (the stack's Postgres), and the sample DAGs are left unpaused for the UI.
+
+The counts it checks are those of the samples' first run, so the demo gets a control DB of its own: other tests on this
+stack (the Celery scheduler test, the deploy test) run the same samples and move their watermarks, in whatever order
+the lanes take the modules."""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ import json
 import os
 import subprocess
 from pathlib import Path
+
+from tests.integration.support import fresh_database
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE_DAGS = ("ingest_crm", "ingest_orders_api", "ingest_partner_files")
@@ -23,24 +29,26 @@ def _airflow(env: dict[str, str], *args: str) -> str:
 def test_demo_runs_end_to_end_and_prints_its_summary(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")}
     env["AIRFLOW_HOME"] = str(tmp_path / "airflow")
-    try:
-        result = subprocess.run(
-            ["bash", "scripts/demo.sh"], cwd=REPO, env=env, capture_output=True, text=True, timeout=600
-        )
-        output = result.stdout + result.stderr
-        assert result.returncode == 0, output[-4000:]
-        # On the metadata DB `make airflow` serves, and unpaused there, so its scheduler and UI take them up.
-        assert "preparing the Airflow metadata DB (the stack's Postgres, as make airflow)" in output
-        assert f"unpausing {' '.join(SAMPLE_DAGS)} (local only)" in output
-        listing = _airflow(env, "dags", "list", "--output", "json")  # after Airflow's own warnings, on one line
-        listed = json.loads(next(line for line in listing.splitlines() if line.startswith("[")))
-        assert {d["dag_id"]: d["is_paused"] for d in listed if d["dag_id"] in SAMPLE_DAGS} == dict.fromkeys(
-            SAMPLE_DAGS, "False"
-        )
-    finally:
-        # Other tests start schedulers on the same metadata DB: leave the sample DAGs paused for them.
-        for dag_id in SAMPLE_DAGS:
-            _airflow(env, "dags", "pause", dag_id)
+    with fresh_database("control_demo") as control_db_url:
+        env["INGEST_CONTROL_DB_URL"] = control_db_url  # before the stack's control_db connection (demo.sh keeps it)
+        try:
+            result = subprocess.run(
+                ["bash", "scripts/demo.sh"], cwd=REPO, env=env, capture_output=True, text=True, timeout=600
+            )
+            output = result.stdout + result.stderr
+            assert result.returncode == 0, output[-4000:]
+            # On the metadata DB `make airflow` serves, and unpaused there, so its scheduler and UI take them up.
+            assert "preparing the Airflow metadata DB (the stack's Postgres, as make airflow)" in output
+            assert f"unpausing {' '.join(SAMPLE_DAGS)} (local only)" in output
+            listing = _airflow(env, "dags", "list", "--output", "json")  # after Airflow's own warnings, on one line
+            listed = json.loads(next(line for line in listing.splitlines() if line.startswith("[")))
+            assert {d["dag_id"]: d["is_paused"] for d in listed if d["dag_id"] in SAMPLE_DAGS} == dict.fromkeys(
+                SAMPLE_DAGS, "False"
+            )
+        finally:
+            # Other tests start schedulers on the same metadata DB: leave the sample DAGs paused for them.
+            for dag_id in SAMPLE_DAGS:
+                _airflow(env, "dags", "pause", dag_id)
     assert "platform_smoke_check  run manual__" in output
     assert "state=success" in output
     for task_id in (

@@ -6,8 +6,8 @@ of their own, as on two machines):
   partitioned entity: the supervisor starts a new worker in its place, the scheduler retries that partition alone
   once its heartbeats stopped, and each row is published once for read_committed consumers.
 
-It runs the sample DAGs on the shared control database, lake and topics, so it comes after test_demo.py, which
-checks the counts of the samples' first run.
+It runs the sample DAGs on the stack's control database, lake and topics (test_demo.py, which checks the counts of the
+samples' first run, has a control DB of its own).
 """
 
 from __future__ import annotations
