@@ -37,6 +37,7 @@ COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 # Two, so that tasks really run apart: a task that leaned on another's local files would fail.
 CELERY_WORKERS = ("worker-1", "worker-2")
 EXECUTORS = {"local": "LocalExecutor", "celery": "CeleryExecutor"}
+CELERY_CONFIG_OPTIONS = "ingestion.celery_worker.CELERY_CONFIG"
 # How long a component has to exit after SIGTERM before its process group is killed. Measured on 2 busy cores
 # (docs/operations.md): scheduler about 1 s, api-server 3 s, Celery workers 5 s, triggerer up to 14 s (it gives its
 # trigger runner 10 s to clean up). The margin is for a loaded machine, and for a running task, which the scheduler
@@ -101,6 +102,8 @@ def _environment(port: int, executor: str | None = None) -> dict[str, str]:
         env.setdefault("AIRFLOW__CELERY__RESULT_BACKEND", "db+" + env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
         # Two workers of two processes each: the parallelism of 4 on 2 cores.
         env.setdefault("AIRFLOW__CELERY__WORKER_CONCURRENCY", "2")
+        # Each worker imports the stages' libraries once, before it forks task processes (ingestion.celery_worker).
+        env.setdefault("AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS", CELERY_CONFIG_OPTIONS)
         # Task logs go to one folder that the api-server reads, in place of remote logging; the workers do not serve
         # logs (two on one machine would want the same port).
         env.setdefault("AIRFLOW__LOGGING__BASE_LOG_FOLDER", str(home / "logs"))

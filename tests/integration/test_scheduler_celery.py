@@ -135,6 +135,12 @@ def test_every_sample_dag_succeeds_on_celery_workers_and_a_run_uses_both(celery:
     # Every task ran on one of the two workers, and the file entities' tasks, side by side, on both.
     assert {h for run_hosts in hosts.values() for h in run_hosts.values()} <= set(WORKERS.values()), hosts
     assert set(hosts["ingest_partner_files"].values()) == set(WORKERS.values()), hosts
+    # Each worker loaded the stages' libraries itself, before it forked the processes that ran these tasks
+    # (ingestion.worker_preload): a Celery worker imports neither Kafka's client nor the ADBC driver otherwise.
+    for worker in WORKERS:
+        maps = Path(f"/proc/{(home / 'pids' / f'{worker}.pid').read_text().strip()}/maps").read_text()
+        assert "/confluent_kafka/" in maps, worker
+        assert "/adbc_driver_manager/" in maps, worker
 
 
 def _worker_running(home: Path, pid: int) -> str:

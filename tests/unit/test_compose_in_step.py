@@ -3,6 +3,7 @@ and its services, host ports and Airflow connections agree with the native stack
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import json
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from ingestion.celery_worker import CELERY_CONFIG
 from stack.connections import connections
 from stack.settings import ALL_SERVICES, DEFAULT_PORTS, Settings
 
@@ -92,6 +94,9 @@ def test_airflow_runs_celery_on_redis_with_two_workers_of_their_own(compose: dic
     workers = [compose["services"][name] for name in ("airflow-worker-1", "airflow-worker-2")]
     assert [w["command"] for w in workers] == ["celery worker"] * 2
     assert [w["hostname"] for w in workers] == ["airflow-worker-1", "airflow-worker-2"]
+    # The platform's Celery settings, as `make airflow EXECUTOR=celery` sets them (workers preload libraries).
+    module, _, name = env["AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS"].rpartition(".")
+    assert getattr(importlib.import_module(module), name) is CELERY_CONFIG
 
 
 def test_dockerfile_builds_on_the_official_image_with_pinned_requirements() -> None:
