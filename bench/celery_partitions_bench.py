@@ -2,12 +2,14 @@
 (scheduler, Redis broker, two workers of one task slot each, homes of their own), first in 1 partition, then in 2
 (`load.partitions: {"count": 2, "column": "order_id", "ranges": true}`), on the local stack (`make stack-up` first).
 
-    .venv/bin/python bench/celery_partitions_bench.py [--rows 10000000]
+    .venv/bin/python bench/celery_partitions_bench.py [--rows 10000000] [--no-preload]
 
 Per layout and stage (extract_land, validate, publish, commit): wall time from the stage's first task start to its
 last task end (Airflow's own task instance times), rows/s, the worker each task instance ran on, and, sampled every
 0.2 s over the stage, the CPU seconds of each worker's process tree (the Celery worker, its pool process and the
-task processes it reaped), of Postgres and of the whole machine, per million rows, and each worker tree's peak RSS.
+task processes it reaped), of Postgres and of the whole machine, per million rows, and each worker tree's peak RSS
+(the sum of its processes', so pages they share count once per process) and peak PSS (shared pages divided among
+them). `--no-preload` runs the workers on Airflow's own Celery settings, without ingestion.worker_preload.
 The table is the SQL pipeline benchmark's (`bench_orders_<N>`); the topics are deleted afterwards.
 """
 
@@ -41,6 +43,7 @@ WORKERS = ("worker-1", "worker-2")
 STAGES = ("extract_land", "validate", "publish", "commit")
 SAMPLE_SECONDS = 0.2
 WARM_UP_ROWS = 10_000
+AIRFLOWS_OWN_CELERY_CONFIG = "airflow.providers.celery.executors.default_celery.DEFAULT_CELERY_CONFIG"
 
 
 def _tree(pid: int) -> list[psutil.Process]:
@@ -51,31 +54,32 @@ def _tree(pid: int) -> list[psutil.Process]:
         return []
 
 
-def _cpu_and_rss(pid: int) -> tuple[float, int]:
+def _cpu_and_memory(pid: int) -> tuple[float, int, int]:
     """CPU seconds of a process tree, with the children each process reaped (a task process that ended is counted
-    in its parent's), and its resident memory now."""
-    cpu, rss = 0.0, 0
+    in its parent's), and its resident memory now: RSS and PSS, summed over its processes."""
+    cpu, rss, pss = 0.0, 0, 0
     for proc in _tree(pid):
         try:
             times = proc.cpu_times()
             cpu += times.user + times.system + times.children_user + times.children_system
-            rss += proc.memory_info().rss
+            memory = proc.memory_full_info()
+            rss, pss = rss + memory.rss, pss + memory.pss
         except psutil.NoSuchProcess:
             continue
-    return cpu, rss
+    return cpu, rss, pss
 
 
 @dataclass
 class Sampler:
-    """Samples every SAMPLE_SECONDS: (time, {worker: (cpu, rss)}, postgres cpu, machine busy)."""
+    """Samples every SAMPLE_SECONDS: (time, {worker: (cpu, rss, pss)}, postgres cpu, machine busy)."""
 
     worker_pids: dict[str, int]
-    samples: list[tuple[float, dict[str, tuple[float, int]], float, float]] = field(default_factory=list)
+    samples: list[tuple[float, dict[str, tuple[float, int, int]], float, float]] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
 
     def run(self) -> None:
         while not self.stop.is_set():
-            workers = {name: _cpu_and_rss(pid) for name, pid in self.worker_pids.items()}
+            workers = {name: _cpu_and_memory(pid) for name, pid in self.worker_pids.items()}
             self.samples.append((time.time(), workers, postgres_cpu_seconds(), machine_busy_seconds()))
             time.sleep(SAMPLE_SECONDS)
 
@@ -87,6 +91,7 @@ class Sampler:
         return {
             "workers_cpu": {w: after[1][w][0] - before[1][w][0] for w in self.worker_pids},
             "workers_peak_rss": {w: max(s[1][w][1] for s in inside) for w in self.worker_pids},
+            "workers_peak_pss": {w: max(s[1][w][2] for s in inside) for w in self.worker_pids},
             "postgres_cpu": after[2] - before[2],
             "machine_cpu": after[3] - before[3],
         }
@@ -127,10 +132,11 @@ def report(rows: int, partitions: int, stages: dict[str, Any]) -> None:
         tasks = ", ".join(f"{t['worker'].removeprefix('airflow-')} {t['seconds']:.1f} s" for t in m["tasks"])
         workers_cpu = sum(m["workers_cpu"].values())
         rss = " / ".join(f"{v / 2**20:.0f} MB" for v in m["workers_peak_rss"].values())
+        pss = " / ".join(f"{v / 2**20:.0f} MB" for v in m["workers_peak_pss"].values())
         print(
             f"  {stage:<12} wall {m['wall']:6.1f} s {m['rows_per_second']:>11,.0f} rows/s  workers CPU "
             f"{workers_cpu / million:5.2f} s/M  Postgres {m['postgres_cpu'] / million:5.2f}  machine "
-            f"{m['machine_cpu'] / million:5.2f} s/M  worker peak RSS {rss}  tasks: {tasks}",
+            f"{m['machine_cpu'] / million:5.2f} s/M  worker peak RSS {rss} (PSS {pss})  tasks: {tasks}",
             flush=True,
         )
 
@@ -138,6 +144,7 @@ def report(rows: int, partitions: int, stages: dict[str, Any]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--no-preload", action="store_true", help="Airflow's own Celery settings (no worker preload)")
     args = parser.parse_args()
     os.environ.update(pipeline._stack_env())
     table = pipeline.make_table(args.rows)
@@ -156,6 +163,7 @@ def main() -> int:
         **{**COMPONENT_SETTINGS, "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor"},
         AIRFLOW__CELERY__WORKER_CONCURRENCY="1",  # one task per worker: two partitions run on the two workers
         AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"postgresql+psycopg://ingest:ingest@127.0.0.1:{pg_port}/airflow_celery",
+        **({"AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": AIRFLOWS_OWN_CELERY_CONFIG} if args.no_preload else {}),
     )
     proc, _ = start_airflow(env, PORT)
     results: dict[int, Any] = {}
