@@ -457,6 +457,17 @@ def cmd_retention(args: argparse.Namespace) -> int:
     except ValueError:
         print(f"ingest retention: --today {args.today!r} is not a date (YYYY-MM-DD)", file=sys.stderr)
         return 2
+    if args.apply and today > datetime.now(UTC).date():
+        # A mistyped year would delete every partition but the newest, and their history; a dry run may look ahead.
+        print(
+            f"ingest retention: --today {today} is in the future; --apply deletes only up to the real date "
+            "(--dry-run may look ahead)",
+            file=sys.stderr,
+        )
+        return 2
+    if args.source is not None and args.source not in (known := _known_sources(args)):
+        print(f"ingest retention: no source {args.source!r}; known: {', '.join(known)}", file=sys.stderr)
+        return 2
     store = _store(args)
     try:
         run_retention(
@@ -466,6 +477,7 @@ def cmd_retention(args: argparse.Namespace) -> int:
             retention_run=f"cli:{os.environ.get('USER', 'unknown')}:{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}",
             folder=Path(args.config_dir),
             source=args.source,
+            env=args.env,
             echo=print,
         )
     finally:

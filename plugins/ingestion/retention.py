@@ -93,14 +93,19 @@ class RetentionRun:
         return f"{self.plan.summary()}; prune {sum(r.rows for r in self.rows)} control DB row(s)"
 
 
-def scopes_from_configs(folder: Path | None = None, source: str | None = None) -> list[EntityScope]:
+def scopes_from_configs(
+    folder: Path | None = None, source: str | None = None, env: str | None = None
+) -> list[EntityScope]:
+    """Every entity's scope as `env`'s overlay has it (None: the deployment's, INGEST_ENV): an overlay may change
+    the retention and the containers, so another environment's would keep or delete the wrong days."""
     from ingestion.config.loader import load_configs
     from ingestion.paths import config_dir
     from ingestion.planner import plan_source
 
     scopes = []
-    for config in load_configs(folder or config_dir(), only=source).configs.values():
-        for plan in plan_source(config).entities:
+    loaded = load_configs(folder or config_dir(), env, only=source)
+    for config in loaded.configs.values():
+        for plan in plan_source(config, loaded.env).entities:
             scopes.append(
                 EntityScope(
                     source=config.name,
@@ -272,13 +277,14 @@ def run_retention(
     retention_run: str,
     folder: Path | None = None,
     source: str | None = None,
+    env: str | None = None,
     lake_for: LakeFor | None = None,
     echo: Callable[[str], None] = log.info,
 ) -> RetentionRun:
     """Plan retention for `today` and echo the plan, line by line, then its summary; with `apply`, do it. A dry run
     echoes exactly what an apply would do, and changes nothing."""
     lake_for = lake_for or lakes_by_connection()
-    scopes = scopes_from_configs(folder, source)
+    scopes = scopes_from_configs(folder, source, env)
     run = RetentionRun(plan_retention(scopes, lake_for, engine, today), plan_rows(scopes, engine, today))
     for line in run.lines():
         echo(line)

@@ -236,3 +236,30 @@ def test_retention_needs_a_mode_and_a_real_day_before_it_touches_anything() -> N
         2,
         "ingest retention: --today '2026-13-01' is not a date (YYYY-MM-DD)\n",
     )
+
+
+def test_retention_apply_refuses_a_day_in_the_future_and_an_unknown_source() -> None:
+    # Refused before any control DB or lake is looked up: none is configured here.
+    ahead = ingest("retention", "--apply", "--today", "2099-01-01")
+    assert ahead.returncode == 2
+    assert "ingest retention: --today 2099-01-01 is in the future" in ahead.stderr
+    typo = ingest("retention", "--dry-run", "--source", "crmm")
+    assert typo.returncode == 2
+    assert "ingest retention: no source 'crmm'; known: crm, orders_api, partner_files" in typo.stderr
+
+
+def test_retention_plans_each_entity_as_the_named_environment_has_it(tmp_path: Path) -> None:
+    from ingestion.retention import scopes_from_configs
+
+    folder = tmp_path / "configs"
+    shutil.copytree(CONFIGS, folder)
+    overlay = folder / "overlays" / "prod.json"
+    prod = json.loads(overlay.read_text())
+    prod["crm"] = {**prod.get("crm", {}), "retention": {"raw_days": 3650}}
+    overlay.write_text(json.dumps(prod))
+    by_env = {
+        env: {s.entity: s.retention.raw_days for s in scopes_from_configs(folder, "crm", env)}
+        for env in ("dev", "prod")
+    }
+    assert set(by_env["prod"].values()) == {3650}
+    assert 3650 not in by_env["dev"].values()
