@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ingestion.config.loader import LoadResult, load_configs
 from ingestion.config.schema import oncall_schema_path, render_oncall_schema, render_schema, schema_path
-from ingestion.errors import InvalidSourceConfigError, UnknownSourceError
+from ingestion.errors import InfraVarsError, InvalidSourceConfigError, UnknownSourceError
 from ingestion.infra_vars import INFRA_VARS_PATH, render_infra_vars
 from ingestion.paths import config_dir as default_config_dir
 from ingestion.plan_loader import load_entity_plan
@@ -150,7 +150,13 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 def cmd_infra_vars(args: argparse.Namespace) -> int:
     """The Terraform variables generated from the configs of every environment (containers, lifecycle rules)."""
-    text = render_infra_vars(Path(args.config_dir))
+    try:
+        text = render_infra_vars(Path(args.config_dir))
+    except (InvalidSourceConfigError, InfraVarsError) as error:
+        # Written from nothing (a wrong --config-dir) or from part of the configs, the file would drop containers
+        # and lifecycle rules that Terraform then destroys: nothing is written or printed.
+        print(f"ingest infra-vars: nothing written: {error}", file=sys.stderr)
+        return 1
     target = Path(args.out)
     if args.write:
         target.write_text(text, encoding="utf-8")
@@ -724,5 +730,45 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. What an operator causes outside the commands' own checks ends in one line and an exit
+    code, not a traceback: output piped into `head`, Ctrl-C, a file that cannot be written."""
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        code = int(args.func(args))
+        sys.stdout.flush()  # here, not at exit, so a reader that went away is caught below
+        return code
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, and keep Python's exit flush from raising again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, as a shell reports a pipeline's writer
+    except KeyboardInterrupt:
+        print(f"ingest {args.command}: interrupted", file=sys.stderr)
+        return 130  # 128 + SIGINT
+    except OSError as error:
+        # Writing --out to a missing folder or onto a folder, reading a file that went away.
+        where = f": {error.filename}" if error.filename else ""
+        print(f"ingest {args.command}: {error.strerror or error}{where}", file=sys.stderr)
+        return 1
+    except Exception as error:
+        if (said := _database_error(error)) is None:
+            raise
+        print(f"ingest {args.command}: {said}", file=sys.stderr)
+        return 1
+
+
+def _database_error(error: Exception) -> str | None:
+    """One line for a database that refused or did not answer (the driver's own first line, redacted) or whose
+    driver is missing, or None for any other error. SQLAlchemy's text would add the statement and a link; the URL
+    stays out (the command has named the database on stderr before connecting)."""
+    from sqlalchemy.exc import DBAPIError, NoSuchModuleError
+
+    from ingestion.redact import redact
+
+    if isinstance(error, NoSuchModuleError):
+        return f"no database driver for this URL's scheme ({redact(str(error))})"
+    if isinstance(error, ModuleNotFoundError) and error.name and not error.name.startswith("ingestion"):
+        return f"the module {error.name!r} is not installed (a database driver this URL's scheme needs?)"
+    if not isinstance(error, DBAPIError):
+        return None
+    lines = str(error.orig).strip().splitlines() or [type(error.orig).__name__]
+    return f"the database refused or did not answer: {redact(lines[0])}"

@@ -113,11 +113,19 @@ def _check_rules(rules: list[dict[str, Any]]) -> None:
 def infra_vars(config_dir: Path) -> dict[str, Any]:
     """The Terraform variables for every environment. Every config must be valid: a rule left out for a broken
     config would let its data outlive its retention, or never be tiered."""
+    # Variables from nothing (a mistyped folder) would tell Terraform to destroy every container and rule.
+    if not config_dir.is_dir():
+        raise InfraVarsError(f"config folder {config_dir} does not exist")
+    envs = environments(config_dir)
+    if not envs:
+        raise InfraVarsError(f"{config_dir / OVERLAYS_DIR} holds no environment overlay (<env>.json)")
     by_env: dict[str, Any] = {}
-    for env in environments(config_dir):
+    for env in envs:
         result = load_configs(config_dir, env)
         if result.errors:
             raise InvalidSourceConfigError(result.errors)
+        if not result.configs:
+            raise InfraVarsError(f"{config_dir} holds no source config (<source>.json)")
         by_env[env] = storage_layout(result.configs)
     return {"lake_by_environment": by_env}
 

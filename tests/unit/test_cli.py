@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 
@@ -263,3 +264,90 @@ def test_retention_plans_each_entity_as_the_named_environment_has_it(tmp_path: P
     }
     assert set(by_env["prod"].values()) == {3650}
     assert 3650 not in by_env["dev"].values()
+
+
+@pytest.mark.parametrize("command", ["list", "schema"])
+def test_a_reader_that_went_away_ends_the_command_quietly(command: str) -> None:
+    # As `ingest list | head -0`: the pipe's reading end is closed before the command writes.
+    argv = [str(REPO / "scripts" / "ingest"), "--config-dir", str(CONFIGS), command]
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    assert process.stderr is not None
+    process.stdout.close()
+    stderr = process.stderr.read()
+    assert (process.wait(timeout=60), stderr) == (141, "")
+
+
+def test_an_out_file_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-folder" / "inventory.md"
+    done = ingest("docs", "--out", str(missing))
+    assert (done.returncode, done.stderr) == (1, f"ingest docs: No such file or directory: {missing}\n")
+    onto_folder = ingest("docs", "--out", str(tmp_path))
+    assert onto_folder.returncode == 1
+    assert onto_folder.stderr == f"ingest docs: Is a directory: {tmp_path}\n"
+
+
+def test_infra_vars_writes_nothing_from_a_wrong_or_empty_config_folder(tmp_path: Path) -> None:
+    out = tmp_path / "generated.auto.tfvars.json"
+    wrong = ingest("infra-vars", "--write", "--out", str(out), config_dir=tmp_path / "typo")
+    assert (wrong.returncode, wrong.stderr) == (
+        1,
+        f"ingest infra-vars: nothing written: config folder {tmp_path / 'typo'} does not exist\n",
+    )
+    empty = tmp_path / "empty"
+    shutil.copytree(CONFIGS / "overlays", empty / "overlays")
+    no_sources = ingest("infra-vars", "--write", "--out", str(out), config_dir=empty)
+    assert (no_sources.returncode, no_sources.stderr) == (
+        1,
+        f"ingest infra-vars: nothing written: {empty} holds no source config (<source>.json)\n",
+    )
+    broken = ingest("infra-vars", "--write", "--out", str(out), config_dir=_broken_copy(tmp_path))
+    assert broken.returncode == 1
+    assert broken.stderr.startswith("ingest infra-vars: nothing written: ")
+    assert "Traceback" not in broken.stderr
+    assert not out.exists()
+
+
+def _broken_copy(tmp_path: Path) -> Path:
+    target = tmp_path / "broken"
+    shutil.copytree(CONFIGS, target)
+    (target / "not_json.json").write_text('{"name": "not_json",\n "kind": sql}')
+    return target
+
+
+def test_scaffold_leaves_an_existing_out_file_alone_unless_forced(tmp_path: Path) -> None:
+    existing = tmp_path / "crm.json"
+    existing.write_text('{"name": "crm"}')
+    # Refused before the connection is looked up: none named `nowhere` exists.
+    done = ingest("scaffold", "--conn", "nowhere", "--table", "items", "--out", str(existing))
+    assert (done.returncode, done.stderr) == (
+        2,
+        f"ingest scaffold: {existing} exists; nothing was drafted (--force replaces it)\n",
+    )
+    assert existing.read_text() == '{"name": "crm"}'
+
+
+def _silent_server() -> tuple[socket.socket, int]:
+    """A TCP port that accepts connections and never answers (a hung server, or a proxy to nowhere)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    return server, server.getsockname()[1]
+
+
+def test_a_control_db_that_refuses_or_never_answers_is_one_line_without_the_password() -> None:
+    server, silent_port = _silent_server()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]  # nothing listens once the probe is closed
+    try:
+        for port in (closed_port, silent_port):
+            url = f"postgresql://loader:Hunter2-Secret@127.0.0.1:{port}/control"
+            done = ingest("watermark", "--db-url", url, "show")
+            assert done.returncode == 1, done.stderr
+            last = done.stderr.splitlines()[-1]
+            assert last.startswith("ingest watermark: the database refused or did not answer: "), done.stderr
+            assert "Traceback" not in done.stderr
+            assert "Hunter2-Secret" not in done.stdout + done.stderr
+    finally:
+        server.close()

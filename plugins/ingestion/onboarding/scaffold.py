@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -112,6 +113,10 @@ def run(args: argparse.Namespace) -> int:
     from ingestion.onboarding.console import own_stdout, quiet_libraries
 
     quiet_libraries()
+    if args.out and os.path.lexists(args.out) and not args.force:
+        # A draft written over a source's config would still validate: nothing would catch the loss.
+        print(f"ingest scaffold: {args.out} exists; nothing was drafted (--force replaces it)", file=sys.stderr)
+        return 2
     # The loader wants a config's name to be its file's: --out names it unless --name does.
     name = args.name or (source_name(Path(args.out).stem) if args.out else source_name(args.conn))
     with own_stdout() as out:
@@ -127,7 +132,8 @@ def run(args: argparse.Namespace) -> int:
             return 1
         text = json.dumps(config, indent=2, ensure_ascii=False) + "\n"
         if args.out:
-            Path(args.out).write_text(text, encoding="utf-8")
+            with open(args.out, "w" if args.force else "x", encoding="utf-8") as draft:
+                draft.write(text)
             report = out
         else:
             out.write(text)
@@ -152,5 +158,6 @@ def add_parser(commands: Any) -> None:
     scaffold.add_argument("--sample", type=int, default=DEFAULT_SAMPLE, help="rows or records sampled (default: 200)")
     scaffold.add_argument("--owner", default="owner@example.com", help="owners.primary (default: a placeholder)")
     scaffold.add_argument("--team", default="unassigned", help="owners.team (default: a placeholder)")
-    scaffold.add_argument("--out", help="file to write (default: standard output)")
+    scaffold.add_argument("--out", help="file to write (default: standard output); refused if it exists")
+    scaffold.add_argument("--force", action="store_true", help="replace the --out file if it exists")
     scaffold.set_defaults(func=run)

@@ -21,6 +21,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine
 
@@ -192,12 +193,24 @@ def control_db_url(explicit: str | None = None) -> str:
     return resolve_control_db(explicit).url
 
 
+# Seconds to wait for the control DB to accept a connection (libpq's and MySQL's connect_timeout).
+CONNECT_TIMEOUT_SECONDS = 15
+TIMEOUT_BACKENDS = frozenset({"postgresql", "mysql", "mariadb"})
+
+
 def engine_for(control_db: ControlDb) -> Engine:
+    from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
     try:
+        url = make_url(control_db.url)
+        connect_args: dict[str, Any] = {}
+        if url.get_backend_name() in TIMEOUT_BACKENDS and "connect_timeout" not in url.query:
+            # Without it, a host that drops packets or a server that accepts and never answers holds the command or
+            # the task until the OS gives up (minutes); a URL's own connect_timeout wins.
+            connect_args["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
         # pool_pre_ping: a task may hold the engine across a database restart.
-        return create_engine(control_db.url, pool_pre_ping=True, future=True)
+        return create_engine(url, pool_pre_ping=True, future=True, connect_args=connect_args)
     except ArgumentError:  # its message quotes the URL, password and all
         raise ControlDbConfigError(
             f"the control database URL from {control_db.origin} is not a SQLAlchemy URL "
