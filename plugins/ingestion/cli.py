@@ -407,6 +407,11 @@ def cmd_watermark(args: argparse.Namespace) -> int:
     if args.action in ("set", "reset"):
         return _change_watermark(args)
     store = _store(args)
+    known = _known_sources(args)
+    # Marks of a source whose config was removed are still shown; a typo, which has none, is named.
+    if args.source is not None and args.source not in known and not store.list_watermarks(args.source):
+        print(f"no source {args.source!r}; known: {', '.join(known)}", file=sys.stderr)
+        return 2
     if args.action == "show":
         marks = store.list_watermarks(args.source)
         if args.entity:
@@ -433,6 +438,9 @@ def _change_watermark(args: argparse.Namespace) -> int:
     value_type = args.type
     given = ""
     if args.action == "set":
+        if (unread := _watermark_unread(entity)) is not None:
+            print(f"{args.source}.{args.entity}: {unread}; nothing was changed", file=sys.stderr)
+            return 2
         chosen = _value_to_set(args, entity)
         if isinstance(chosen, int):
             return chosen
@@ -449,6 +457,17 @@ def _change_watermark(args: argparse.Namespace) -> int:
     detail = f"{mark.value_type}{given}; " if args.action == "set" else ""
     print(f"{mark.source}.{mark.entity} watermark is now {mark.value!r} ({detail}{args.reason})")
     return 0
+
+
+def _watermark_unread(entity: Entity) -> str | None:
+    """Why no run would read a watermark set on this entity, or None when one would: a value set where none is read
+    changes nothing, and the operator would believe the next run starts from it."""
+    mode = entity.load.mode
+    if entity.locator.kind == "sftp":
+        return "load.mode is full: every run reads every file, whatever the watermark" if mode == "full" else None
+    if mode != "incremental":
+        return f"load.mode is {mode}: its runs read no watermark (only incremental loads start from one)"
+    return None
 
 
 def cmd_retention(args: argparse.Namespace) -> int:
@@ -569,6 +588,20 @@ def cmd_access(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    value = int(text) if text.strip().lstrip("+").isdigit() else 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return value
+
+
+def _said(text: str) -> str:
+    """A reason the history keeps: not blank (an audit line that says nothing defeats the audit)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must say why (it is kept in the history); it is blank")
+    return text
+
+
 DB_URL_HELP = (
     "control DB URL (default: $INGEST_CONTROL_DB_URL, then the Airflow connection $INGEST_CONTROL_CONN_ID or "
     "control_db; never guessed: without one the command exits 2)"
@@ -616,7 +649,7 @@ def build_parser() -> argparse.ArgumentParser:
     history = actions.add_parser("history", help="every change, newest first")
     history.add_argument("source")
     history.add_argument("entity", nargs="?")
-    history.add_argument("--limit", type=int, default=50)
+    history.add_argument("--limit", type=_positive_int, default=50)
     set_mark = actions.add_parser(
         "set", help="set a watermark to a value, stored in the form a run writes (timestamps as UTC ISO 8601)"
     )
@@ -635,7 +668,7 @@ def build_parser() -> argparse.ArgumentParser:
     reset.add_argument("entity")
     reset.set_defaults(type="timestamp")
     for action in (set_mark, reset):
-        action.add_argument("--reason", required=True, help="why: kept in the watermark history")
+        action.add_argument("--reason", required=True, type=_said, help="why: kept in the watermark history")
     watermark.set_defaults(func=cmd_watermark)
 
     status = commands.add_parser(

@@ -351,3 +351,25 @@ def test_a_control_db_that_refuses_or_never_answers_is_one_line_without_the_pass
             assert "Hunter2-Secret" not in done.stdout + done.stderr
     finally:
         server.close()
+
+
+def test_watermark_commands_refuse_what_no_run_would_read_and_name_a_typo(tmp_path: Path) -> None:
+    db = ["watermark", "--db-url", f"sqlite:///{tmp_path / 'control.db'}"]
+    # crm.orders loads by interval: no run reads its watermark, so setting one would change nothing.
+    unread = ingest(*db, "set", "crm", "orders", "2026-11-01", "--reason", "start over")
+    assert (unread.returncode, unread.stderr.splitlines()[-1]) == (
+        2,
+        "crm.orders: load.mode is interval: its runs read no watermark (only incremental loads start from one); "
+        "nothing was changed",
+    )
+    blank = ingest(*db, "set", "crm", "customers", "2026-11-01", "--reason", " ")
+    assert blank.returncode == 2
+    assert "--reason: must say why (it is kept in the history); it is blank" in blank.stderr
+    for action in ("show", "history"):
+        typo = ingest(*db, action, "crmm")
+        assert (typo.returncode, typo.stderr.splitlines()[-1]) == (
+            2,
+            "no source 'crmm'; known: crm, orders_api, partner_files",
+        )
+    assert ingest(*db, "history", "crm", "--limit", "-5").returncode == 2
+    assert ingest(*db, "history", "crm", "--limit", "3").returncode == 0
