@@ -505,9 +505,30 @@ def cmd_retention(args: argparse.Namespace) -> int:
             env=args.env,
             echo=print,
         )
+    except Exception as error:
+        if (said := _lake_error(error)) is None:
+            raise
+        print(f"ingest retention: stopped: {said}", file=sys.stderr)
+        return 1
     finally:
         store.engine.dispose()
     return 0
+
+
+def _lake_error(error: Exception) -> str | None:
+    """One line for a lake that is not configured or did not answer, or None for any other error. An apply that
+    fails part way has recorded each change it made before the failure, so the next run goes on from there."""
+    from airflow.exceptions import AirflowNotFoundException
+    from azure.core.exceptions import AzureError
+
+    from ingestion.redact import redact
+
+    if isinstance(error, AirflowNotFoundException):
+        return f"{error} (the lake's Airflow connection; see docs/deployment.md)"
+    if isinstance(error, AzureError):
+        lines = str(error).strip().splitlines() or [type(error).__name__]
+        return f"the lake did not answer: {redact(lines[0])}"
+    return None
 
 
 def cmd_oncall(args: argparse.Namespace) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -373,3 +374,28 @@ def test_watermark_commands_refuse_what_no_run_would_read_and_name_a_typo(tmp_pa
         )
     assert ingest(*db, "history", "crm", "--limit", "-5").returncode == 2
     assert ingest(*db, "history", "crm", "--limit", "3").returncode == 0
+
+
+def test_retention_without_the_lake_connection_is_one_line(tmp_path: Path) -> None:
+    # No Airflow connection of any kind: only the control DB, an SQLite file.
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "AIRFLOW_HOME": str(tmp_path / "airflow")}
+    done = subprocess.run(
+        [
+            str(REPO / "scripts" / "ingest"),
+            "--config-dir",
+            str(CONFIGS),
+            "retention",
+            "--dry-run",
+            "--db-url",
+            f"sqlite:///{tmp_path / 'control.db'}",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == (
+        "ingest retention: stopped: The conn_id `lake_wasb` isn't defined (the lake's Airflow connection; see "
+        "docs/deployment.md)"
+    )
