@@ -539,10 +539,10 @@ def cmd_oncall(args: argparse.Namespace) -> int:
 
     try:
         at = datetime.fromisoformat(args.at.replace("Z", "+00:00")) if args.at else datetime.now(UTC)
-    except ValueError:
+        at = (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError):
         print(f"ingest oncall: --at {args.at!r} is not a time (ISO 8601, e.g. 2026-12-24T10:00:00Z)", file=sys.stderr)
         return 2
-    at = at if at.tzinfo else at.replace(tzinfo=UTC)
     try:
         config = load_oncall(Path(args.config_dir))
     except InvalidSourceConfigError as error:
@@ -554,7 +554,11 @@ def cmd_oncall(args: argparse.Namespace) -> int:
     print(f"on call at {at.astimezone(UTC):%Y-%m-%d %H:%M} UTC")
     rows = [("team", "on call", "backup", "lead", "until (UTC)", "why")]
     for team, rotation in sorted(config.teams.items()):
-        duty = on_call(team, rotation, at)
+        try:
+            duty = on_call(team, rotation, at)
+        except OverflowError:  # the rotation's next hand-over would be past the year 9999
+            print(f"ingest oncall: --at {args.at!r} is too far ahead to place {team}'s rotation", file=sys.stderr)
+            return 2
         rows.append((team, duty.primary, duty.secondary or "-", duty.lead, f"{duty.until:%Y-%m-%d %H:%M}", duty.reason))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:

@@ -399,3 +399,20 @@ def test_retention_without_the_lake_connection_is_one_line(tmp_path: Path) -> No
         "ingest retention: stopped: The conn_id `lake_wasb` isn't defined (the lake's Airflow connection; see "
         "docs/deployment.md)"
     )
+
+
+def test_times_past_what_python_can_hold_are_refused_not_a_traceback(tmp_path: Path) -> None:
+    last_day_in_new_york = "9999-12-31T23:59:59-05:00"  # in UTC, a year 10000 does not exist
+    oncall = ingest("oncall", "--at", last_day_in_new_york)
+    assert (oncall.returncode, oncall.stderr) == (
+        2,
+        f"ingest oncall: --at '{last_day_in_new_york}' is not a time (ISO 8601, e.g. 2026-12-24T10:00:00Z)\n",
+    )
+    ahead = ingest("oncall", "--at", "9999-12-31T00:00:00Z")
+    assert ahead.returncode == 2
+    assert "is too far ahead to place" in ahead.stderr
+    db = ["watermark", "--db-url", f"sqlite:///{tmp_path / 'control.db'}"]
+    mark = ingest(*db, "set", "crm", "customers", last_day_in_new_york, "--reason", "typo")
+    assert mark.returncode == 2
+    assert mark.stderr.startswith(f"crm.customers: '{last_day_in_new_york}' is not a timestamp: ")
+    assert "Traceback" not in oncall.stderr + ahead.stderr + mark.stderr

@@ -78,7 +78,10 @@ def _timestamp(text: str) -> datetime:
     except ValueError:
         raise _refused(text, "timestamp") from None
     aware = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    return aware.astimezone(UTC)
+    try:
+        return aware.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00:00-05:00 is past the last UTC time Python can hold
+        raise _refused(text, "timestamp") from None
 
 
 def _integer(text: str) -> int:
