@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: help bootstrap stack-up stack-down stack-status test test-unit demo run airflow airflow-stop deploy-local lint format constraints clean validate bench-parse
+.PHONY: help bootstrap stack-up stack-down stack-status test test-unit demo run dag-given airflow airflow-stop deploy-local lint format constraints clean validate bench-parse
 
 help:
 	@echo "make demo          stack up, run the sample DAGs on the metadata DB make airflow serves, print a summary"
@@ -48,8 +48,12 @@ bench-parse: bootstrap
 demo: bootstrap
 	@bash scripts/demo.sh
 
-run: stack-up
+# dag-given first: without DAG, say so before the bootstrap and the stack take minutes to come up.
+run: dag-given stack-up
 	@bash scripts/run_dag.sh "$(DAG)" $(DATE)
+
+dag-given:
+	@[ -n "$(DAG)" ] || { echo "usage: make run DAG=<dag_id> [DATE=YYYY-MM-DD]" >&2; exit 2; }
 
 airflow: stack-up
 	@set -a; source $${STACK_STATE_DIR:-.stack}/env; set +a; source scripts/airflow_env.sh; $(PY) scripts/airflow_local.py run $(if $(EXECUTOR),--executor $(EXECUTOR))
