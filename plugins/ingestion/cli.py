@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ingestion.config.loader import LoadResult, load_configs
+from ingestion.config.loader import OVERLAYS_DIR, LoadResult, load_configs
 from ingestion.config.schema import oncall_schema_path, render_oncall_schema, render_schema, schema_path
 from ingestion.errors import InfraVarsError, InvalidSourceConfigError, UnknownSourceError
 from ingestion.infra_vars import INFRA_VARS_PATH, render_infra_vars
@@ -791,6 +791,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command. What an operator causes outside the commands' own checks ends in one line and an exit
     code, not a traceback: output piped into `head`, Ctrl-C, a file that cannot be written."""
     args = build_parser().parse_args(argv)
+    if (unknown := _unknown_env(args)) is not None:
+        print(f"ingest: {unknown}", file=sys.stderr)
+        return 2
     try:
         code = int(args.func(args))
         sys.stdout.flush()  # here, not at exit, so a reader that went away is caught below
@@ -812,6 +815,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"ingest {args.command}: {said}", file=sys.stderr)
         return 1
+
+
+def _unknown_env(args: argparse.Namespace) -> str | None:
+    """Why --env names no environment of the config folder, or None. Without its overlay, a mistyped `--env prdo`
+    would plan with the defaults alone (dev-like retries, retention, containers) and say nothing."""
+    overlays = Path(args.config_dir) / OVERLAYS_DIR
+    if args.env is None or not overlays.is_dir() or (overlays / f"{args.env}.json").is_file():
+        return None
+    known = sorted(p.stem for p in overlays.glob("*.json"))
+    return f"--env {args.env!r} has no overlay {OVERLAYS_DIR}/{args.env}.json; environments: {', '.join(known)}"
 
 
 def _database_error(error: Exception) -> str | None:

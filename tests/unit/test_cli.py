@@ -416,3 +416,12 @@ def test_times_past_what_python_can_hold_are_refused_not_a_traceback(tmp_path: P
     assert mark.returncode == 2
     assert mark.stderr.startswith(f"crm.customers: '{last_day_in_new_york}' is not a timestamp: ")
     assert "Traceback" not in oncall.stderr + ahead.stderr + mark.stderr
+
+
+def test_an_env_without_an_overlay_is_refused_naming_the_environments() -> None:
+    typo = ingest("validate", env="prdo")
+    assert (typo.returncode, typo.stderr) == (
+        2,
+        "ingest: --env 'prdo' has no overlay overlays/prdo.json; environments: dev, prod\n",
+    )
+    assert ingest("validate", env="prod").returncode == 0
