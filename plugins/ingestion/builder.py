@@ -118,8 +118,9 @@ def _deadlines(plan: DagPlan) -> list[Any] | None:
     return alerts or None
 
 
-def build_dag(plan: DagPlan, rotation: Rotation | None = None) -> DAG:
-    """The DAG of a source's plan; `rotation` is its team's on-call rotation, for the runbook."""
+def build_dag(plan: DagPlan, rotation: Rotation | None = None, *, register: bool = True) -> DAG:
+    """The DAG of a source's plan; `rotation` is its team's on-call rotation, for the runbook. With `register` false,
+    the DAG is not registered with the DAG file being parsed (Airflow collects every DAG a `with` block closes)."""
     with DAG(
         dag_id=plan.dag_id,
         description=plan.description,
@@ -131,6 +132,7 @@ def build_dag(plan: DagPlan, rotation: Rotation | None = None) -> DAG:
         max_active_runs=plan.max_active_runs,
         doc_md=render_runbook(plan, rotation),
         deadline=_deadlines(plan),
+        auto_register=register,
     ) as dag:
         task_args = _task_args(plan)
         for entity in plan.entities:
