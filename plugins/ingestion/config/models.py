@@ -11,6 +11,7 @@ import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -39,6 +40,16 @@ SECRET_KEYS = frozenset(
         "sas_token",
     }
 )
+
+# Upper bounds of the durations a config gives in minutes, seconds or days. They become timedeltas (retry delays and
+# deadlines of the DAG, windows, retention cut-offs counted back from today), and a number past what timedelta or date
+# arithmetic holds raised OverflowError while the DAG folder was parsed. A year (of minutes or seconds) and about a
+# century of days are far beyond any real setting, and far inside those ranges.
+MAX_MINUTES = 527_040  # 366 days
+MAX_SECONDS = MAX_MINUTES * 60
+MAX_DAYS = 36_600
+# Airflow refuses a DAG with a longer tag (airflow.sdk's TAG_MAX_LEN; not imported: the models stay pure).
+MAX_TAG_CHARS = 100
 
 Name = Annotated[str, Field(pattern=NAME_PATTERN, description="lower snake_case, starts with a letter")]
 ConnId = Annotated[str, Field(pattern=CONN_ID_PATTERN, description="an Airflow connection id, never a secret")]
@@ -81,6 +92,22 @@ class Owners(Frozen):
         description="owning team (lowercase letters, digits, - and _): its users get the Airflow role team_<team>",
     )
     contact: str | None = Field(default=None, description="e-mail or channel of the owning team")
+
+    @field_validator("contact")
+    @classmethod
+    def _link_has_a_host(cls, value: str | None) -> str | None:
+        # An http(s) contact becomes the DAG's owner link, and Airflow refuses a link without a scheme and host.
+        if value is None or not value.startswith(("http://", "https://")):
+            return value
+        try:
+            host = urlsplit(value).netloc
+        except ValueError:  # an unclosed IPv6 bracket
+            host = ""
+        if not host:
+            raise ValueError(
+                "a contact starting with http:// or https:// is a link and needs a host, e.g. https://host/"
+            )
+        return value
 
 
 class Column(Frozen):
@@ -166,6 +193,7 @@ class LoadMode(Frozen):
     lookback_minutes: int = Field(
         default=0,
         ge=0,
+        le=MAX_MINUTES,
         description="timestamp cursors: re-read this far below the watermark for late rows (re-sent: at-least-once)",
     )
     lookback_ids: int = Field(
@@ -175,7 +203,10 @@ class LoadMode(Frozen):
         "with lower ids (re-sent: at-least-once)",
     )
     safety_margin_seconds: int = Field(
-        default=60, ge=0, description="timestamp cursors: upper bound is min(max cursor at start, now - margin)"
+        default=60,
+        ge=0,
+        le=MAX_SECONDS,
+        description="timestamp cursors: upper bound is min(max cursor at start, now - margin)",
     )
     partitions: Partitions | None = Field(
         default=None,
@@ -251,6 +282,8 @@ class Check(Frozen):
                 raise ValueError("check regex needs params.pattern")
         if self.kind == "freshness" and not _positive_number(params.get("max_age_minutes")):
             raise ValueError("check freshness needs params.max_age_minutes, a positive number")
+        if self.kind == "freshness" and params["max_age_minutes"] > MAX_MINUTES:
+            raise ValueError(f"check freshness: params.max_age_minutes is at most {MAX_MINUTES} (a year)")
         if self.kind == "zero_rows" and params.get("policy", "fail") not in ("allow", "warn", "fail"):
             raise ValueError("check zero_rows: params.policy is one of allow, warn, fail")
         return self
@@ -530,7 +563,7 @@ class HttpOptions(Frozen):
 class Alerts(Frozen):
     severity: Severity = Severity.HIGH
     channels: tuple[ConnId, ...] = ()
-    escalate_after_minutes: int = Field(default=30, ge=1)
+    escalate_after_minutes: int = Field(default=30, ge=1, le=MAX_MINUTES)
     on_retry: bool = Field(default=False, description="also alert each time a task fails and will be retried")
     long_run_factor: float = Field(
         default=3.0,
@@ -550,7 +583,7 @@ class Alerts(Frozen):
 
 class Deadline(Frozen):
     expected_duration_minutes: int | None = Field(
-        default=None, ge=1, description="alert when a run is still going this long after it was queued"
+        default=None, ge=1, le=MAX_MINUTES, description="alert when a run is still going this long after it was queued"
     )
     finish_by: str | None = Field(
         default=None,
@@ -562,9 +595,9 @@ class Deadline(Frozen):
 
 class Retries(Frozen):
     count: int = Field(default=3, ge=0, le=20)
-    delay_seconds: int = Field(default=60, ge=1)
+    delay_seconds: int = Field(default=60, ge=1, le=MAX_SECONDS)
     backoff_multiplier: float = Field(default=2.0, ge=1.0, description="each retry waits this much longer; 1 = fixed")
-    max_delay_minutes: int = Field(default=30, ge=1)
+    max_delay_minutes: int = Field(default=30, ge=1, le=MAX_MINUTES)
 
 
 class Retention(Frozen):
@@ -575,30 +608,35 @@ class Retention(Frozen):
     raw_days: int = Field(
         default=30,
         ge=1,
+        le=MAX_DAYS,
         description="days a partition of the landing container stays in the hot tier; older ones move to the "
         "archive tier (their manifests stay hot)",
     )
     archive_days: int = Field(
         default=365,
         ge=1,
+        le=MAX_DAYS,
         description="days a partition of the landing container is kept at all; older ones are deleted (not before "
         "raw_days: an archive period not longer than raw_days deletes at raw_days, never archived)",
     )
     sensitive_days: int = Field(
         default=30,
         ge=1,
+        le=MAX_DAYS,
         description="days a partition of the sensitive container (raw PII) is kept; older ones are deleted, never "
         "archived (and never kept longer than the landing partition of the same day)",
     )
     quarantine_days: int = Field(
         default=14,
         ge=1,
+        le=MAX_DAYS,
         description="days a quarantine partition (rejected records as they arrived, in the sensitive container) is "
         "kept; older ones are deleted (never kept longer than the sensitive container's partitions)",
     )
     control_days: int = Field(
         default=400,
         ge=1,
+        le=MAX_DAYS,
         description="days the control DB keeps an entity's run records, check results and processed-file entries; "
         "never fewer than the landing partitions are kept (their runs are known committed by these records). The "
         "entity's newest run, the run its watermark names and each file's latest entry are always kept",
@@ -755,7 +793,7 @@ class SourceConfig(Frozen):
     schedule: str | None = Field(default="@daily", description="cron expression, preset like @daily, or null")
     start_date: datetime
     catchup: bool = False
-    tags: tuple[str, ...] = ()
+    tags: tuple[Annotated[str, Field(max_length=MAX_TAG_CHARS)], ...] = ()
     kind: SourceKind
     conn_id: ConnId
     source_timezone: str = Field(
@@ -807,6 +845,19 @@ class SourceConfig(Frozen):
         if self.source_timezone != "UTC" and self.kind != SourceKind.SQL:
             raise ValueError(
                 f"source_timezone applies to sql sources; a {self.kind.value} source reads zone-less timestamps as UTC"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _continuous_runs_one_at_a_time(self) -> SourceConfig:
+        # Airflow's ContinuousTimetable allows one active run, and a source with an incremental entity gets several
+        # (a run may wait for the previous run's commit: ingestion.planner.max_active_runs).
+        if self.schedule == "@continuous" and (
+            incremental := [e.name for e in self.entities if e.load.mode == "incremental"]
+        ):
+            raise ValueError(
+                f"schedule @continuous allows one active run, and incremental entities {incremental} need several (a "
+                "run may wait for the previous run's commit): use a cron or preset schedule"
             )
         return self
 
