@@ -72,16 +72,21 @@ def _read_capped(path: Path) -> bytes | FileProblem:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
         return FileProblem("$", f"cannot read: {exc.strerror}")
-    with os.fdopen(fd, "rb") as handle:
-        try:
-            info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode):
-                return FileProblem("$", "not a regular file (a device, FIFO or folder named like a config)")
-            if info.st_size > MAX_CONFIG_BYTES:
-                return FileProblem("$", f"{info.st_size} bytes: a config file may be at most {mib} MiB")
+    # fstat before any file object: os.fdopen raises IsADirectoryError for a folder named like a config.
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            return FileProblem("$", "is a folder, not a file")
+        if not stat.S_ISREG(info.st_mode):
+            return FileProblem("$", "not a regular file (a device or FIFO named like a config)")
+        if info.st_size > MAX_CONFIG_BYTES:
+            return FileProblem("$", f"{info.st_size} bytes: a config file may be at most {mib} MiB")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
             raw = handle.read(MAX_CONFIG_BYTES + 1)  # the file may have grown since fstat
-        except OSError as exc:
-            return FileProblem("$", f"cannot read: {exc.strerror}")
+    except OSError as exc:
+        return FileProblem("$", f"cannot read: {exc.strerror}")
+    finally:
+        os.close(fd)
     if len(raw) > MAX_CONFIG_BYTES:
         return FileProblem("$", f"more than {MAX_CONFIG_BYTES} bytes: a config file may be at most {mib} MiB")
     return raw

@@ -24,6 +24,8 @@ import pytest
 from ingestion.config.config_files import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH
 from ingestion.config.loader import MAX_ERRORS_PER_CONFIG, ConfigError, LoadResult, load_configs
 from ingestion.config.models import SECRET_KEYS
+from ingestion.config.oncall import load_oncall
+from ingestion.errors import InvalidSourceConfigError
 from tests.sample_configs import SAMPLES, sample_config_dir
 
 SAMPLES_DIR = sample_config_dir()
@@ -263,6 +265,40 @@ def test_something_that_is_not_a_regular_file_is_refused(tmp_path: Path) -> None
     (error,) = result.errors
     assert (Path(error.file).name, error.path) == ("zero.json", "$")
     assert "not a regular file" in error.message
+
+
+@pytest.mark.parametrize(
+    ("folder_name", "refused"),
+    [
+        ("new_source.json", []),
+        ("_defaults.json", list(SAMPLES)),  # no source is loaded without its defaults
+        ("overlays/dev.json", list(SAMPLES)),  # nor without its environment's overlay
+        ("overlays/qa.json", []),
+    ],
+)
+def test_a_folder_named_like_a_config_is_refused_by_name(tmp_path: Path, folder_name: str, refused: list[str]) -> None:
+    folder = _folder(tmp_path)
+    target = folder / folder_name
+    if target.exists():
+        target.unlink()
+    target.mkdir()
+
+    result = load_configs(folder, "dev")
+
+    error, *others = result.errors
+    assert (str(Path(error.file).relative_to(folder)), error.path) == (folder_name, "$")
+    assert error.message == "is a folder, not a file"
+    assert [Path(e.file).stem for e in others] == refused
+    assert sorted(result.configs) == sorted(set(SAMPLES) - set(refused))
+
+
+def test_a_folder_named_like_the_oncall_file_is_refused_by_name(tmp_path: Path) -> None:
+    folder = _folder(tmp_path)
+    (folder / "_oncall.json").unlink()
+    (folder / "_oncall.json").mkdir()
+
+    with pytest.raises(InvalidSourceConfigError, match=r"_oncall\.json: \$: is a folder, not a file"):
+        load_oncall(folder)
 
 
 def test_a_fifo_named_like_a_config_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
