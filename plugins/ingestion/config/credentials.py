@@ -14,9 +14,14 @@ from typing import Any
 from ingestion.config.config_files import json_path_step
 from ingestion.config.models import SECRET_KEYS
 
-# scheme://user:password@ (the user may be empty: redis://:pw@host). No `/` before the `@`, so an address in a query
-# string (https://host:8443/x?owner=a@b.com) is not one.
-URI_WITH_PASSWORD = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/@:\"']*:[^\s/@\"']+@")
+# scheme://user:password@ (the user may be empty: redis://:pw@host). The password runs to the last `@` of the text (a
+# password may hold `/`, `:` and `@`: masking stops at none of them). What follows `user:` is no password when it is a
+# port followed by a path or query (host:8443/x?owner=a@b.com, [::1]:8080/x?...): an address in a query string is
+# not a credential.
+URI_WITH_PASSWORD = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/@:\"']*:(?!(?:[^\s/@\"']*:)?\d+[/?#])[^\s\"']+@")
+# Keys whose value no error quotes, found or not as a credential: a substring match, so that `db_password_2` or
+# `x-api-key` stay unquoted too. A false match only costs an error without the offending value.
+SECRET_LOOKING_KEY = re.compile(r"token|passw|pwd|secret|api[-_]?key|passphrase|sig|credential", re.IGNORECASE)
 AZURE_KEY = re.compile(r"\b(AccountKey|SharedAccessKey)=[^;\s\"']*", re.IGNORECASE)
 _CREDENTIAL_KEY_MESSAGE = (
     "looks like a credential: configs name connection ids, secrets belong in Airflow connections or the secrets backend"
@@ -78,6 +83,11 @@ def _value_problem(text: str) -> str | None:
     if AZURE_KEY.search(text):
         return _AZURE_MESSAGE
     return None
+
+
+def looks_secret(key: str) -> bool:
+    """Whether a key's name says its value may be a secret (see SECRET_LOOKING_KEY)."""
+    return SECRET_LOOKING_KEY.search(key) is not None
 
 
 def mask_credentials(text: str) -> str:

@@ -31,7 +31,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ingestion.config.config_files import FileProblem, json_path_step, json_type_name, read_config_file
-from ingestion.config.credentials import find_credentials, mask_credentials, without_credentials
+from ingestion.config.credentials import find_credentials, looks_secret, mask_credentials, without_credentials
 from ingestion.config.models import SourceConfig, SourceKind, entity_topic, topic_template_path
 
 DEFAULTS_FILE = "_defaults.json"
@@ -296,7 +296,7 @@ def _validate(
             located.append((err, layer, json_path))
     for err, layer, json_path in located[:MAX_ERRORS_PER_CONFIG]:
         message = err["msg"].removeprefix("Value error, ")
-        if err["type"] not in {"value_error", "assertion_error", "missing"}:
+        if _quotes_input(err["type"], loc):
             message += f" (got {json.dumps(err.get('input'), default=str)[:80]})"
         if layer.file != path:
             message += f" (merged into {path.name})"
@@ -308,6 +308,15 @@ def _validate(
             )
         )
     return None
+
+
+def _quotes_input(error_type: str, loc: tuple[int | str, ...]) -> bool:
+    """Whether an error's message ends with the value it refused. Not for errors that say it already, nor for an
+    unknown key (its value is whatever was pasted there, a password as likely as not: the path names the key), nor
+    for a value under a key named like a secret."""
+    if error_type in {"value_error", "assertion_error", "missing", "extra_forbidden"}:
+        return False
+    return not any(isinstance(part, str) and looks_secret(part) for part in loc)
 
 
 def _at_or_under(json_path: str, parent: str) -> bool:

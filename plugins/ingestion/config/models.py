@@ -29,6 +29,9 @@ SECRET_KEYS = frozenset(
     {
         "password",
         "passwd",
+        "pwd",
+        "passphrase",
+        "access_token",
         "secret",
         "token",
         "api_key",
