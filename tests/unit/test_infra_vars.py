@@ -135,9 +135,10 @@ def test_an_invalid_config_generates_nothing(tmp_path: Path) -> None:
 
 
 def test_a_container_for_both_general_and_sensitive_data_is_refused() -> None:
-    entity = {"name": "mixed", "locator": {"kind": "sql", "table": "t"}, "landing": {"container": "sensitive"}}
+    # Within one source the config refuses it; across sources, one's landing container is another's sensitive one.
+    other = _config(name="other_db", landing={"container": "sensitive", "sensitive_container": "other-sensitive"})
     with pytest.raises(InfraVarsError, match=r"\['sensitive'\]"):
-        storage_layout({"shop_db": _config(entities=[*SOURCE["entities"], entity])})
+        storage_layout({"shop_db": _config(), "other_db": other})
 
 
 def test_colliding_rule_names_are_refused() -> None:

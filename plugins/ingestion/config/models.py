@@ -865,6 +865,24 @@ class SourceConfig(Frozen):
         return self
 
     @model_validator(mode="after")
+    def _sensitive_data_lands_apart(self) -> SourceConfig:
+        # Raw PII (pii_strategy sensitive, undeclared data, quarantine) goes to sensitive_container so that it never
+        # sits in the general one, whose readers and retention are others'. One container for both defeats that.
+        # Checked on the landing each entity gets: the source's, with the fields its own `landing` sets on top.
+        spots = [("$.landing", self.landing)]
+        for index, entity in enumerate(self.entities):
+            if entity.landing is not None:
+                update = entity.landing.model_dump(exclude_unset=True)
+                spots.append((f"$.entities[{index}].landing", self.landing.model_copy(update=update)))
+        for path, landing in spots:
+            if landing.container == landing.sensitive_container:
+                raise ValueError(
+                    f"{path}.container and {path}.sensitive_container are both {landing.container!r}: raw PII would "
+                    "land in the general container; give the sensitive data a container of its own"
+                )
+        return self
+
+    @model_validator(mode="after")
     def _finish_by_needs_a_daily_schedule(self) -> SourceConfig:
         if self.deadline.finish_by and daily_run_time(self.schedule) is None:
             raise ValueError(
