@@ -17,7 +17,8 @@ topic, so a second writer makes every run of both abort). The configs involved a
 Layout of the config folder:
 - `<source>.json`: one per source;
 - `_defaults.json`: merged under every source;
-- `overlays/<env>.json`: `{"*": {...}, "<source>": {...}}` merged on top, env from `INGEST_ENV` (default `dev`).
+- `overlays/<env>.json`: `{"*": {...}, "<source>": {...}}` merged on top, env from `INGEST_ENV` (default `dev`); a
+  key naming no source file of the folder is an error (the sources still load: it changes none of them).
 """
 
 from __future__ import annotations
@@ -200,10 +201,14 @@ def _read_shared(config_dir: Path, env: str, errors: list[ConfigError]) -> _Shar
     shared = _Shared(defaults, defaults_file, {}, overlay_file)
     # Every overlay, not only this environment's: a credential committed in the prod overlay must fail CI in dev.
     overlay_files = sorted((config_dir / OVERLAYS_DIR).glob("*.json")) if (config_dir / OVERLAYS_DIR).is_dir() else []
+    # An entry for no source (a typo: "crn" for "crm") would be ignored, and the setting it was meant for missing.
+    sources = {path.stem for path in config_dir.glob("*.json") if not path.name.startswith("_")}
     for path in overlay_files:
         overlay = _read_checked(path, errors)
         bad_entries = set()
         for key, entry in (overlay or {}).items():
+            if key != "*" and key not in sources:
+                errors.append(ConfigError(str(path), "$" + json_path_step(key), f"no source named {key!r}"))
             if not isinstance(entry, dict):
                 errors.append(
                     ConfigError(

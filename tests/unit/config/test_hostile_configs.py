@@ -398,6 +398,26 @@ def test_an_integer_too_long_to_convert_is_an_error_not_an_exception(tmp_path: P
     assert "invalid JSON" in error.message
 
 
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_an_overlay_entry_for_no_source_is_refused_and_the_sources_still_load(tmp_path: Path, env: str) -> None:
+    folder = _folder(tmp_path)
+    prod = json.loads((folder / "overlays" / "prod.json").read_text())
+    prod["crn"] = prod.pop("crm")  # a typo: crm's critical severity would be silently missing
+    (folder / "overlays" / "prod.json").write_text(json.dumps(prod))
+
+    result = load_configs(folder, env)
+
+    assert [str(e).removeprefix(f"{folder}/") for e in result.errors] == [
+        "overlays/prod.json: $.crn: no source named 'crn'"
+    ]
+    assert sorted(result.configs) == list(SAMPLES)
+
+
+def test_the_sample_overlays_name_only_sources_of_the_folder() -> None:
+    for env in ("dev", "prod"):
+        assert load_configs(SAMPLES_DIR, env).errors == []
+
+
 def test_an_overlay_entry_that_is_not_an_object_is_refused(tmp_path: Path) -> None:
     folder = _folder(tmp_path)
     (folder / "overlays" / "dev.json").write_text(json.dumps({"*": ["retries"], "crm": "x"}))
