@@ -296,7 +296,8 @@ def test_infra_vars_writes_nothing_from_a_wrong_or_empty_config_folder(tmp_path:
         f"ingest infra-vars: nothing written: config folder {tmp_path / 'typo'} does not exist\n",
     )
     empty = tmp_path / "empty"
-    shutil.copytree(CONFIGS / "overlays", empty / "overlays")
+    (empty / "overlays").mkdir(parents=True)
+    (empty / "overlays" / "dev.json").write_text('{"*": {"retries": {"count": 1}}}')
     no_sources = ingest("infra-vars", "--write", "--out", str(out), config_dir=empty)
     assert (no_sources.returncode, no_sources.stderr) == (
         1,
