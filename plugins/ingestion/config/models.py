@@ -44,6 +44,7 @@ SECRET_KEYS = frozenset(
     }
 )
 
+CRON_FIELDS = 5
 # Upper bounds of the durations a config gives in minutes, seconds or days. They become timedeltas (retry delays and
 # deadlines of the DAG, windows, retention cut-offs counted back from today), and a number past what timedelta or date
 # arithmetic holds raised OverflowError while the DAG folder was parsed. A year (of minutes or seconds) and about a
@@ -822,8 +823,12 @@ class SourceConfig(Frozen):
             if value is not None and value not in SCHEDULE_PRESETS:
                 raise ValueError(f"unknown schedule preset {value!r}; use one of {sorted(SCHEDULE_PRESETS)} or a cron")
             return value
-        if not _cron_is_valid(value):
-            raise ValueError(f"{value!r} is not a valid cron expression")
+        if len(value.split()) != CRON_FIELDS or not _cron_is_valid(value):
+            # Five fields only: croniter also takes a sixth, as seconds, so a Quartz habit ("0 0 2 * * *", meant as
+            # 02:00 daily) would schedule a run every second.
+            raise ValueError(
+                f"{value!r} is not a valid cron expression (five fields: minute hour day-of-month month day-of-week)"
+            )
         if not _cron_fires(value):
             raise ValueError(f"cron {value!r} never fires (a day that no month has?)")
         return value

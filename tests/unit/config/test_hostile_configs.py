@@ -570,6 +570,7 @@ UNKNOWN_KEYS: list[tuple[str | int, ...]] = [
 BAD_CRONS = [
     *("61 * * * *", "* * *", "0 25 * * *", "*/0 * * * *", "0 0 * * 8", "", "every day", "@sometimes"),
     *("0 0 31 2 *", "0 0 30 2 *"),  # well-formed, but never due: building the DAG's runbook raised
+    *("0 0 2 * * *", "* * * * * *"),  # six fields: croniter reads the last as seconds (runs every second)
 ]
 BAD_IDENTIFIERS: list[tuple[tuple[str | int, ...], str, str]] = [
     ((*E0, "name"), "Customers", "should match pattern"),
