@@ -44,11 +44,15 @@ def count_true(mask: pa.BooleanArray) -> int:
     return int(pc.sum(mask.cast(pa.int64())).as_py() or 0)
 
 
-def key_texts(keys: pa.RecordBatch) -> list[str]:
-    """One text per row of a batch of key columns (as landed)."""
+def key_texts(keys: pa.RecordBatch) -> list[str | None]:
+    """One text per row of a batch of key columns (as landed); None for a row whose key holds a null. A null tells
+    no row from another (a view's key column may hold several), so such a row is never taken for one published."""
     columns = [column.to_pylist() for column in keys.columns]
     rows = zip(*columns, strict=True)
-    return [json.dumps(list(values), default=_text, ensure_ascii=False, separators=(",", ":")) for values in rows]
+    return [
+        None if None in values else json.dumps(list(values), default=_text, ensure_ascii=False, separators=(",", ":"))
+        for values in rows
+    ]
 
 
 def without(batch: pa.RecordBatch, mask: pa.BooleanArray, drop: list[bool]) -> pa.RecordBatch:

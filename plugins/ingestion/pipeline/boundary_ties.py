@@ -18,7 +18,7 @@ value (state/boundary_keys.py, under its run id), and the next run leaves those 
   the run's set;
 - windows from a lookback re-send what they re-read: nothing is left out there (at-least-once, as configured);
 - entities without a primary key read the watermark's value inclusively and re-send its rows (nothing to tell a
-  published row from a new one by).
+  published row from a new one by); so are rows whose key holds a null (a view's key columns may).
 
 Memory: one set in memory, the keys at the watermark the run starts from (as many as rows share that one cursor
 value). A SQL run knows its high value before reading and streams the keys it lands there to the control database
@@ -116,7 +116,7 @@ class BoundaryTies:
         at_low = rows_at(batch, self.cursor, self.watermark, self.window.cursor_zone)
         if not count_true(at_low):
             return batch
-        flags = [key in self.published for key in self._keys(batch.filter(at_low))]
+        flags = [key is not None and key in self.published for key in self._keys(batch.filter(at_low))]
         kept = without(batch, at_low, flags)
         self.left_out += batch.num_rows - kept.num_rows
         return kept
@@ -140,7 +140,8 @@ class BoundaryTies:
         if not count_true(at_high):
             return
         known = self.published if self.target == self.watermark else set()
-        keys = [key for key in self._keys(batch.filter(at_high)) if key not in known]
+        # A key with a null is not remembered: the row is read and sent again by the next run (never lost).
+        keys = [key for key in self._keys(batch.filter(at_high)) if key is not None and key not in known]
         if self.streaming:
             record_keys(self.store.engine, *self.ids, _text(self.target), keys, part=self.part)
         else:
@@ -170,7 +171,7 @@ class BoundaryTies:
     def close(self) -> None:
         self._stack.close()
 
-    def _keys(self, rows: pa.RecordBatch) -> list[str]:
+    def _keys(self, rows: pa.RecordBatch) -> list[str | None]:
         from ingestion.extract.tie_keys import key_texts
 
         return key_texts(self.masker.general(rows.select(self.primary_key)))

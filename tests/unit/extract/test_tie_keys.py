@@ -19,14 +19,14 @@ def test_a_composite_key_is_one_stable_text_per_row() -> None:
         {
             "id": pa.array([1, 2], pa.int64()),
             "region": pa.array(["eu", 'Zoë, "x"'], pa.string()),
-            "amount": pa.array([Decimal("1.50"), None], pa.decimal128(12, 2)),
+            "amount": pa.array([Decimal("1.50"), Decimal("-2.00")], pa.decimal128(12, 2)),
             "at": pa.array([T0, T0], pa.timestamp("us", tz="UTC")),
         }
     )
     texts = key_texts(keys)
     assert texts == [
         '[1,"eu","1.50","2026-11-01 00:00:00+00:00"]',
-        '[2,"Zoë, \\"x\\"",null,"2026-11-01 00:00:00+00:00"]',
+        '[2,"Zoë, \\"x\\"","-2.00","2026-11-01 00:00:00+00:00"]',
     ]
     assert key_texts(keys) == texts  # again: the same texts
     assert key_texts(pa.record_batch({"id": pa.array([b"\x00\xff"], pa.binary())})) == ['["00ff"]']
@@ -64,3 +64,8 @@ def test_only_the_flagged_rows_at_the_value_are_left_out() -> None:
     at = rows_at(batch, "cursor", 9, None)
     kept = without(batch, at, [True, False, True])  # rows 2 and 4 were landed before, row 3 is new
     assert kept.column("id").to_pylist() == [1, 3]
+
+
+def test_a_key_holding_a_null_has_no_text() -> None:
+    keys = pa.record_batch({"id": pa.array([1, None, 2], pa.int64()), "part": pa.array(["a", "b", None])})
+    assert key_texts(keys) == ['[1,"a"]', None, None]
