@@ -110,7 +110,10 @@ def read_batches_adbc(
     import adbc_driver_postgresql.dbapi as pg
     from sqlalchemy.dialects import postgresql
 
-    sql = str(statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+    # paramstyle "named": with psycopg's default (`%(name)s`) every `%` in a name or a literal is written `%%`, and
+    # this driver sends the text as it is (every value is a literal here, so no parameter is left to mark).
+    dialect = postgresql.dialect(paramstyle="named")
+    sql = str(statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
     uri = url.set(drivername="postgresql").render_as_string(hide_password=False)
     # autocommit off: the driver opens a transaction at once, which the snapshot import needs to be the first
     # thing in.

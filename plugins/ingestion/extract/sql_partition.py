@@ -55,7 +55,8 @@ def partition_condition(
 
 def _mod(value: ColumnElement[Any], divisor: int, dialect: str) -> ColumnElement[Any]:
     # MOD() where the database has it: the `%` operator is escaped as `%%` for drivers whose parameters look like
-    # `%(name)s`, and the Arrow-native reader sends the statement as compiled, escape included.
+    # `%(name)s`, so a statement compiled for one driver and sent by another could carry the escape (the Arrow-native
+    # reader once did: adbc_reader compiles without it now).
     if dialect in ("mssql", "sqlite"):
         return value % divisor
     return func.mod(value, divisor)

@@ -123,3 +123,24 @@ def test_text_cursors_and_other_databases_keep_the_bound_parameter_reader() -> N
     assert not usable_for("postgresql", incremental_window(watermark="a'b", max_cursor="z", now=now))
     assert not usable_for("mysql", incremental_window(watermark=1, max_cursor=5, now=now))
     assert usable_for("postgresql", full_window())
+
+
+def test_adbc_reader_reads_a_column_whose_name_holds_a_percent_sign() -> None:
+    # The statement went to the server as compiled for psycopg, whose `%(name)s` parameters make SQLAlchemy write
+    # every `%` as `%%`: the column `pct%` was asked for as `pct%%`, which does not exist.
+    import uuid
+
+    from ingestion.extract.adbc_reader import read_batches_adbc
+    from tests.integration.support import crm_table
+
+    table = f"p{uuid.uuid4().hex[:8]}_rates"
+    schema = pa.schema([pa.field("Order ID", pa.int64(), nullable=False), pa.field("pct%", pa.string())])
+    with crm_table(table, '"Order ID" bigint PRIMARY KEY, "pct%" varchar(10)') as writer:
+        with writer.begin() as conn:
+            conn.execute(text(f'INSERT INTO {table} ("Order ID", "pct%") VALUES (1, \'5%\'), (2, NULL)'))
+        engine = source_engine("crm_postgres")
+        relation = source_relation(table_name=table, schema="public", query=None)
+        statement = select_rows(relation, schema.names, None, full_window())
+        read = pa.Table.from_batches(list(read_batches_adbc(engine.url, statement, schema)), schema=schema)
+        engine.dispose()
+    assert read.sort_by("Order ID").to_pylist() == [{"Order ID": 1, "pct%": "5%"}, {"Order ID": 2, "pct%": None}]
