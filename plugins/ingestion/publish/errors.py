@@ -27,3 +27,7 @@ class PublishedOtherLandingError(TerminalError):
 
 class TopicPartitionCountError(TerminalError):
     """The topic's partition count is not the one a split publish places rows by."""
+
+
+class MessageTooLargeError(TerminalError):
+    """A landed row encodes to a message larger than the producer may send: every retry would refuse it again."""

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ingestion.publish.errors import (
+    MessageTooLargeError,
     PublishCountMismatchError,
     PublishedOtherLandingError,
     PublishError,
@@ -357,6 +358,8 @@ def _produce_all(
     on_batch: Callable[[int], None] | None,
     deadline: float,
 ) -> int:
+    from confluent_kafka import KafkaException
+
     from ingestion.prefetch import prefetched
 
     # One list for every message, built once rather than per row; values as bytes, so no call re-encodes them.
@@ -374,18 +377,23 @@ def _produce_all(
                 # is alive at a time (with the encoder building them ahead, publish of 5M rows peaked ~90 MB higher).
                 values: list[bytes] = value_array.to_pylist()
                 keys: list[bytes | None] = key_array.to_pylist() if key_array is not None else [None] * len(values)
+                # The `except KafkaException` costs nothing until one is raised (Python 3.11's zero-cost try).
                 if placed is None:
                     for key, value in zip(keys, values, strict=True):
                         try:
                             produce(topic, value, key, _ANY_PARTITION, None, None, _NO_TIMESTAMP, headers)
                         except BufferError:
                             _produce_when_room(producer, target, value, key, headers, deadline, _ANY_PARTITION)
+                        except KafkaException as exc:
+                            raise _refused_message(exc, target, produced, values, value) from None
                 else:
                     for key, value, partition in zip(keys, values, placed, strict=True):
                         try:
                             produce(topic, value, key, partition, None, None, _NO_TIMESTAMP, headers)
                         except BufferError:
                             _produce_when_room(producer, target, value, key, headers, deadline, partition)
+                        except KafkaException as exc:
+                            raise _refused_message(exc, target, produced, values, value) from None
                 before = produced
                 produced += len(values)
                 producer.poll(0)  # serve the batch's delivery reports: a delivered message is freed only then
@@ -396,6 +404,26 @@ def _produce_all(
     finally:
         messages.close()  # stops the encoder and the reader behind it, also when producing failed
     return produced
+
+
+def _refused_message(
+    exc: Exception, target: PublishTarget, produced: int, values: list[bytes], value: bytes
+) -> Exception:
+    """The error for a message the producer refused as it was produced: a message over the producer's size limit
+    (terminal, naming the row's position and size, never its content), or `exc` itself for anything else."""
+    from confluent_kafka import KafkaError
+
+    error = exc.args[0] if exc.args else None
+    if not isinstance(error, KafkaError) or error.code() != KafkaError.MSG_SIZE_TOO_LARGE:
+        return exc
+    position = produced + next(i for i, v in enumerate(values) if v is value) + 1
+    share = f" of this task's share{_share(target)}" if target.split is not None else " in landing order"
+    return MessageTooLargeError(
+        f"{target.topic}: row {position}{share} encodes to a {len(value)}-byte message, more than the producer may "
+        "send (message.max.bytes, 1000000 by default, and the topic's max.message.bytes); nothing of this attempt "
+        "is visible, and a retry would be refused the same way. Raise both limits (the Kafka connection's extra "
+        "and the topic), or leave the oversized column out of the entity"
+    )
 
 
 def _produce_when_room(

@@ -135,3 +135,30 @@ def test_broker_stopped_mid_publish_fails_the_attempt_and_the_retry_is_exact() -
     assert len(messages) == 10 + ROWS
     run_1 = [key for key, _, headers in messages if headers["ingest_run_id"] == b"run-1"]
     assert sorted(run_1) == sorted(str(i).encode() for i in range(ROWS))  # each row once
+
+
+def test_a_row_too_large_for_one_message_fails_terminally_naming_its_position_and_nothing_is_visible() -> None:
+    from ingestion.errors import TerminalError
+    from ingestion.publish.errors import MessageTooLargeError
+
+    topic = f"test.pub.{uuid.uuid4().hex[:10]}"
+    secret_text = "ca@nary.example " * 80_000  # about 1.3 MB: over the producer's default message.max.bytes
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        yield from _batches(BATCH)
+        yield pa.RecordBatch.from_pydict(
+            {
+                "id": pa.array([BATCH, BATCH + 1], pa.int64()),
+                "name": pa.array(["fits", secret_text], pa.string()),
+                "amount": pa.array([Decimal(1), Decimal(2)], pa.decimal128(12, 2)),
+                "updated_at": pa.array([datetime(2026, 11, 1, tzinfo=UTC)] * 2, pa.timestamp("us", tz="UTC")),
+            }
+        )
+
+    with pytest.raises(MessageTooLargeError) as raised:
+        publish(_hook(topic), _target(topic, "run-1", rows=BATCH + 2), batches)
+    assert isinstance(raised.value, TerminalError)  # Airflow's retries would send the same row again
+    message = str(raised.value)
+    assert message.startswith(f"{topic}: row {BATCH + 2} in landing order encodes to a ")
+    assert "ca@nary" not in message
+    assert read_committed(topic) == []  # the rows before it were in the aborted transaction
