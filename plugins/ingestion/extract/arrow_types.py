@@ -70,7 +70,8 @@ def arrow_schema(columns: Sequence[Column]) -> pa.Schema:
 def localized(array: pa.Array, target: pa.DataType, zone: str) -> pa.Array:
     """Zone-less timestamps bound for a zoned landing type (`target`), as `target` values: the instants they are in
     the source's `zone` (extract/source_zone.py). A wall-clock time in the hour repeated when clocks go back is taken
-    as its earlier instant. Anything else is returned unchanged, for the caller's own cast."""
+    as its earlier instant, one in the hour skipped when clocks go forward as the first instant after the gap (as
+    `source_zone.instant` takes them). Anything else is returned unchanged, for the caller's own cast."""
     import pyarrow.compute as pc
 
     if not (pa.types.is_timestamp(array.type) and array.type.tz is None):
@@ -78,5 +79,5 @@ def localized(array: pa.Array, target: pa.DataType, zone: str) -> pa.Array:
     if not (pa.types.is_timestamp(target) and target.tz is not None):
         return array
     if zone != "UTC":
-        array = pc.assume_timezone(array, timezone=zone, ambiguous="earliest", nonexistent="earliest")
+        array = pc.assume_timezone(array, timezone=zone, ambiguous="earliest", nonexistent="latest")
     return array.cast(target)  # a zone-less value casts to a zoned type as the UTC instant of its digits

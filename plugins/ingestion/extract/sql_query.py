@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Select, and_, column, func, literal_column, select, table, text
 from sqlalchemy.sql.expression import ColumnElement, FromClause
 
-from ingestion.extract.source_zone import DEFAULT_ZONE, wall_clock
+from ingestion.extract.source_zone import DEFAULT_ZONE, low_wall_clock, wall_clock
 from ingestion.extract.window import Window
 
 ZONE_LESS_DIALECTS = frozenset({"mysql", "mariadb"})  # every temporal value comes back without a zone
@@ -23,13 +23,15 @@ def window_for_dialect(window: Window, dialect_name: str) -> Window:
     """The window with the bounds the database compares a zone-less cursor with: wall-clock times of the cursor's
     zone (the source's `source_timezone`). A zone-aware bound would be sent with an offset that MySQL ignores or
     rejects, and that Postgres drops for a `timestamp without time zone` literal (or, as a parameter, turns into the
-    session's zone). MySQL/MariaDB values never carry a zone: UTC unless the window names one."""
+    session's zone). MySQL/MariaDB values never carry a zone: UTC unless the window names one. The low bound at the
+    end of a spring-forward gap is the gap's start (extract/source_zone.py)."""
     cursor_zone = window.cursor_zone
     if cursor_zone is None and dialect_name in ZONE_LESS_DIALECTS:
         cursor_zone = DEFAULT_ZONE
     if cursor_zone is None:
         return window
-    return replace(window, low=wall_clock(window.low, cursor_zone), high=wall_clock(window.high, cursor_zone))
+    low, high = low_wall_clock(window.low, cursor_zone), wall_clock(window.high, cursor_zone)
+    return replace(window, low=low, high=high)
 
 
 def source_relation(*, table_name: str | None, schema: str | None, query: str | None) -> FromClause:

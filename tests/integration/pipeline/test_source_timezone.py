@@ -60,3 +60,46 @@ def test_zone_less_timestamps_are_wall_clock_times_of_the_source_zone(
     assert second["extract_land"]["window_bounds"]["cursor_zone"] == "Europe/Berlin"
     checks = {c["name"]: c for c in second["validate"]["checks"]}
     assert checks["reconciliation"]["passed"]
+
+
+@pytest.mark.parametrize("database", sorted(DATABASES))
+def test_a_wall_clock_time_in_the_spring_forward_gap_never_moves_the_watermark_past_unread_rows(
+    database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """02:30 does not exist in New York on 2026-03-08. It lands, and becomes the watermark, as the end of the gap
+    (07:00Z, 03:00 EDT): taken as 07:30Z (03:30 EDT), the next window started past a row written at 03:15."""
+    table = f"z{uuid.uuid4().hex[:8]}_orders"
+    name = table.removesuffix("_orders")
+    gap_end = datetime(2026, 3, 8, 7, 0, tzinfo=UTC)
+    with orders_table(database, table, zone_less=True) as writer:
+        insert_orders(writer, table, [(1, 1, datetime(2026, 3, 8, 1, 50)), (2, 2, datetime(2026, 3, 8, 2, 30))])
+        entity = sql_entity(database, table, {"mode": "incremental", "cursor_column": "updated_at"})
+        config = source_config(
+            name,
+            "sql",
+            DATABASES[database]["conn_id"],
+            [entity],
+            retries={"count": 0},
+            source_timezone="America/New_York",
+        )
+        monkeypatch.setenv("INGEST_CONFIG_DIR", str(write_configs(tmp_path / "configs", config)))
+
+        first = run_stages(name, "orders", "scheduled__2026-03-09", datetime(2026, 3, 9, tzinfo=UTC))
+        landed = {r["order_id"]: r["updated_at"] for r in landed_table(first["extract_land"]).to_pylist()}
+        assert landed == {1: datetime(2026, 3, 8, 6, 50, tzinfo=UTC), 2: gap_end}
+        assert first["extract_land"]["watermark_to"] == gap_end.isoformat()
+
+        # 02:45 (also in the gap, written late), 03:15 and 04:00 EDT: all after what the first run read.
+        later = [(3, 3, datetime(2026, 3, 8, 3, 15)), (4, 4, datetime(2026, 3, 8, 4, 0))]
+        insert_orders(writer, table, [(5, 5, datetime(2026, 3, 8, 2, 45)), *later])
+        second = run_stages(name, "orders", "scheduled__2026-03-10", datetime(2026, 3, 10, tzinfo=UTC))
+
+    rows = {r["order_id"]: r["updated_at"] for r in landed_table(second["extract_land"]).to_pylist()}
+    assert rows == {
+        3: datetime(2026, 3, 8, 7, 15, tzinfo=UTC),
+        4: datetime(2026, 3, 8, 8, 0, tzinfo=UTC),
+        5: gap_end,
+    }
+    assert second["extract_land"]["watermark_from"] == gap_end.isoformat()
+    checks = {c["name"]: c for c in second["validate"]["checks"]}
+    assert checks["reconciliation"]["passed"]

@@ -4,13 +4,14 @@ way in, and window bounds become wall-clock times of that zone on the way out.""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 import pytest
 from sqlalchemy.dialects import mysql, postgresql
 
 from ingestion.extract.arrow_types import localized
-from ingestion.extract.source_zone import instant, wall_clock
+from ingestion.extract.source_zone import instant, low_wall_clock, wall_clock
 from ingestion.extract.sql_query import select_rows, source_relation, window_for_dialect
 from ingestion.extract.window import Window, incremental_window
 
@@ -76,3 +77,44 @@ def test_values_with_a_zone_and_zone_less_landing_types_are_left_alone() -> None
     assert localized(naive, pa.timestamp("us"), "Europe/Berlin").equals(naive)  # declared timestamp_ntz
     ints = pa.array([1, 2], pa.int64())
     assert localized(ints, pa.int64(), "Europe/Berlin").equals(ints)
+
+
+GAPS = [  # a wall-clock time skipped when clocks go forward, and the instant clocks jumped
+    ("America/New_York", datetime(2026, 3, 8, 2, 30), datetime(2026, 3, 8, 7, 0, tzinfo=UTC)),
+    ("Europe/Berlin", datetime(2026, 3, 29, 2, 0), datetime(2026, 3, 29, 1, 0, tzinfo=UTC)),
+    ("Australia/Lord_Howe", datetime(2026, 10, 4, 2, 15), datetime(2026, 10, 3, 15, 30, tzinfo=UTC)),  # 30 minutes
+]
+
+
+@pytest.mark.parametrize(("zone", "wall", "jump"), GAPS)
+def test_a_wall_clock_time_in_the_spring_forward_gap_is_the_first_instant_after_it(
+    zone: str, wall: datetime, jump: datetime
+) -> None:
+    assert instant(wall, zone) == jump
+    assert instant(wall.replace(fold=1), zone) == jump
+    landed = localized(pa.array([wall], pa.timestamp("us")), pa.timestamp("us", tz="UTC"), zone)
+    assert landed.to_pylist() == [jump]  # landed value and watermark are one
+    # Monotonic: no wall-clock time after `wall` is taken as an earlier instant, none before it as a later one.
+    step = timedelta(microseconds=1)
+    assert instant(jump.astimezone(ZoneInfo(zone)).replace(tzinfo=None), zone) == jump
+    assert instant(wall - timedelta(minutes=1), zone) <= jump
+    assert instant(wall + step, zone) == jump
+    assert instant(wall_clock(jump - step, zone), zone) == jump - step
+
+
+@pytest.mark.parametrize(("zone", "wall", "jump"), GAPS)
+def test_a_low_bound_at_the_end_of_a_gap_is_compared_from_the_gaps_start(
+    zone: str, wall: datetime, jump: datetime
+) -> None:
+    start = wall_clock(jump - timedelta(microseconds=1), zone) + timedelta(microseconds=1)
+    assert start <= wall
+    window = Window(mode="incremental", low=jump, high=jump, low_inclusive=True, cursor_zone=zone)
+    local = window_for_dialect(window, "mysql")
+    assert (local.low, local.high) == (start, wall_clock(jump, zone))
+    assert low_wall_clock(jump + timedelta(microseconds=1), zone) == wall_clock(jump + timedelta(microseconds=1), zone)
+
+
+def test_a_low_bound_in_the_repeated_hour_is_unchanged() -> None:
+    back = datetime(2026, 10, 25, 1, 0, tzinfo=UTC)  # Berlin: 03:00 CEST becomes 02:00 CET
+    for value in (back, back - timedelta(microseconds=1), back + timedelta(minutes=30)):
+        assert low_wall_clock(value, "Europe/Berlin") == wall_clock(value, "Europe/Berlin")
