@@ -26,7 +26,14 @@ import pyarrow as pa
 
 from ingestion.extract.arrow_types import localized
 from ingestion.extract.errors import SchemaMismatchError
-from ingestion.extract.misfit import ARROW_ERRORS, array_fits, first_misfit, misfit_error
+from ingestion.extract.misfit import (
+    ARROW_ERRORS,
+    OUT_OF_RANGE_KIND,
+    array_fits,
+    first_misfit,
+    first_out_of_range,
+    misfit_error,
+)
 from ingestion.extract.read_casts import INTERVAL_STYLE
 from ingestion.extract.source_zone import DEFAULT_ZONE
 from ingestion.extract.text_values import canonical, first_beyond_day, first_malformed, logical_of
@@ -83,13 +90,16 @@ def _conform(
 
 
 def _checked(column: pa.Array, field: pa.Field, first_row: int) -> pa.Array:
-    """A text-carried column in its canonical form, a time within the day; else the misfit error."""
+    """A text-carried column in its canonical form, a time within the day, a timestamp within years 1 to 9999;
+    else the misfit error."""
     if (logical := logical_of(field)) is not None:
         column = canonical(column, logical)
         row = first_malformed(column, logical)
         kind = f"non-{logical} text"
     elif pa.types.is_time(field.type):
         row, kind = first_beyond_day(column), "end-of-day (or later) time"
+    elif pa.types.is_timestamp(field.type):
+        row, kind = first_out_of_range(column), OUT_OF_RANGE_KIND
     else:
         return column
     if row is not None:

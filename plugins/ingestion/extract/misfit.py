@@ -19,6 +19,14 @@ from ingestion.extract.errors import SchemaMismatchError
 
 ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError)
 
+# What a landed timestamp may hold: 0001-01-01T00:00:00 .. 9999-12-31T23:59:59.999999 (UTC for a zoned one), in
+# microseconds since the epoch. Arrow holds more (Postgres infinity, BC dates, 9999-12-31 23:00 of a zone behind
+# UTC); Python, Parquet readers and the JSON messages do not.
+OUT_OF_RANGE_KIND = "timestamp (outside years 1 to 9999 in UTC)"
+_FIRST_MICROSECOND = -62_135_596_800_000_000
+_LAST_MICROSECOND = 253_402_300_799_999_999
+_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+
 
 def first_misfit(count: int, fits: Callable[[int], bool]) -> int | None:
     """The index of the first row for which `fits(n)` (do the first n rows convert?) turns false, or None."""
@@ -58,6 +66,19 @@ def array_fits(array: pa.Array, target: pa.DataType) -> Callable[[int], bool]:
         return True
 
     return fits
+
+
+def first_out_of_range(array: pa.Array) -> int | None:
+    """The index of the first timestamp of `array` outside years 1 to 9999, or None (also for other types)."""
+    import pyarrow.compute as pc
+
+    if not pa.types.is_timestamp(array.type) or array.type.unit == "ns":  # nanoseconds span 1677..2262 only
+        return None
+    scale = 1_000_000 // _PER_SECOND[array.type.unit]
+    ticks = array.cast(pa.int64())
+    outside = pc.or_(pc.less(ticks, _FIRST_MICROSECOND // scale), pc.greater(ticks, _LAST_MICROSECOND // scale))
+    index = pc.index(pc.fill_null(outside, False), True).as_py()
+    return None if index < 0 else index
 
 
 def misfit_error(field: pa.Field, row: int | None, kind: str) -> SchemaMismatchError:

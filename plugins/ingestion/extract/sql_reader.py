@@ -17,7 +17,14 @@ from sqlalchemy import Connection, Engine, Select
 
 from ingestion.extract.arrow_types import localized
 from ingestion.extract.errors import SchemaMismatchError
-from ingestion.extract.misfit import ARROW_ERRORS, first_misfit, misfit_error, values_fit
+from ingestion.extract.misfit import (
+    ARROW_ERRORS,
+    OUT_OF_RANGE_KIND,
+    first_misfit,
+    first_out_of_range,
+    misfit_error,
+    values_fit,
+)
 from ingestion.extract.source_zone import DEFAULT_ZONE
 from ingestion.extract.text_values import (
     NoLosslessText,
@@ -71,7 +78,10 @@ def _to_array(values: Any, field: pa.Field, source_zone: str = DEFAULT_ZONE, fir
     zoned = pa.types.is_timestamp(field.type) and field.type.tz is not None
     if zoned and source_zone != DEFAULT_ZONE and _zone_less(values):
         # Arrow would read the wall-clock digits as UTC: take them as the source zone's, then convert.
-        return localized(pa.array(values, type=pa.timestamp(field.type.unit)), field.type, source_zone)
+        array = localized(pa.array(values, type=pa.timestamp(field.type.unit)), field.type, source_zone)
+        if (row := first_out_of_range(array)) is not None:  # 9999-12-31 23:00 behind UTC is in year 10000
+            raise misfit_error(field, first_row + row, OUT_OF_RANGE_KIND)
+        return array
     try:
         return _convert(values, field)
     except ARROW_ERRORS:

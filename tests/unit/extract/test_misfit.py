@@ -3,12 +3,14 @@ messages quote it, and a personal e-mail in a column declared `integer` would re
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pyarrow as pa
 import pytest
 
 from ingestion.extract.adbc_reader import _conform
 from ingestion.extract.errors import SchemaMismatchError
-from ingestion.extract.misfit import first_misfit
+from ingestion.extract.misfit import first_misfit, first_out_of_range
 from ingestion.extract.sql_reader import _to_array
 
 CANARY = "ana.canary@example.com"
@@ -42,3 +44,18 @@ def test_an_arrow_batch_that_does_not_cast_is_named_by_row_not_by_value() -> Non
 @pytest.mark.parametrize(("bad", "expected"), [(set(), None), ({0}, 0), ({7}, 7), ({3, 9}, 3), ({99}, 99)])
 def test_first_misfit_finds_the_first_row_that_does_not_convert(bad: set[int], expected: int | None) -> None:
     assert first_misfit(100, lambda count: not bad.intersection(range(count))) == expected
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us"])
+def test_a_timestamp_outside_years_1_to_9999_is_found(unit: str) -> None:
+    per_second = {"s": 1, "ms": 1_000, "us": 1_000_000}[unit]
+    first = -62_135_596_800 * per_second  # 0001-01-01T00:00:00
+    last = 253_402_300_800 * per_second - 1  # 9999-12-31T23:59:59(.999999)
+    kind = pa.timestamp(unit, tz="UTC")
+    inside = pa.array([first, None, last, 0], pa.int64()).cast(kind)
+    assert first_out_of_range(inside) is None
+    assert inside.to_pylist()[0] == datetime(1, 1, 1, tzinfo=UTC)
+    assert first_out_of_range(pa.array([0, None, last + 1], pa.int64()).cast(kind)) == 2
+    assert first_out_of_range(pa.array([first - 1, 0], pa.int64()).cast(pa.timestamp(unit))) == 0
+    assert first_out_of_range(pa.array([2**63 - 1], pa.int64()).cast(kind)) == 0  # Postgres infinity via ADBC
+    assert first_out_of_range(pa.array([2**62], pa.int64())) is None  # not a timestamp
