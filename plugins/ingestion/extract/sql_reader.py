@@ -76,21 +76,25 @@ def _to_array(values: Any, field: pa.Field, source_zone: str = DEFAULT_ZONE, fir
     """The column's values of one batch as its declared type; `first_row` is the batch's position in the read, for
     the error that names the row that does not fit (never its value: Arrow's own message quotes it)."""
     zoned = pa.types.is_timestamp(field.type) and field.type.tz is not None
-    if zoned and source_zone != DEFAULT_ZONE and _zone_less(values):
-        # Arrow would read the wall-clock digits as UTC: take them as the source zone's, then convert.
-        array = localized(pa.array(values, type=pa.timestamp(field.type.unit)), field.type, source_zone)
-        if (row := first_out_of_range(array)) is not None:  # 9999-12-31 23:00 behind UTC is in year 10000
-            raise misfit_error(field, first_row + row, OUT_OF_RANGE_KIND)
-        return array
+    localize = zoned and source_zone != DEFAULT_ZONE and _zone_less(values)
+
+    def convert(part: Any) -> pa.Array:
+        if localize:  # Arrow would read the wall-clock digits as UTC: take them as the source zone's, then convert
+            return localized(pa.array(part, type=pa.timestamp(field.type.unit)), field.type, source_zone)
+        return _convert(part, field)
+
     try:
-        return _convert(values, field)
+        array = convert(values)
     except ARROW_ERRORS:
         values = list(values)
-        row = first_misfit(len(values), values_fit(values, lambda part: _convert(part, field)))
+        row = first_misfit(len(values), values_fit(values, convert))
         kind = type(values[row]).__name__ if row is not None else "source"
         if (logical := logical_of(field)) is not None:
             kind = f"{kind} (not a {logical})"
         raise misfit_error(field, None if row is None else first_row + row, kind) from None
+    if (row := first_out_of_range(array)) is not None:  # 9999-12-31 23:00 behind UTC is in year 10000
+        raise misfit_error(field, first_row + row, OUT_OF_RANGE_KIND)
+    return array
 
 
 def read_batches(

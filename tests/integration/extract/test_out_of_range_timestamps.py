@@ -49,3 +49,30 @@ def test_a_timestamp_outside_years_1_to_9999_fails_naming_the_column_and_row(
     assert "column 'at': row 2 of the read" in message
     for value in ("infinity", "9999-12-31", "23:00", "10000", "0000-", "BC", "out of range:"):
         assert value not in message
+
+
+@pytest.mark.parametrize("zone", ["UTC", NEW_YORK])
+def test_a_mariadb_zero_datetime_fails_naming_the_column_and_row_in_any_source_zone(
+    zone: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a zone other than UTC it failed with Arrow's unnamed "ZeroDate cannot be converted to int"."""
+    literals = ["'2024-01-02 10:00:00'", "'0000-00-00 00:00:00'", "'2024-01-03 10:00:00'", "'2024-01-04'"]
+    case = TypeCase("at", "DATETIME(6)", "", literals, [], [])
+    table = f"tr{uuid.uuid4().hex[:8]}"
+    with type_table("mariadb", [case], table):
+        entity = {
+            "name": "types",
+            "locator": {"kind": "sql", "schema": None, "table": table},
+            "primary_key": ["id"],
+            "columns": [{"name": "id", "type": "integer", "nullable": False}, {"name": "at", "type": "timestamp"}],
+            "load": {"mode": "full"},
+        }
+        config = source_config(
+            table, "sql", ENGINES["mariadb"][0], [entity], retries={"count": 0}, source_timezone=zone
+        )
+        monkeypatch.setenv("INGEST_CONFIG_DIR", str(write_configs(tmp_path / "configs", config)))
+        with pytest.raises(AirflowFailException) as failure:
+            run_stages(table, "types", RUN_ID, END, stages=("extract_land",))
+    message = str(failure.value)
+    assert "column 'at': row 2 of the read holds a ZeroDate value" in message
+    assert "0000" not in message

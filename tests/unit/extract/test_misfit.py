@@ -59,3 +59,12 @@ def test_a_timestamp_outside_years_1_to_9999_is_found(unit: str) -> None:
     assert first_out_of_range(pa.array([first - 1, 0], pa.int64()).cast(pa.timestamp(unit))) == 0
     assert first_out_of_range(pa.array([2**63 - 1], pa.int64()).cast(kind)) == 0  # Postgres infinity via ADBC
     assert first_out_of_range(pa.array([2**62], pa.int64())) is None  # not a timestamp
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York"])
+def test_a_value_that_is_no_datetime_is_named_by_row_in_any_source_zone(zone: str) -> None:
+    values = [datetime(2024, 1, 2, 10, 0), "0000-00-00 00:00:00", datetime(2024, 1, 3)]  # a MariaDB zero date
+    with pytest.raises(SchemaMismatchError) as raised:
+        _to_array(values, pa.field("at", pa.timestamp("us", tz="UTC")), zone, first_row=10)
+    assert str(raised.value).startswith("column 'at': row 12 of the read holds a str value")
+    assert "0000" not in str(raised.value)
