@@ -238,8 +238,20 @@ def _created_topic_partitions(admin: Any, topic: str, timeout: float) -> int:
 
 def _end_offsets(consumer: Consumer, topic: str, partitions: Iterable[int], timeout: float) -> dict[int, int]:
     from confluent_kafka import TopicPartition
+    from tenacity import retry, retry_if_exception, stop_after_delay, wait_exponential
 
-    return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)[1] for p in partitions}
+    # A topic created a moment ago, or a partition whose leader is moving, answers NOT_LEADER_FOR_PARTITION or
+    # LEADER_NOT_AVAILABLE for a moment (seen on a loaded machine): a read, safe to ask again.
+    @retry(
+        retry=retry_if_exception(_is_retriable),
+        stop=stop_after_delay(timeout),
+        wait=wait_exponential(multiplier=0.2, max=2),
+        reraise=True,
+    )
+    def end_offset(partition: int) -> int:
+        return int(consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)[1])
+
+    return {p: end_offset(p) for p in partitions}
 
 
 def _is_retriable(exc: BaseException) -> bool:
@@ -255,6 +267,9 @@ def _is_retriable(exc: BaseException) -> bool:
         KafkaError.COORDINATOR_NOT_AVAILABLE,
         KafkaError._TIMED_OUT,
         KafkaError._TRANSPORT,
+        KafkaError.NOT_LEADER_FOR_PARTITION,
+        KafkaError.LEADER_NOT_AVAILABLE,
+        KafkaError.UNKNOWN_TOPIC_OR_PART,
     }
     return bool(error.retriable()) or error.code() in transient
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from ingestion.publish.kafka_publisher import PublishedRun, PublishLog, publish_group
 
 
@@ -46,3 +48,32 @@ def test_coordinator_moves_and_loads_are_retried_other_errors_are_not() -> None:
     assert _is_retriable(KafkaException(KafkaError(KafkaError.COORDINATOR_LOAD_IN_PROGRESS)))
     assert not _is_retriable(KafkaException(KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED)))
     assert not _is_retriable(ValueError("x"))
+
+
+def test_end_offsets_are_asked_again_while_a_partition_has_no_leader_yet() -> None:
+    # A topic created a moment ago answered NOT_LEADER_FOR_PARTITION to the first offset fetch on a loaded machine,
+    # and the publish failed (to be retried whole by Airflow) for what asking again a moment later would have read.
+    from confluent_kafka import KafkaError, KafkaException
+
+    from ingestion.publish.kafka_publisher import _end_offsets
+
+    class LeaderlessAtFirst:
+        def __init__(self) -> None:
+            self.asked = 0
+
+        def get_watermark_offsets(self, partition: object, timeout: float) -> tuple[int, int]:
+            self.asked += 1
+            if self.asked == 1:
+                raise KafkaException(KafkaError(KafkaError.NOT_LEADER_FOR_PARTITION))
+            return 0, 7
+
+    consumer = LeaderlessAtFirst()
+    assert _end_offsets(consumer, "t", [0, 1], timeout=5.0) == {0: 7, 1: 7}  # type: ignore[arg-type]
+    assert consumer.asked == 3
+
+    class Refusing:
+        def get_watermark_offsets(self, partition: object, timeout: float) -> tuple[int, int]:
+            raise KafkaException(KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED))
+
+    with pytest.raises(KafkaException):
+        _end_offsets(Refusing(), "t", [0], timeout=5.0)  # type: ignore[arg-type]
