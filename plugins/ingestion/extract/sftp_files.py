@@ -3,9 +3,10 @@
 - Names are matched by glob (`customers_*.csv`) or regex (`re:^orders_\\d{4}-\\d{2}-\\d{2}\\.csv\\.gz$`).
 - A name from the server is untrusted: one that could leave the folder or confuse a path or a log (`/`, `\\`, `..`,
   control characters, over 255 bytes) is refused and reported, never read. Landed paths never contain a server name.
-- New files only: a file is loaded when its (name, mtime) is newer than what the processed-file list holds for the
-  name, so a re-uploaded file with a newer mtime loads again and an unchanged one does not; a full-refresh run loads
-  every match.
+- New files only: a file is loaded when its (mtime, size) differs from the latest the processed-file list holds for
+  the name: a newer mtime, or the same mtime with another size (SFTP v3 mtimes are whole seconds, so a rewrite
+  within the same second keeps its mtime). A re-uploaded file loads again, an unchanged one does not, one with an
+  older mtime does not; a full-refresh run loads every match.
 - A file still being written (size or mtime different between two looks `settle_seconds` apart) waits a run.
 """
 
@@ -89,10 +90,18 @@ def settled_files(
     return steady, changing, refused
 
 
+def is_new(remote: RemoteFile, processed: tuple[datetime, int] | None) -> bool:
+    """Never processed, or changed since: a newer mtime, or the same mtime with another size."""
+    if processed is None:
+        return True
+    mtime, size = processed
+    return remote.mtime > mtime or (remote.mtime == mtime and remote.size != size)
+
+
 def new_files(
-    files: Iterable[RemoteFile], processed: Mapping[str, datetime], *, full_refresh: bool = False
+    files: Iterable[RemoteFile], processed: Mapping[str, tuple[datetime, int]], *, full_refresh: bool = False
 ) -> list[RemoteFile]:
-    """The files to load: never processed, or modified since they were (`processed`: name -> latest mtime loaded)."""
+    """The files to load (`processed`: name -> (mtime, size) of the latest entry loaded)."""
     if full_refresh:
         return list(files)
-    return [f for f in files if f.name not in processed or f.mtime > processed[f.name]]
+    return [f for f in files if is_new(f, processed.get(f.name))]

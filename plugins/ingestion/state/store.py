@@ -357,15 +357,16 @@ class ControlStore:
                 )
         return CommitOutcome.COMMITTED
 
-    def processed_files(self, source: str, entity: str) -> dict[str, datetime]:
-        """File name -> the latest mtime a committed run loaded it with (file sources)."""
+    def processed_files(self, source: str, entity: str) -> dict[str, tuple[datetime, int]]:
+        """File name -> (mtime, size) of its latest entry (newest mtime, then newest entry) a committed run loaded
+        it with (file sources). The size tells a file rewritten within its mtime's second from an unchanged one."""
         query = (
-            select(processed_files.c.file_name, func.max(processed_files.c.mtime))
+            select(processed_files.c.file_name, processed_files.c.mtime, processed_files.c.size)
             .where(processed_files.c.source == source, processed_files.c.entity == entity)
-            .group_by(processed_files.c.file_name)
+            .order_by(processed_files.c.mtime, processed_files.c.id)
         )
         with self.engine.connect() as conn:
-            return {name: _utc(mtime) for name, mtime in conn.execute(query)}
+            return {name: (_utc(mtime), int(size)) for name, mtime, size in conn.execute(query)}
 
     def committed_run(self, source: str, entity: str, run_id: str) -> CommittedRunRecord | None:
         """The record of a run already committed, or None."""

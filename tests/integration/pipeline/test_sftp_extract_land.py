@@ -141,6 +141,55 @@ def test_new_files_only_then_a_new_and_a_re_uploaded_file(
     assert len(messages) == 5 + 5  # run 1 and run 3, each row once
 
 
+NOTE_COLUMNS: list[dict[str, Any]] = [
+    {"name": "id", "type": "string", "nullable": False},
+    {"name": "amount", "type": "decimal(12,2)", "nullable": False},
+    {"name": "note", "type": "string"},
+]
+
+
+def notes_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: dict[str, Any], pattern: str) -> str:
+    """A source of its own with one `notes` entity (id, amount, note) reading `pattern`, settle_seconds 0."""
+    entity = {
+        "name": "notes",
+        "locator": {
+            "kind": "sftp",
+            "remote_path": folder["path"],
+            "file_pattern": pattern,
+            "file_format": "csv",
+            "settle_seconds": 0,
+        },
+        "primary_key": ["id"],
+        "columns": NOTE_COLUMNS,
+        "load": {"mode": "incremental"},
+    }
+    config = source_config(folder["name"], "sftp", "partner_sftp", [entity], kafka={"publish_timeout_seconds": 10})
+    monkeypatch.setenv("INGEST_CONFIG_DIR", str(write_configs(tmp_path / "configs", config)))
+    return folder["name"]
+
+
+def test_a_file_rewritten_with_the_same_mtime_but_another_size_loads_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: dict[str, Any]
+) -> None:
+    name = notes_source(tmp_path, monkeypatch, folder, "d_*.csv")
+    mtime = float(int(time.time()) - 600)
+    put(folder, "d_same.csv", b"id,amount,note\nD1,1.00,v1\n", mtime)
+    first = run_stages(name, "notes", day(20), end_of(20))
+    assert [f["name"] for f in first["extract_land"]["files_loaded"]] == ["d_same.csv"]
+
+    # Rewritten in place (another size), its mtime set back: SFTP v3 mtimes are whole seconds, so a rewrite within
+    # the same second looks the same.
+    put(folder, "d_same.csv", b"id,amount,note\nD1,1.00,v2\nD2,9.00,new\n", mtime)
+    second = run_stages(name, "notes", day(21), end_of(21))
+    assert [f["name"] for f in second["extract_land"]["files_loaded"]] == ["d_same.csv"]
+    assert sorted(landed_table(second["extract_land"]).column("note").to_pylist()) == ["new", "v2"]
+
+    # Unchanged since: nothing new.
+    third = run_stages(name, "notes", day(22), end_of(22))
+    assert third["extract_land"]["files_loaded"] == []
+    assert third["extract_land"]["rows"] == 0
+
+
 def test_a_malformed_row_is_quarantined_and_counted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: dict[str, Any]
 ) -> None:

@@ -39,12 +39,20 @@ def test_glob_and_regex_patterns() -> None:
     assert not name_matches("orders_2026-11-01.csv.bak", r"re:orders_\d{4}-\d{2}-\d{2}\.csv")
 
 
-def _file(name: str, minute: int) -> RemoteFile:
-    return RemoteFile(name, f"in/{name}", 10, datetime(2026, 11, 1, 0, minute, tzinfo=UTC))
+def _file(name: str, minute: int, size: int = 10) -> RemoteFile:
+    return RemoteFile(name, f"in/{name}", size, datetime(2026, 11, 1, 0, minute, tzinfo=UTC))
 
 
 def test_new_or_re_uploaded_files_only() -> None:
-    processed = {"a.csv": datetime(2026, 11, 1, 0, 5, tzinfo=UTC), "b.csv": datetime(2026, 11, 1, 0, 5, tzinfo=UTC)}
+    at_5 = datetime(2026, 11, 1, 0, 5, tzinfo=UTC)
+    processed = {"a.csv": (at_5, 10), "b.csv": (at_5, 10)}
     files = [_file("a.csv", 5), _file("b.csv", 9), _file("c.csv", 1)]
     assert [f.name for f in new_files(files, processed)] == ["b.csv", "c.csv"]
     assert [f.name for f in new_files(files, processed, full_refresh=True)] == ["a.csv", "b.csv", "c.csv"]
+
+
+def test_a_rewrite_with_the_same_mtime_but_another_size_is_new() -> None:
+    at_5 = datetime(2026, 11, 1, 0, 5, tzinfo=UTC)
+    processed = {"same.csv": (at_5, 10), "grown.csv": (at_5, 10), "older.csv": (at_5, 10)}
+    files = [_file("same.csv", 5), _file("grown.csv", 5, size=42), _file("older.csv", 4, size=42)]
+    assert [f.name for f in new_files(files, processed)] == ["grown.csv"]

@@ -4,7 +4,8 @@ name in `_source_file`.
 Every file a run loads lands in the run's own parts (paths never contain a server file name); the manifest lists
 them under `files_loaded` (name, size, mtime, rows), which commit writes to the processed-file list and, when the
 locator has an `archive_path`, this source moves on the server after commit. The watermark is the newest mtime
-loaded (for `status` and audits); which files are new is decided by the processed-file list.
+loaded (for `status` and audits; a run that loads only files at the watermark's mtime leaves it where it is); which
+files are new is decided by the processed-file list (mtime and size), never by the watermark.
 
 Each file goes through a local temporary file (SFTPHook's prefetching get, at disk speed), not memory: the parse
 then streams from disk, so a file larger than memory lands with flat memory.
@@ -53,7 +54,7 @@ class SftpSource(Source):
 
     def __init__(self, plan: EntityPlan, run: RunInfo) -> None:
         super().__init__(plan, run)
-        self.processed: dict[str, datetime] = {}
+        self.processed: dict[str, tuple[datetime, int]] = {}
         self.todo: list[RemoteFile] = []
         self.waiting: list[str] = []
         self.refused: list[str] = []
