@@ -16,6 +16,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,10 +66,54 @@ def read_file(path: Path, name: str, locator: SftpLocator, typer: RecordTyper) -
             f"{name}: cannot be read as {locator.file_format}{' (gzip)' if gz else ''}: {unreadable_reason(exc)}"
         ) from None
     except ValueError as exc:  # pyarrow's ArrowInvalid
-        if "straddl" not in str(exc):
+        import pyarrow as pa
+
+        if not isinstance(exc, pa.ArrowException):
             raise
-        # Arrow found a row spanning more than two blocks; its message says only that.
-        raise _record_too_large(name, locator, "has a CSV row") from None
+        if "straddl" in str(exc):
+            # Arrow found a row spanning more than two blocks; its message says only that.
+            raise _record_too_large(name, locator, "has a CSV row") from None
+        raise UnreadableFileError(
+            f"{name}: cannot be read as {locator.file_format}{' (gzip)' if gz else ''}: "
+            f"{_arrow_reason(exc, path, locator, gz)}"
+        ) from None
+
+
+def _arrow_reason(exc: BaseException, path: Path, locator: SftpLocator, gz: bool) -> str:
+    """Why Arrow could not read the file, never quoting it: Arrow's messages may quote a cell or a row, so only the
+    place it names is kept. Text that is not in the declared encoding is found again, for the byte it starts at."""
+    text = str(exc)
+    if "invalid utf8" in text.lower() and (reason := _undecodable_at(path, locator.csv.encoding, gz)) is not None:
+        return reason
+    place = re.search(r"column #\d+: row #\d+", text, re.IGNORECASE)
+    where = f" at {place.group(0)}" if place else ""
+    return f"{type(exc).__name__}{where} (Arrow's message is not shown: it may quote the file)"
+
+
+def _undecodable_at(path: Path, encoding: str, gz: bool) -> str | None:
+    """`not <encoding> text at byte N` for the first byte (counted after gunzip) that does not decode, or None."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder(encoding)()
+    opener: Any = gzip.open if gz else open
+    offset = 0  # bytes handed to the decoder so far; it may hold back the start of a character split between blocks
+    try:
+        with opener(path, "rb") as handle:
+            while block := handle.read(1 << 20):
+                held = len(decoder.getstate()[0])
+                try:
+                    decoder.decode(block)
+                except UnicodeDecodeError as error:
+                    return f"not {error.encoding} text at byte {offset - held + error.start}"
+                offset += len(block)
+            held = len(decoder.getstate()[0])
+            try:
+                decoder.decode(b"", final=True)
+            except UnicodeDecodeError as error:
+                return f"not {error.encoding} text at byte {offset - held + error.start}"
+    except (OSError, EOFError):
+        return None
+    return None
 
 
 def unreadable_reason(exc: BaseException) -> str:
@@ -131,6 +176,9 @@ def _read_csv(path: Path, name: str, locator: SftpLocator, typer: RecordTyper, g
         return "skip"
 
     names = list(typer.names)
+    with pa.input_stream(str(path), compression="gzip" if gz else None) as probe:
+        if not probe.read(1):  # a zero-byte file holds no records (Arrow refuses it as "Empty CSV file")
+            return
     counted = _CountedStream(pa.input_stream(str(path), compression="gzip" if gz else None))
     reader = pacsv.open_csv(
         pa.PythonFile(counted, mode="r"),

@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 from airflow.providers.sftp.hooks.sftp import SFTPHook
+from airflow.sdk.exceptions import AirflowFailException
 
 from ingestion.land.lake import Lake
 from tests.integration.support import (
@@ -188,6 +189,24 @@ def test_a_file_rewritten_with_the_same_mtime_but_another_size_loads_again(
     third = run_stages(name, "notes", day(22), end_of(22))
     assert third["extract_land"]["files_loaded"] == []
     assert third["extract_land"]["rows"] == 0
+
+
+def test_a_zero_byte_file_is_no_rows_and_one_not_utf8_fails_naming_entity_file_and_byte(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: dict[str, Any]
+) -> None:
+    name = notes_source(tmp_path, monkeypatch, folder, "e_*.csv")
+    put(folder, "e_empty.csv", b"")
+    put(folder, "e_good.csv", b"id,amount,note\nG1,1.00,ok\n")
+    first = run_stages(name, "notes", day(20), end_of(20))
+    assert sorted((f["name"], f["rows"]) for f in first["extract_land"]["files_loaded"]) == [
+        ("e_empty.csv", 0),
+        ("e_good.csv", 1),
+    ]
+
+    put(folder, "e_bad.csv", b"id,amount,note\nE1,1.00,a\x00b\nE2,2.00,\xff\xfe\n")
+    with pytest.raises(AirflowFailException) as failure:  # terminal: retrying cannot help
+        run_stages(name, "notes", day(21), end_of(21), stages=("extract_land",))
+    assert str(failure.value) == f"{name}.notes: e_bad.csv: cannot be read as csv: not utf-8 text at byte 35"
 
 
 def test_a_malformed_row_is_quarantined_and_counted(

@@ -177,3 +177,36 @@ def test_an_unreadable_file_is_named_without_quoting_its_content(
     assert "b'" not in message
     assert failure.value.__cause__ is None  # no chained original in the log
     assert failure.value.__suppress_context__
+
+
+def test_csv_that_is_not_utf8_fails_naming_the_file_and_the_byte(tmp_path: Path) -> None:
+    path = tmp_path / "e_bad.csv"
+    path.write_bytes(b"id,name,amount\n1,a\x00b,1.00\n2,\xff\xfe,2.00\n")
+    with pytest.raises(UnreadableFileError) as failure:
+        _read(path)
+    assert str(failure.value) == "e_bad.csv: cannot be read as csv: not utf-8 text at byte 28"
+    assert failure.value.__cause__ is None
+
+
+def test_a_character_split_between_blocks_is_counted_from_the_start_of_the_file(tmp_path: Path) -> None:
+    from ingestion.extract.file_readers import _undecodable_at
+
+    path = tmp_path / "split.csv"
+    path.write_bytes(b"x" * ((1 << 20) - 1) + "é".encode() + b"\xff")
+    assert _undecodable_at(path, "utf-8", gz=False) == f"not utf-8 text at byte {(1 << 20) + 1}"
+
+
+def test_any_other_arrow_error_fails_naming_the_file_without_quoting_it(tmp_path: Path) -> None:
+    path = tmp_path / "bad.parquet"
+    path.write_bytes(b"PAR1 ca@nary.example PAR1")
+    with pytest.raises(UnreadableFileError) as failure:
+        _read(path, file_format="parquet")
+    assert str(failure.value).startswith("bad.parquet: cannot be read as parquet: ")
+    assert "nary" not in str(failure.value)
+
+
+@pytest.mark.parametrize("content", [b"", gzip.compress(b"", mtime=0)], ids=["plain", "gzip"])
+def test_a_zero_byte_csv_is_read_as_no_rows(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "empty.csv.gz"
+    path.write_bytes(content)
+    assert _read(path, compression="gzip" if content else "none") == ([], [], 0)

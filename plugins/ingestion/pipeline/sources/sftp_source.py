@@ -120,7 +120,7 @@ class SftpSource(Source):
 
     def _file(self, client: Any, remote: RemoteFile, local: Path, typer: Any) -> Generator[SourceBatch, None, None]:
         """One file: copied to scratch (then removed), parsed in chunks; its entry joins `loaded` once landed."""
-        from ingestion.extract.errors import FileTooLargeError, SourceCapExceededError
+        from ingestion.extract.errors import FileTooLargeError, SourceCapExceededError, UnreadableFileError
         from ingestion.extract.file_readers import read_file
         from ingestion.land.landing_facts import LoadedFile
 
@@ -139,7 +139,7 @@ class SftpSource(Source):
                 yield SourceBatch(_with_source_file(chunk.batch, remote.name), chunk.rejected, seen=chunk.seen)
                 rows += chunk.batch.num_rows
                 rejected += len(chunk.rejected)
-        except SourceCapExceededError as error:
+        except (SourceCapExceededError, UnreadableFileError) as error:
             raise type(error)(f"{self.where}: {error}") from None  # the file reader knows the file, not the entity
         finally:
             local.unlink(missing_ok=True)
