@@ -23,6 +23,20 @@ def _instant(wall: datetime) -> datetime:
     return wall.replace(tzinfo=BERLIN).astimezone(UTC)
 
 
+def _incremental_source(database: str, table: str, zone: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The table as an incremental entity (cursor updated_at) of a source whose zone-less times are `zone`'s."""
+    entity = sql_entity(database, table, {"mode": "incremental", "cursor_column": "updated_at"})
+    config = source_config(
+        table.removesuffix("_orders"),
+        "sql",
+        DATABASES[database]["conn_id"],
+        [entity],
+        retries={"count": 0},
+        source_timezone=zone,
+    )
+    monkeypatch.setenv("INGEST_CONFIG_DIR", str(write_configs(tmp_path / "configs", config)))
+
+
 @pytest.mark.parametrize("database", sorted(DATABASES))
 def test_zone_less_timestamps_are_wall_clock_times_of_the_source_zone(
     database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -32,16 +46,7 @@ def test_zone_less_timestamps_are_wall_clock_times_of_the_source_zone(
     walls = {i: WALL + timedelta(minutes=10 * i) for i in range(1, ROWS + 1)}
     with orders_table(database, table, zone_less=True) as writer:
         insert_orders(writer, table, [(i, i, wall) for i, wall in walls.items()])
-        entity = sql_entity(database, table, {"mode": "incremental", "cursor_column": "updated_at"})
-        config = source_config(
-            name,
-            "sql",
-            DATABASES[database]["conn_id"],
-            [entity],
-            retries={"count": 0},
-            source_timezone="Europe/Berlin",
-        )
-        monkeypatch.setenv("INGEST_CONFIG_DIR", str(write_configs(tmp_path / "configs", config)))
+        _incremental_source(database, table, "Europe/Berlin", tmp_path, monkeypatch)
 
         first = run_stages(name, "orders", "scheduled__2026-11-02", datetime(2026, 11, 2, tzinfo=UTC))
         landed = {r["order_id"]: r["updated_at"] for r in landed_table(first["extract_land"]).to_pylist()}
@@ -73,16 +78,7 @@ def test_a_wall_clock_time_in_the_spring_forward_gap_never_moves_the_watermark_p
     gap_end = datetime(2026, 3, 8, 7, 0, tzinfo=UTC)
     with orders_table(database, table, zone_less=True) as writer:
         insert_orders(writer, table, [(1, 1, datetime(2026, 3, 8, 1, 50)), (2, 2, datetime(2026, 3, 8, 2, 30))])
-        entity = sql_entity(database, table, {"mode": "incremental", "cursor_column": "updated_at"})
-        config = source_config(
-            name,
-            "sql",
-            DATABASES[database]["conn_id"],
-            [entity],
-            retries={"count": 0},
-            source_timezone="America/New_York",
-        )
-        monkeypatch.setenv("INGEST_CONFIG_DIR", str(write_configs(tmp_path / "configs", config)))
+        _incremental_source(database, table, "America/New_York", tmp_path, monkeypatch)
 
         first = run_stages(name, "orders", "scheduled__2026-03-09", datetime(2026, 3, 9, tzinfo=UTC))
         landed = {r["order_id"]: r["updated_at"] for r in landed_table(first["extract_land"]).to_pylist()}
