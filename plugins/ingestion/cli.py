@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from ingestion.config.loader import OVERLAYS_DIR, LoadResult, load_configs
 from ingestion.config.schema import oncall_schema_path, render_oncall_schema, render_schema, schema_path
 from ingestion.errors import InfraVarsError, InvalidSourceConfigError, UnknownSourceError
-from ingestion.infra_vars import INFRA_VARS_PATH, render_infra_vars
+from ingestion.infra_vars import INFRA_VARS_PATH, environments, render_infra_vars
 from ingestion.paths import config_dir as default_config_dir
 from ingestion.plan_loader import load_entity_plan
 from ingestion.planner import DagPlan, plan_source
@@ -521,14 +521,19 @@ def _lake_error(error: Exception) -> str | None:
     from airflow.exceptions import AirflowNotFoundException
     from azure.core.exceptions import AzureError
 
-    from ingestion.redact import redact
-
     if isinstance(error, AirflowNotFoundException):
         return f"{error} (the lake's Airflow connection; see docs/deployment.md)"
     if isinstance(error, AzureError):
-        lines = str(error).strip().splitlines() or [type(error).__name__]
-        return f"the lake did not answer: {redact(lines[0])}"
+        return f"the lake did not answer: {_first_line(error)}"
     return None
+
+
+def _first_line(error: object) -> str:
+    """An error's first line, redacted (a driver's or SDK's message may go on with a request or a statement)."""
+    from ingestion.redact import redact
+
+    lines = str(error).strip().splitlines() or [type(error).__name__]
+    return redact(lines[0])
 
 
 def cmd_oncall(args: argparse.Namespace) -> int:
@@ -823,7 +828,7 @@ def _unknown_env(args: argparse.Namespace) -> str | None:
     overlays = Path(args.config_dir) / OVERLAYS_DIR
     if args.env is None or not overlays.is_dir() or (overlays / f"{args.env}.json").is_file():
         return None
-    known = sorted(p.stem for p in overlays.glob("*.json"))
+    known = environments(Path(args.config_dir))
     return f"--env {args.env!r} has no overlay {OVERLAYS_DIR}/{args.env}.json; environments: {', '.join(known)}"
 
 
@@ -841,5 +846,4 @@ def _database_error(error: Exception) -> str | None:
         return f"the module {error.name!r} is not installed (a database driver this URL's scheme needs?)"
     if not isinstance(error, DBAPIError):
         return None
-    lines = str(error.orig).strip().splitlines() or [type(error.orig).__name__]
-    return f"the database refused or did not answer: {redact(lines[0])}"
+    return f"the database refused or did not answer: {_first_line(error.orig)}"
