@@ -93,33 +93,31 @@ def _arrow_reason(exc: BaseException, path: Path, locator: SftpLocator, gz: bool
 def _undecodable_at(path: Path, encoding: str, gz: bool) -> str | None:
     """`not <encoding> text at byte N` for the first byte (counted after gunzip) that does not decode, or None."""
     import codecs
+    from itertools import chain
 
     decoder = codecs.getincrementaldecoder(encoding)()
     opener: Any = gzip.open if gz else open
     offset = 0  # bytes handed to the decoder so far; it may hold back the start of a character split between blocks
     try:
         with opener(path, "rb") as handle:
-            while block := handle.read(1 << 20):
+            # The file's blocks, then an empty final one: a character cut off at the end fails only there.
+            for block in chain(iter(lambda: handle.read(1 << 20), b""), [None]):  # streamed: files may be large
                 held = len(decoder.getstate()[0])
                 try:
-                    decoder.decode(block)
+                    decoder.decode(block or b"", final=block is None)
                 except UnicodeDecodeError as error:
-                    return f"not {error.encoding} text at byte {offset - held + error.start}"
-                offset += len(block)
-            held = len(decoder.getstate()[0])
-            try:
-                decoder.decode(b"", final=True)
-            except UnicodeDecodeError as error:
-                return f"not {error.encoding} text at byte {offset - held + error.start}"
+                    return unreadable_reason(error, at=offset - held)
+                offset += len(block or b"")
     except (OSError, EOFError):
         return None
     return None
 
 
-def unreadable_reason(exc: BaseException) -> str:
-    """Why a file could not be read, in words that never quote its content."""
+def unreadable_reason(exc: BaseException, *, at: int = 0) -> str:
+    """Why a file could not be read, in words that never quote its content; `at`: the file's byte where the text
+    that failed to decode began."""
     if isinstance(exc, UnicodeDecodeError):
-        return f"not {exc.encoding} text at byte {exc.start}"
+        return f"not {exc.encoding} text at byte {at + exc.start}"
     if isinstance(exc, gzip.BadGzipFile):
         return "not a gzip file"
     if isinstance(exc, EOFError):
