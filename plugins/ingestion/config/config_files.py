@@ -10,6 +10,7 @@ characters, as editors do); positions inside a parsed object are JSON paths.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import stat
@@ -25,6 +26,7 @@ _JSON_TYPES = {list: "array", str: "string", int: "number", float: "number", boo
 # A JSON string (skipped whole: brackets inside it are text) or a bracket. The string part is the unrolled
 # `"(?:[^"\\]|\\.)*"`, which never backtracks, so the scan is linear in the file's size.
 _STRING_OR_BRACKET = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
+_STRING_OR_NUMBER = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|(-?(?:Infinity|NaN|[0-9][0-9.eE+-]*))', re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,14 @@ def read_config_file(path: Path) -> dict[str, Any] | FileProblem:
     if (too_deep := _first_too_deep(text)) is not None:
         return FileProblem(_line_column(text, too_deep), f"nests deeper than {MAX_CONFIG_DEPTH} levels")
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_float=_finite_float, parse_constant=_refuse_constant)
+    except _NotFinite as exc:
+        # Python reads NaN and Infinity (not JSON) and 1e999 (overflows to inf); a bound or a check compared with
+        # one is silently always true or always false, and Airflow's serialized DAG cannot hold one.
+        return FileProblem(
+            _line_column(text, _first_not_finite(text)),
+            f"{exc} is not a finite number (JSON has no NaN or Infinity; a number must be below 1.8e308)",
+        )
     except json.JSONDecodeError as exc:
         return FileProblem(f"line {exc.lineno} column {exc.colno}", f"invalid JSON: {exc.msg}")
     except (ValueError, RecursionError) as exc:
@@ -118,6 +127,37 @@ def _first_too_deep(text: str) -> int | None:
         elif token in ("]", "}"):
             depth -= 1
     return None
+
+
+class _NotFinite(ValueError):
+    """A number token that is not a finite float; its text (a number, never a secret) is the message."""
+
+
+def _finite_float(token: str) -> float:
+    value = float(token)
+    if not math.isfinite(value):
+        raise _NotFinite(token)
+    return value
+
+
+def _refuse_constant(token: str) -> float:
+    raise _NotFinite(token)
+
+
+def _first_not_finite(text: str) -> int:
+    """Where the first number token outside strings that is not finite starts (0 if none is found)."""
+    for match in _STRING_OR_NUMBER.finditer(text):
+        token = match.group(1)
+        if token is not None and _is_not_finite(token):
+            return match.start(1)
+    return 0
+
+
+def _is_not_finite(token: str) -> bool:
+    try:
+        return not math.isfinite(float(token))
+    except ValueError:  # a token the parser read as something else
+        return False
 
 
 def _line_column(text: str, index: int) -> str:

@@ -60,7 +60,8 @@ ConnId = Annotated[str, Field(pattern=CONN_ID_PATTERN, description="an Airflow c
 
 
 class Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    # allow_inf_nan: the files are refused before (config_files), this keeps configs built in code to the same rule.
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True, allow_inf_nan=False)
 
 
 class SourceKind(StrEnum):
@@ -572,6 +573,7 @@ class Alerts(Frozen):
     long_run_factor: float = Field(
         default=3.0,
         ge=1.5,
+        le=100,
         description="alert when a run's stages take this many times the median of the entity's last 10 runs",
     )
     routing: dict[Severity, tuple[ConnId, ...]] = Field(
@@ -600,7 +602,9 @@ class Deadline(Frozen):
 class Retries(Frozen):
     count: int = Field(default=3, ge=0, le=20)
     delay_seconds: int = Field(default=60, ge=1, le=MAX_SECONDS)
-    backoff_multiplier: float = Field(default=2.0, ge=1.0, description="each retry waits this much longer; 1 = fixed")
+    backoff_multiplier: float = Field(
+        default=2.0, ge=1.0, le=10, description="each retry waits this much longer; 1 = fixed"
+    )
     max_delay_minutes: int = Field(default=30, ge=1, le=MAX_MINUTES)
 
 

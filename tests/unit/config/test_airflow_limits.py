@@ -71,6 +71,8 @@ CASES = [
     ("escalate", _set("alerts", "escalate_after_minutes"), "$.alerts.escalate_after_minutes", "527040"),
     ("retention", _set("retention", "control_days"), "$.retention.control_days", "36600"),
     ("lookback", _set_lookback, "$.entities[0].load.lookback_minutes", "527040"),
+    ("backoff", _set("retries", "backoff_multiplier", value=1e300), "$.retries.backoff_multiplier", "equal to 10"),
+    ("long_run", _set("alerts", "long_run_factor", value=1e300), "$.alerts.long_run_factor", "equal to 100"),
 ]
 
 
@@ -126,8 +128,8 @@ def test_a_config_at_every_bound_builds_its_dag(tmp_path: Path) -> None:
     crm = _crm()
     crm["tags"] = ["x" * MAX_TAG_CHARS]
     crm["deadline"] = {"expected_duration_minutes": MAX_MINUTES, "finish_by": "04:00"}
-    crm["retries"] = {"delay_seconds": MAX_SECONDS, "max_delay_minutes": MAX_MINUTES}
-    crm["alerts"] = {"escalate_after_minutes": MAX_MINUTES}
+    crm["retries"] = {"delay_seconds": MAX_SECONDS, "max_delay_minutes": MAX_MINUTES, "backoff_multiplier": 10}
+    crm["alerts"] = {"escalate_after_minutes": MAX_MINUTES, "long_run_factor": 100}
     crm["retention"] = dict.fromkeys(
         ("raw_days", "archive_days", "sensitive_days", "quarantine_days", "control_days"), MAX_DAYS
     )
