@@ -21,6 +21,7 @@ import base64
 import json
 import math
 import re
+import struct
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -77,6 +78,7 @@ def _kind(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
+FLOAT32_OVERFLOW = "a number out of range for a 32-bit float"
 _INT_BOUNDS = {"smallint": 2**15, "integer": 2**31, "int": 2**31, "bigint": 2**63}
 _TRUE = frozenset({"true", "t", "yes", "y", "1"})
 _FALSE = frozenset({"false", "f", "no", "n", "0"})
@@ -106,13 +108,22 @@ def _to_int(logical: str) -> Callable[[Any], int]:
     return convert
 
 
-def _to_float(value: Any) -> float:
+def _to_double(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ValueDoesNotFit(f"{_kind(value)} is not a number")
     try:
-        return float(value)
+        return float(value)  # an integer past a double's range raises OverflowError, which _row words
     except ValueError:
         raise ValueDoesNotFit("text that is not a number") from None
+
+
+def _to_float32(value: Any) -> float:
+    number = _to_double(value)
+    try:
+        struct.pack("<f", number)  # raises exactly when the number would round to infinity, as Arrow's cast does
+    except OverflowError:
+        raise ValueDoesNotFit(FLOAT32_OVERFLOW) from None
+    return number
 
 
 def _to_bool(value: Any) -> bool:
@@ -190,7 +201,10 @@ def _to_string(value: Any) -> str:
 
 
 def _to_json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    try:
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str, allow_nan=False)
+    except ValueError:  # Python's json reads NaN and Infinity from a source; written back, no JSON parser reads them
+        raise ValueDoesNotFit("NaN or Infinity, which JSON cannot hold") from None
 
 
 def _to_binary(value: Any) -> bytes:
@@ -247,8 +261,8 @@ def converter(logical: str) -> Callable[[Any], Any]:
         "string": _to_string,
         "text": _to_string,
         "json": _to_json,
-        "float": _to_float,
-        "double": _to_float,
+        "float": _to_float32,
+        "double": _to_double,
         "boolean": _to_bool,
         "bool": _to_bool,
         "date": _to_date,
@@ -325,9 +339,14 @@ class RecordTyper:
                 row.append(convert(value))
             except ValueDoesNotFit as exc:
                 raise ValueDoesNotFit(f"field {column.name!r} ({column.type}): {exc}") from None
+            except OverflowError:  # valid text past the type's range, e.g. a zoned time in UTC before year 1
+                raise ValueDoesNotFit(f"field {column.name!r} ({column.type}): a value out of range") from None
         if self.extra_column:
             kept = {k: v for k, v in rest.items() if not self._under_pii(k)}
-            row.append(_to_json(kept) if kept else None)
+            try:
+                row.append(_to_json(kept) if kept else None)
+            except ValueDoesNotFit as exc:
+                raise ValueDoesNotFit(f"unmapped fields ({self.extra_column}): {exc}") from None
         return row
 
     def records_to_batch(
@@ -368,6 +387,8 @@ class RecordTyper:
                 if not column.nullable and values.null_count:
                     raise ValueDoesNotFit(column.name)
                 typed = pc.cast(values, field.type)
+                if pa.types.is_float32(field.type) and pc.any(pc.is_inf(typed)).as_py():
+                    raise ValueDoesNotFit(column.name)  # Arrow casts 1e300 to inf: rows decide what overflowed
                 if (logical := logical_of(field)) is not None:  # uuid, interval, decimal: their canonical text
                     typed = canonical(typed, logical)
                     if first_malformed(typed, logical) is not None:

@@ -255,3 +255,66 @@ def test_text_carried_types_and_times_land_in_their_canonical_form_from_records_
     assert [r.reason for r in rejected] == [
         "field 'amount' (decimal): text that is not a decimal in its canonical form"
     ]
+
+
+# -- values past a type's range: rejected by row, never an exception that fails the whole run, never a changed value --
+
+EDGES = [
+    Column(name="id", type="bigint", nullable=False),
+    Column(name="at", type="timestamp"),
+    Column(name="local_at", type="timestamp_ntz"),
+    Column(name="ratio", type="double"),
+    Column(name="small", type="float"),
+    Column(name="doc", type="json"),
+]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        # Valid ISO-8601 text whose instant in UTC falls outside datetime's years 1-9999: OverflowError before.
+        ("at", "0001-01-01T00:00:00+01:00", "field 'at' (timestamp): a value out of range"),
+        ("local_at", "9999-12-31T23:00:00-05:00", "field 'local_at' (timestamp_ntz): a value out of range"),
+        # A JSON integer too large for a double: OverflowError before.
+        ("ratio", 10**400, "field 'ratio' (double): a value out of range"),
+        # A 32-bit float cannot hold 1e300: it landed as inf, and was published as null.
+        ("small", 1e300, "field 'small' (float): a number out of range for a 32-bit float"),
+        ("small", "-3.5e38", "field 'small' (float): a number out of range for a 32-bit float"),
+        # JSON has no NaN or Infinity: a json column landed them as text no JSON parser reads.
+        ("doc", {"x": float("nan")}, "field 'doc' (json): NaN or Infinity, which JSON cannot hold"),
+    ],
+)
+def test_a_value_past_its_types_range_rejects_its_record_only(field: str, value: object, reason: str) -> None:
+    typer = RecordTyper(EDGES)
+    batch, rejected = typer.records_to_batch([{"id": 1, field: value}, {"id": 2}], where)
+    assert [r.reason for r in rejected] == [reason]
+    assert rejected[0].where == "record 0"
+    assert batch.column("id").to_pylist() == [2]
+
+
+def test_unmapped_fields_holding_nan_reject_the_record_rather_than_land_text_that_is_not_json() -> None:
+    typer = RecordTyper(EDGES, extra_column="_extra")
+    batch, rejected = typer.records_to_batch([{"id": 1, "other": float("inf")}, {"id": 2, "other": 1.5}], where)
+    assert [r.reason for r in rejected] == ["unmapped fields (_extra): NaN or Infinity, which JSON cannot hold"]
+    assert batch.column("_extra").to_pylist() == ['{"other": 1.5}']
+
+
+def test_non_finite_values_a_float_column_can_hold_still_land() -> None:
+    # NaN and inf are values of a float column (published as null, docs/loads.md); 3.4e38 fits a 32-bit float.
+    typer = RecordTyper(EDGES)
+    records = [{"id": 1, "ratio": float("nan"), "small": "inf"}, {"id": 2, "ratio": 1e300, "small": 3.4e38}]
+    batch, rejected = typer.records_to_batch(records, where)
+    assert rejected == []
+    assert batch.column("small").to_pylist()[0] == float("inf")
+    assert batch.column("ratio").to_pylist()[1] == 1e300
+
+
+def test_a_text_batch_falls_back_to_rows_when_a_float_cast_overflows() -> None:
+    # Arrow casts "1e300" to a 32-bit float as inf without an error; only that row is rejected.
+    typer = RecordTyper([Column(name="id", type="bigint", nullable=False), Column(name="small", type="float")])
+    text = pa.record_batch({"id": ["1", "2", "3"], "small": ["1.5", "1e300", "-inf"]})
+    batch, rejected = typer.batch_to_typed(text, where)
+    assert [(r.where, r.reason) for r in rejected] == [
+        ("record 1", "field 'small' (float): a number out of range for a 32-bit float")
+    ]
+    assert batch.column("small").to_pylist() == [1.5, float("-inf")]
