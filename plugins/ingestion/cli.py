@@ -796,6 +796,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command. What an operator causes outside the commands' own checks ends in one line and an exit
     code, not a traceback: output piped into `head`, Ctrl-C, a file that cannot be written."""
     args = build_parser().parse_args(argv)
+    if (missing := _missing_config_dir(args)) is not None:
+        print(f"ingest {args.command}: nothing done: {missing}", file=sys.stderr)
+        return 2
     if (unknown := _unknown_env(args)) is not None:
         print(f"ingest: {unknown}", file=sys.stderr)
         return 2
@@ -820,6 +823,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"ingest {args.command}: {said}", file=sys.stderr)
         return 1
+
+
+# Commands that do not read the config folder: the control DB's schema, and drafting a new source's config.
+_WITHOUT_CONFIGS = frozenset({"db", "scaffold"})
+
+
+def _missing_config_dir(args: argparse.Namespace) -> str | None:
+    """Why --config-dir is not a folder to read, or None. A mistyped folder would otherwise validate to "0 sources",
+    write an empty inventory, or (schema --write) be created with only the schemas in it."""
+    folder = Path(args.config_dir)
+    if args.command in _WITHOUT_CONFIGS or folder.is_dir():
+        return None
+    return f"config folder {folder} {'is not a folder' if folder.exists() else 'does not exist'} (--config-dir)"
 
 
 def _unknown_env(args: argparse.Namespace) -> str | None:

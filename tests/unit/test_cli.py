@@ -292,9 +292,10 @@ def test_infra_vars_writes_nothing_from_a_wrong_or_empty_config_folder(tmp_path:
     out = tmp_path / "generated.auto.tfvars.json"
     wrong = ingest("infra-vars", "--write", "--out", str(out), config_dir=tmp_path / "typo")
     assert (wrong.returncode, wrong.stderr) == (
-        1,
-        f"ingest infra-vars: nothing written: config folder {tmp_path / 'typo'} does not exist\n",
+        2,
+        f"ingest infra-vars: nothing done: config folder {tmp_path / 'typo'} does not exist (--config-dir)\n",
     )
+    assert not out.exists()
     empty = tmp_path / "empty"
     (empty / "overlays").mkdir(parents=True)
     (empty / "overlays" / "dev.json").write_text('{"*": {"retries": {"count": 1}}}')
@@ -315,6 +316,26 @@ def _broken_copy(tmp_path: Path) -> Path:
     shutil.copytree(CONFIGS, target)
     (target / "not_json.json").write_text('{"name": "not_json",\n "kind": sql}')
     return target
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["validate"], ["list"], ["docs", "--out", "{tmp}/inventory.md"], ["schema", "--write"], ["oncall"]],
+    ids=lambda c: c[0],
+)
+def test_a_mistyped_config_folder_is_one_line_and_nothing_is_written_or_created(
+    tmp_path: Path, command: list[str]
+) -> None:
+    typo = tmp_path / "sorce_configs"
+    done = ingest(*(part.format(tmp=tmp_path) for part in command), config_dir=typo)
+    assert (done.returncode, done.stderr) == (
+        2,
+        f"ingest {command[0]}: nothing done: config folder {typo} does not exist (--config-dir)\n",
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # schema --write made the folder; docs, an empty file
+    a_file = tmp_path / "configs.json"
+    a_file.write_text("{}")
+    assert ingest("validate", config_dir=a_file).stderr.endswith(f"{a_file} is not a folder (--config-dir)\n")
 
 
 def test_scaffold_leaves_an_existing_out_file_alone_unless_forced(tmp_path: Path) -> None:
