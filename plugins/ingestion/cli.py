@@ -42,6 +42,11 @@ def _known_sources(args: argparse.Namespace) -> list[str]:
     return sorted(p.stem for p in Path(args.config_dir).glob("*.json") if not p.name.startswith("_"))
 
 
+def _no_such_source(args: argparse.Namespace) -> str:
+    """What every command says of a --source (or source argument) with no config: the typo and the names there are."""
+    return f"no source {args.source!r}; known: {', '.join(_known_sources(args)) or '(none)'}"
+
+
 def _plans(result: LoadResult) -> list[DagPlan]:
     return [plan_source(config, result.env) for config in result.configs.values()]
 
@@ -119,7 +124,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         return 1
     config = result.configs.get(args.source)
     if config is None:
-        print(f"no source {args.source!r}; known: {', '.join(_known_sources(args))}", file=sys.stderr)
+        print(_no_such_source(args), file=sys.stderr)
         return 2
     merged = config.model_dump(mode="json", by_alias=True, exclude={"schema_ref"})
     print(json.dumps(merged, indent=2, ensure_ascii=False))
@@ -380,9 +385,7 @@ def _entity_or_exit_code(args: argparse.Namespace) -> Entity | int:
     except InvalidSourceConfigError as exc:
         print(exc, file=sys.stderr)
     except UnknownSourceError as exc:
-        known = _known_sources(args)
-        unknown_source = args.source not in known
-        print(f"no source {args.source!r}; known: {', '.join(known)}" if unknown_source else exc, file=sys.stderr)
+        print(_no_such_source(args) if args.source not in _known_sources(args) else exc, file=sys.stderr)
     return 2
 
 
@@ -407,10 +410,9 @@ def cmd_watermark(args: argparse.Namespace) -> int:
     if args.action in ("set", "reset"):
         return _change_watermark(args)
     store = _store(args)
-    known = _known_sources(args)
     # Marks of a source whose config was removed are still shown; a typo, which has none, is named.
-    if args.source is not None and args.source not in known and not store.list_watermarks(args.source):
-        print(f"no source {args.source!r}; known: {', '.join(known)}", file=sys.stderr)
+    if args.source is not None and args.source not in _known_sources(args) and not store.list_watermarks(args.source):
+        print(_no_such_source(args), file=sys.stderr)
         return 2
     if args.action == "show":
         marks = store.list_watermarks(args.source)
@@ -490,8 +492,8 @@ def cmd_retention(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    if args.source is not None and args.source not in (known := _known_sources(args)):
-        print(f"ingest retention: no source {args.source!r}; known: {', '.join(known)}", file=sys.stderr)
+    if args.source is not None and args.source not in _known_sources(args):
+        print(f"ingest retention: {_no_such_source(args)}", file=sys.stderr)
         return 2
     store = _store(args)
     try:
