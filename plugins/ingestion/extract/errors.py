@@ -21,6 +21,10 @@ class PageCapExceededError(TerminalError):
     """The endpoint kept paging past the config's max_pages."""
 
 
+class PagingLoopError(TerminalError):
+    """The API answered a next page with one it had given before: it does not honour the paging parameters."""
+
+
 class UnexpectedBodyError(TerminalError):
     """The body has no record list where the config's record_path says."""
 

@@ -3,7 +3,9 @@
 Styles: `none` (one request), `page_number` and `offset` (until an empty page: a short page is not taken as the
 end, since APIs clamp page sizes), `cursor` (a token from the body sent back as a parameter), `next_url` (a URL in
 the body), `link_header` (RFC 8288 `Link: <...>; rel="next"`). More than `max_pages` pages fails the run rather than
-landing a silently truncated result.
+landing a silently truncated result. An API that hands back a cursor or next link it gave before, or answers three
+page numbers or offsets in a row with the same records, fails at once: it is not honouring the paging parameters,
+and every further page would only land the same records again, up to `max_pages`.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ingestion.extract.errors import PageCapExceededError, UnexpectedBodyError
+from ingestion.extract.errors import PageCapExceededError, PagingLoopError, UnexpectedBodyError
 
 if TYPE_CHECKING:
     from ingestion.config.models import HttpLocator
@@ -61,6 +63,7 @@ def pages(client: ApiClient, locator: HttpLocator, params: dict[str, Any], *, wh
     elif style == "offset":
         request = {**base, paging.offset_param: offset}
     fetched = 0
+    loop = _LoopGuard(where)
     while True:
         if fetched >= paging.max_pages:
             raise PageCapExceededError(
@@ -73,6 +76,8 @@ def pages(client: ApiClient, locator: HttpLocator, params: dict[str, Any], *, wh
         yield Page(fetched, records)
         if style == "none":
             return
+        if style in ("page_number", "offset"):
+            loop.same_records(fetched, records)
         if style == "page_number":
             if not records:
                 return
@@ -87,9 +92,43 @@ def pages(client: ApiClient, locator: HttpLocator, params: dict[str, Any], *, wh
             token = dig(body, paging.cursor_path)
             if token in (None, "") or not records:
                 return
+            loop.seen("next cursor", str(token), fetched)
             request = {**base, paging.cursor_param: token}
         else:
             link = dig(body, paging.next_url_path) if style == "next_url" else response.links.get("next", {}).get("url")
             if not link:
                 return
+            loop.seen("next link", str(link), fetched)
             target, request = str(link), None  # a next link carries its own query string
+
+
+# Identical pages in a row before an API is taken to ignore page_param/offset_param. Two can be real data (a row
+# repeated at page_size 1); three of more than one record each cannot, short of an API that ignores the parameter.
+_SAME_PAGES = 3
+
+
+class _LoopGuard:
+    """Remembers the cursors and links given so far, and the last page's records, to stop a paging loop at once."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.given: dict[str, int] = {}  # cursor or link -> the page that gave it
+        self.previous: list[Any] | None = None
+        self.repeats = 1
+
+    def seen(self, what: str, value: str, page: int) -> None:
+        first = self.given.setdefault(value, page)
+        if first != page:  # never quoted: a cursor or link may carry a token
+            raise PagingLoopError(
+                f"{self.where}: page {page} gave the same {what} as page {first}: the API is not honouring the "
+                "paging parameters, and the next pages would repeat records already read"
+            )
+
+    def same_records(self, page: int, records: list[Any]) -> None:
+        self.repeats = self.repeats + 1 if len(records) > 1 and records == self.previous else 1
+        self.previous = records
+        if self.repeats >= _SAME_PAGES:
+            raise PagingLoopError(
+                f"{self.where}: pages {page - _SAME_PAGES + 1} to {page} hold the same records: the API ignores "
+                "the page or offset parameter (check locator.pagination's page_param, offset_param and style)"
+            )
