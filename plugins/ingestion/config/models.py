@@ -466,6 +466,7 @@ BROKER_TRANSACTION_MAX_TIMEOUT_MS = 900_000
 # first: it would fence the producer, and the attempt would end with a fencing error instead of its own clean one.
 TRANSACTION_TIMEOUT_MARGIN_SECONDS = 60
 DEFAULT_PUBLISH_TIMEOUT_SECONDS = 300
+MAX_TOPIC_CHARS = 249  # Kafka's limit on a topic name (org.apache.kafka.common.internals.Topic)
 MAX_PUBLISH_TIMEOUT_SECONDS = BROKER_TRANSACTION_MAX_TIMEOUT_MS // 1000 - TRANSACTION_TIMEOUT_MARGIN_SECONDS
 
 
@@ -910,7 +911,20 @@ class SourceConfig(Frozen):
                     f"entity {entity.name!r} has a {entity.locator.kind} locator but the source kind is {self.kind}"
                 )
             self._publish_groups_fit_topic(entity)
+            self._topic_is_one_kafka_accepts(entity)
         return self
+
+    def _topic_is_one_kafka_accepts(self, entity: Entity) -> None:
+        # The template's pattern keeps to Kafka's characters; the length and the names . and .. are only known once
+        # it is filled in, and Kafka refuses them when the first publish creates the topic.
+        topic = entity_topic(self, entity)
+        if len(topic) > MAX_TOPIC_CHARS:
+            raise ValueError(
+                f"entity {entity.name!r}: its topic is {len(topic)} characters; Kafka allows at most {MAX_TOPIC_CHARS} "
+                "(shorten kafka.topic_template)"
+            )
+        if topic in (".", ".."):
+            raise ValueError(f"entity {entity.name!r}: its topic {topic!r} is a name Kafka refuses")
 
     def _publish_groups_fit_topic(self, entity: Entity) -> None:
         # A partitioned entity is published by one task per partition, each owning its own topic partitions.

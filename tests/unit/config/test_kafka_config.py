@@ -69,3 +69,32 @@ def test_the_loader_names_the_file_and_the_field_of_a_publish_timeout_above_the_
 def test_the_json_schema_states_the_bound() -> None:
     schema = Kafka.model_json_schema()["properties"]["publish_timeout_seconds"]
     assert (schema["minimum"], schema["maximum"], schema["default"]) == (10, 840, 300)
+
+
+def test_a_topic_name_kafka_refuses_is_refused_at_validation(tmp_path: Path) -> None:
+    # Kafka refuses topic names over 249 characters when the topic is created: the first publish failed, days after
+    # `validate` said ok. The name is checked as the entity gets it: the template filled with source and entity.
+    long_prefix = "a" * 230  # 230 + ".crm.orders" = 241 characters: fits; ".erp.orders_from_the_warehouse" does not
+    (tmp_path / "crm.json").write_text(
+        json.dumps({**CONFIG, "kafka": {"topic_template": long_prefix + ".{source}.{entity}"}})
+    )
+    erp_entity = {**CONFIG["entities"][0], "name": "orders_from_the_warehouse"}
+    erp = {
+        **CONFIG,
+        "name": "erp",
+        "kafka": {"topic_template": long_prefix + ".{source}.{entity}"},
+        "entities": [erp_entity],
+    }
+    (tmp_path / "erp.json").write_text(json.dumps(erp))
+    dots = {**CONFIG, "name": "dots", "entities": [{**CONFIG["entities"][0], "kafka": {"topic_template": ".."}}]}
+    (tmp_path / "dots.json").write_text(json.dumps(dots))
+
+    result = load_configs(tmp_path)
+
+    assert sorted(result.configs) == ["crm"]
+    [too_long] = result.errors_for("erp.json")
+    assert (
+        "entity 'orders_from_the_warehouse': its topic is 260 characters; Kafka allows at most 249" in too_long.message
+    )
+    [dotted] = result.errors_for("dots.json")
+    assert "entity 'orders': its topic '..' is a name Kafka refuses" in dotted.message
