@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ingestion.config.check_params import bound_problem, params_problem
 from ingestion.config.column_types import check_column_type
 
 # Lineage of file sources: the name of the file a row came from.
@@ -291,6 +292,8 @@ class Check(Frozen):
             raise ValueError(f"check freshness: params.max_age_minutes is at most {MAX_MINUTES} (a year)")
         if self.kind == "zero_rows" and params.get("policy", "fail") not in ("allow", "warn", "fail"):
             raise ValueError("check zero_rows: params.policy is one of allow, warn, fail")
+        if (problem := params_problem(self.kind, params)) is not None:
+            raise ValueError(problem)
         return self
 
 
@@ -707,7 +710,17 @@ class Entity(Frozen):
             for check in self.checks:
                 if unknown := [c for c in check.columns if c not in names]:
                     raise ValueError(f"check {check.kind} names column(s) {unknown} not among the declared columns")
+            self._checks_fit_column_types()
         return self
+
+    def _checks_fit_column_types(self) -> None:
+        types = {c.name: c.type for c in self.columns}
+        for index, check in enumerate(self.checks):
+            column = check.columns[0] if check.columns else None
+            if check.kind == "freshness" and column is None:
+                column = self.load.cursor_column  # freshness without a column measures the cursor
+            if column in types and (problem := bound_problem(check.kind, check.params, column, types[column])):
+                raise ValueError(f"checks[{index}]: {problem}")
 
     @property
     def platform_columns(self) -> tuple[Column, ...]:

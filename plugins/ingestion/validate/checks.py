@@ -15,7 +15,7 @@ import hashlib
 import statistics
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -202,6 +202,8 @@ def _bound(value: Any, type_: pa.DataType) -> pa.Scalar:
     if pa.types.is_timestamp(type_) and pa.types.is_string(scalar.type):
         stamp = datetime.fromisoformat(str(value))
         scalar = pa.scalar(stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC))
+    elif pa.types.is_time(type_) and pa.types.is_string(scalar.type):
+        scalar = pa.scalar(time.fromisoformat(str(value)))  # Arrow has no cast from text to a time of day
     elif pa.types.is_decimal(type_):
         scalar = pa.scalar(str(value)).cast(type_)
     return scalar.cast(type_)

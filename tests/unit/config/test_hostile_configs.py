@@ -225,9 +225,10 @@ def test_deep_nesting_is_refused_at_its_position_and_the_others_load(tmp_path: P
 def test_nesting_up_to_the_limit_is_read(tmp_path: Path) -> None:
     folder = _folder(tmp_path)
     crm = _sample("crm")
-    crm["entities"][0]["checks"][2]["params"]["nested"] = json.loads(
-        "[" * (MAX_CONFIG_DEPTH - 6) + "]" * (MAX_CONFIG_DEPTH - 6)
-    )
+    # The one place a config takes values of any shape: accepted values of a json column (levels 7 and deeper).
+    crm["entities"][0]["columns"].append({"name": "doc", "type": "json"})
+    nested = json.loads("[" * (MAX_CONFIG_DEPTH - 7) + "]" * (MAX_CONFIG_DEPTH - 7))
+    crm["entities"][0]["checks"].append({"kind": "accepted_values", "columns": ["doc"], "params": {"values": nested}})
     (folder / "crm.json").write_text(json.dumps(crm))
     result = load_configs(folder, "dev")
     assert result.errors == []
