@@ -19,10 +19,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ingestion.config.loader import OVERLAYS_DIR, LoadResult, load_configs
+from ingestion.config.loader import ENV_VAR, LoadResult, current_env, env_without_overlay, load_configs
 from ingestion.config.schema import oncall_schema_path, render_oncall_schema, render_schema, schema_path
 from ingestion.errors import InfraVarsError, InvalidSourceConfigError, UnknownSourceError
-from ingestion.infra_vars import INFRA_VARS_PATH, environments, render_infra_vars
+from ingestion.infra_vars import INFRA_VARS_PATH, render_infra_vars
 from ingestion.paths import config_dir as default_config_dir
 from ingestion.plan_loader import load_entity_plan
 from ingestion.planner import DagPlan, plan_source
@@ -841,13 +841,11 @@ def _missing_config_dir(args: argparse.Namespace) -> str | None:
 
 
 def _unknown_env(args: argparse.Namespace) -> str | None:
-    """Why --env names no environment of the config folder, or None. Without its overlay, a mistyped `--env prdo`
-    would plan with the defaults alone (dev-like retries, retention, containers) and say nothing."""
-    overlays = Path(args.config_dir) / OVERLAYS_DIR
-    if args.env is None or not overlays.is_dir() or (overlays / f"{args.env}.json").is_file():
+    """Why --env (or, without it, INGEST_ENV) names no environment of the config folder, or None."""
+    env = args.env or current_env()
+    if (why := env_without_overlay(Path(args.config_dir), env)) is None:
         return None
-    known = environments(Path(args.config_dir))
-    return f"--env {args.env!r} has no overlay {OVERLAYS_DIR}/{args.env}.json; environments: {', '.join(known)}"
+    return f"{'--env' if args.env else ENV_VAR} {env!r} {why}"
 
 
 def _database_error(error: Exception) -> str | None:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ingestion.builder import build_dag
-from ingestion.config.loader import ConfigError, load_configs
+from ingestion.config.loader import ENV_VAR, OVERLAYS_DIR, ConfigError, current_env, env_without_overlay, load_configs
 from ingestion.errors import InvalidSourceConfigError
 from ingestion.notify.oncall import rotations
 from ingestion.paths import config_dir as default_config_dir
@@ -89,6 +89,13 @@ def raise_for_config_errors(config_dir: Path | None = None, *, env: str | None =
     """Raise one InvalidSourceConfigError listing every error of every broken config, and every source whose DAG
     cannot be built; return if all are valid. Builds every DAG (unregistered) for the latter: only building finds
     what Airflow refuses."""
-    result = build_dags(config_dir, env=env, register=False)
-    if result.errors:
-        raise InvalidSourceConfigError(result.errors)
+    folder = config_dir or default_config_dir()
+    result = build_dags(folder, env=env, register=False)
+    errors = result.errors
+    if folder.is_dir() and (why := env_without_overlay(folder, env or current_env())) is not None:
+        # Loud, not fatal: the DAGs still load (ingestion_dags.py does not ask), but the UI's banner says the
+        # deployment plans every source with the defaults alone.
+        where = str(folder / OVERLAYS_DIR)
+        errors = [ConfigError(where, "$", f"{ENV_VAR} {env or current_env()!r} {why}"), *errors]
+    if errors:
+        raise InvalidSourceConfigError(errors)

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ingestion.config.loader import OVERLAYS_DIR, load_configs
+from ingestion.config.loader import OVERLAYS_DIR, environments, load_configs
 from ingestion.config.models import SourceConfig
 from ingestion.errors import InfraVarsError, InvalidSourceConfigError
 from ingestion.land.retention_plan import Zone, periods_for
@@ -34,11 +34,6 @@ INFRA_VARS_PATH = Path(__file__).resolve().parents[2] / "infra" / "generated.aut
 # Azure Storage allows at most 100 rules in an account's lifecycle management policy, and 10 prefixes in a rule.
 MAX_LIFECYCLE_RULES = 100
 MAX_PREFIXES_PER_RULE = 10
-
-
-def environments(config_dir: Path) -> list[str]:
-    """Every environment with an overlay: each gets its own rules, since an overlay may change retention."""
-    return sorted(p.stem for p in (config_dir / OVERLAYS_DIR).glob("*.json"))
 
 
 def _rule(name: str, prefixes: list[str], tier_after_days: int | None, delete_after_days: int) -> dict[str, Any]:

@@ -65,3 +65,23 @@ def test_the_config_errors_file_holds_no_copy_of_the_dags(monkeypatch: pytest.Mo
     bag = DagBag(dag_folder=str(REPO / "dags" / "ingestion_config_errors.py"))
 
     assert (bag.dags, bag.import_errors) == ({}, {})
+
+
+@pytest.mark.parametrize("env", ["prdo", "local"])
+def test_a_deployment_env_without_an_overlay_is_an_import_error_and_the_dags_still_load(
+    monkeypatch: pytest.MonkeyPatch, env: str
+) -> None:
+    # INGEST_ENV=prdo planned every source with the defaults alone (dev-like retries, retention and containers) and
+    # said nothing. `local`, a machine that is not deployed, needs no overlay.
+    monkeypatch.setenv("INGEST_CONFIG_DIR", str(sample_config_dir()))
+    monkeypatch.setenv("INGEST_ENV", env)
+
+    bag = DagBag(dag_folder=str(REPO / "dags"))
+
+    assert {"ingest_crm", "ingest_orders_api", "ingest_partner_files"} <= set(bag.dags)
+    if env == "local":
+        assert bag.import_errors == {}
+        return
+    (error_file, message) = next(iter(bag.import_errors.items()))
+    assert error_file.endswith("ingestion_config_errors.py")
+    assert "overlays: $: INGEST_ENV 'prdo' has no overlay overlays/prdo.json; environments: dev, prod" in message

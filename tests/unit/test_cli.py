@@ -447,3 +447,19 @@ def test_an_env_without_an_overlay_is_refused_naming_the_environments() -> None:
         "ingest: --env 'prdo' has no overlay overlays/prdo.json; environments: dev, prod\n",
     )
     assert ingest("validate", env="prod").returncode == 0
+    assert ingest("validate", env="local").returncode == 0  # a machine that is not deployed: the defaults alone
+
+
+def test_an_ingest_env_without_an_overlay_is_refused_when_no_env_is_given() -> None:
+    done = subprocess.run(
+        [str(REPO / "scripts" / "ingest"), "--config-dir", str(CONFIGS), "validate"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        env={**os.environ, "INGEST_ENV": "prdo"},
+    )
+    assert (done.returncode, done.stderr) == (
+        2,
+        "ingest: INGEST_ENV 'prdo' has no overlay overlays/prdo.json; environments: dev, prod\n",
+    )

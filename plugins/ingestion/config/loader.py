@@ -164,6 +164,25 @@ def current_env() -> str:
     return os.environ.get(ENV_VAR, "dev")
 
 
+# A machine that is not deployed (state/engine.py's LOCAL_DEPLOYMENTS): it plans with the defaults alone, by design.
+LOCAL_ENV = "local"
+
+
+def environments(config_dir: Path) -> list[str]:
+    """Every environment with an overlay in the folder."""
+    return sorted(p.stem for p in (config_dir / OVERLAYS_DIR).glob("*.json"))
+
+
+def env_without_overlay(config_dir: Path, env: str) -> str | None:
+    """Why planning the folder's sources for `env` is a mistake ("has no overlay ..."), or None: the folder has
+    overlays but none for `env`, so a mistyped `prdo` would plan every source with the defaults alone (dev-like
+    retries, retention, containers) and say nothing."""
+    known = environments(config_dir)
+    if env == LOCAL_ENV or not known or env in known:
+        return None
+    return f"has no overlay {OVERLAYS_DIR}/{env}.json; environments: {', '.join(known)}"
+
+
 def _read_checked(path: Path, errors: list[ConfigError]) -> dict[str, Any] | None:
     """A config file's object, or None after recording why not (unreadable, not an object, holds a credential)."""
     data = read_config_file(path)
