@@ -98,6 +98,11 @@ def select_count(relation: FromClause, cursor: str | None, window: Window) -> Se
     return _within(select(func.count()).select_from(relation), relation, cursor, window)
 
 
+def select_null_cursor_count(relation: FromClause, cursor: str) -> Select[Any]:
+    """Rows whose cursor is NULL: no window condition holds for them, so only a read without one lands them."""
+    return select(func.count()).select_from(relation).where(_cursor(relation, cursor).is_(None))
+
+
 def select_key_range(relation: FromClause, key: str, cursor: str | None, window: Window) -> Select[Any]:
     """The min and max of integer column `key` over the window's rows (load.partitions.ranges): the span its ranges
     split. Two index lookups for a full load; for a window, a range of the cursor's index where it has one."""

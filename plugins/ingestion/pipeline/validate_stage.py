@@ -112,6 +112,44 @@ def source_count(plan: EntityPlan, manifest: LandingManifest) -> int | None:
         engine.dispose()
 
 
+def null_cursor_result(plan: EntityPlan, manifest: LandingManifest) -> CheckResult | None:
+    """SQL incremental and interval loads read a window of the cursor (`cursor <= high`, and `> low` once there is a
+    watermark), which no NULL cursor is in: such rows are never landed, the first run included, while
+    reconciliation, counting the same window, balances. A warning while the source holds any; nothing for a cursor
+    declared `nullable: false`, or when there are none."""
+    from ingestion.extract.sql_engine import source_engine
+    from ingestion.extract.sql_query import select_null_cursor_count, source_relation
+    from ingestion.validate.check_result import CheckResult
+
+    entity = plan.entity
+    cursor = entity.load.cursor_column
+    locator = entity.locator
+    if locator.kind != "sql" or cursor is None or entity.load.mode not in ("incremental", "interval"):
+        return None
+    declared = next((c for c in entity.columns if c.name == cursor), None)
+    if declared is not None and not declared.nullable:
+        return None
+    relation = source_relation(table_name=locator.table, schema=locator.schema_name, query=locator.query)
+    engine = source_engine(plan.conn_id)
+    try:
+        with engine.connect() as conn:
+            nulls = int(conn.execute(select_null_cursor_count(relation, cursor)).scalar_one())
+    finally:
+        engine.dispose()
+    if not nulls:
+        return None
+    return CheckResult(
+        "null_cursor",
+        "reconciliation",
+        False,
+        "warn",
+        f"{nulls} row(s) at the source have a NULL {cursor}: no incremental or interval run reads them (only a full "
+        "load does), so they are not loaded; give them a cursor value at the source, or use a cursor column that is "
+        "always set (and declare it nullable: false)",
+        {"null_cursor_rows": nulls},
+    )
+
+
 def records_reconciliation(manifest: LandingManifest, severity: str) -> CheckResult:
     """REST and file sources: every record received is landed, quarantined, outside the run's window, or left out
     at the boundary (tied with the watermark and landed by the run that set it)."""
@@ -317,6 +355,7 @@ def validate_run(plan: EntityPlan, run: RunInfo, *, storage: StageStorage | None
                 drift_result(plan, manifest),
                 reconciliation_result(plan, manifest),
                 late_rows_result(plan, manifest),
+                null_cursor_result(plan, manifest),
                 quarantine_result(manifest),
             )
             results += [r for r in more if r]

@@ -146,3 +146,49 @@ def test_a_row_committed_late_into_the_window_fails_validate(
     assert results["reconciliation"]["passed"]  # what was read was landed
     assert results["reconciliation"]["observed"] == {"source": ROWS, "landed": ROWS, "left_out_at_boundary": 0}
     assert results["late_rows"]["observed"] == {"read": ROWS, "now": ROWS + 1}
+
+
+def test_rows_with_a_null_cursor_are_reported_as_never_read_by_incremental_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `updated_at` set only on update: a row never updated has a NULL cursor. No window of the cursor holds it, and
+    # reconciliation, counting the same window, balances: without this warning the row is lost unseen.
+    name = f"n{uuid.uuid4().hex[:8]}"
+    nullable = [*COLUMNS[:2], {"name": "updated_at", "type": "timestamp"}]
+    with crm_table(f"{name}_orders", "order_id bigint PRIMARY KEY, status text NOT NULL, updated_at timestamptz") as w:
+        with w.begin() as conn:
+            conn.execute(text(f"INSERT INTO {name}_orders VALUES (1, 'paid', '2026-11-01 10:00+00'), (2, 'new', NULL)"))
+        config = _config(name, "warn", "incremental")
+        config["entities"][0]["columns"] = nullable
+        monkeypatch.setenv("INGEST_CONFIG_DIR", str(write_configs(tmp_path / "configs", config)))
+        context = stage_context("scheduled__2026-11-02", datetime(2026, 11, 2, tzinfo=UTC))
+        landed = ExtractLandOperator(task_id="e", source_name=name, entity_name="orders").execute(context)
+        assert (landed["rows"], landed["source_count"]) == (1, 1)  # the first run's window, too, is up to a cursor
+        validated = ValidateOperator(task_id="v", source_name=name, entity_name="orders").execute(context)
+        store = _store()
+        try:
+            results = {r["check_name"]: r for r in store.check_results(name, "orders")}
+        finally:
+            store.engine.dispose()
+        assert validated["warnings"] >= 1  # a warning: the run goes on
+        assert results["null_cursor"]["passed"] is False
+        assert results["null_cursor"]["severity"] == "warn"
+        assert results["null_cursor"]["observed"] == {"null_cursor_rows": 1}
+        assert "1 row(s) at the source have a NULL updated_at" in results["null_cursor"]["detail"]
+        assert results["reconciliation"]["passed"]
+
+        # Once the row has a cursor value it is read, and there is nothing to report. (A cursor declared
+        # `nullable: false` is not counted either: drift refuses it while the source column allows NULL.)
+        with w.begin() as conn:
+            conn.execute(text(f"UPDATE {name}_orders SET updated_at = '2026-11-02 10:00+00' WHERE order_id = 2"))
+        later = stage_context("scheduled__2026-11-03", datetime(2026, 11, 3, tzinfo=UTC))
+        landed = ExtractLandOperator(task_id="e", source_name=name, entity_name="orders").execute(later)
+        assert landed["rows"] == 2  # no run committed the first: both rows, the one that had no cursor included
+        ValidateOperator(task_id="v", source_name=name, entity_name="orders").execute(later)
+        store = _store()
+        try:
+            latest = [r for r in store.check_results(name, "orders") if r["run_id"] == "scheduled__2026-11-03"]
+        finally:
+            store.engine.dispose()
+        assert latest  # the second run's checks were recorded
+        assert "null_cursor" not in {r["check_name"] for r in latest}
