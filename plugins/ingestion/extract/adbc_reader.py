@@ -28,11 +28,11 @@ from ingestion.extract.arrow_types import localized
 from ingestion.extract.errors import SchemaMismatchError
 from ingestion.extract.misfit import (
     ARROW_ERRORS,
-    OUT_OF_RANGE_KIND,
     array_fits,
     first_misfit,
     first_out_of_range,
     misfit_error,
+    out_of_range_kind,
 )
 from ingestion.extract.read_casts import INTERVAL_STYLE
 from ingestion.extract.source_zone import DEFAULT_ZONE
@@ -98,8 +98,8 @@ def _checked(column: pa.Array, field: pa.Field, first_row: int) -> pa.Array:
         kind = f"non-{logical} text"
     elif pa.types.is_time(field.type):
         row, kind = first_beyond_day(column), "end-of-day (or later) time"
-    elif pa.types.is_timestamp(field.type):
-        row, kind = first_out_of_range(column), OUT_OF_RANGE_KIND
+    elif pa.types.is_timestamp(field.type) or pa.types.is_date(field.type):
+        row, kind = first_out_of_range(column), out_of_range_kind(field.type)
     else:
         return column
     if row is not None:

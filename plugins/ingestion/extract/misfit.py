@@ -26,6 +26,10 @@ OUT_OF_RANGE_KIND = "timestamp (outside years 1 to 9999 in UTC)"
 _FIRST_MICROSECOND = -62_135_596_800_000_000
 _LAST_MICROSECOND = 253_402_300_799_999_999
 _PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+# The same years for a date, in days since the epoch: 0001-01-01 .. 9999-12-31.
+_FIRST_DAY = -719_162
+_LAST_DAY = 2_932_896
+_MS_PER_DAY = 86_400_000
 
 
 def first_misfit(count: int, fits: Callable[[int], bool]) -> int | None:
@@ -68,15 +72,26 @@ def array_fits(array: pa.Array, target: pa.DataType) -> Callable[[int], bool]:
     return fits
 
 
+def out_of_range_kind(type_: pa.DataType) -> str:
+    """What `first_out_of_range` found, for the misfit error: a timestamp or a date outside years 1 to 9999."""
+    return OUT_OF_RANGE_KIND if pa.types.is_timestamp(type_) else "date (outside years 1 to 9999)"
+
+
 def first_out_of_range(array: pa.Array) -> int | None:
-    """The index of the first timestamp of `array` outside years 1 to 9999, or None (also for other types)."""
+    """The index of the first timestamp or date of `array` outside years 1 to 9999, or None (also for other
+    types)."""
     import pyarrow.compute as pc
 
-    if not pa.types.is_timestamp(array.type) or array.type.unit == "ns":  # nanoseconds span 1677..2262 only
+    if pa.types.is_date32(array.type):  # Postgres infinity (int32's ends) and BC dates fit date32, no `date`
+        ticks, low, high = array.cast(pa.int32()), _FIRST_DAY, _LAST_DAY
+    elif pa.types.is_date64(array.type):
+        ticks, low, high = array.cast(pa.int64()), _FIRST_DAY * _MS_PER_DAY, (_LAST_DAY + 1) * _MS_PER_DAY - 1
+    elif pa.types.is_timestamp(array.type) and array.type.unit != "ns":  # nanoseconds span 1677..2262 only
+        scale = 1_000_000 // _PER_SECOND[array.type.unit]
+        ticks, low, high = array.cast(pa.int64()), _FIRST_MICROSECOND // scale, _LAST_MICROSECOND // scale
+    else:
         return None
-    scale = 1_000_000 // _PER_SECOND[array.type.unit]
-    ticks = array.cast(pa.int64())
-    outside = pc.or_(pc.less(ticks, _FIRST_MICROSECOND // scale), pc.greater(ticks, _LAST_MICROSECOND // scale))
+    outside = pc.or_(pc.less(ticks, low), pc.greater(ticks, high))
     index = pc.index(pc.fill_null(outside, False), True).as_py()
     return None if index < 0 else index
 

@@ -19,10 +19,10 @@ from ingestion.extract.arrow_types import localized
 from ingestion.extract.errors import SchemaMismatchError
 from ingestion.extract.misfit import (
     ARROW_ERRORS,
-    OUT_OF_RANGE_KIND,
     first_misfit,
     first_out_of_range,
     misfit_error,
+    out_of_range_kind,
     values_fit,
 )
 from ingestion.extract.source_zone import DEFAULT_ZONE
@@ -93,7 +93,7 @@ def _to_array(values: Any, field: pa.Field, source_zone: str = DEFAULT_ZONE, fir
             kind = f"{kind} (not a {logical})"
         raise misfit_error(field, None if row is None else first_row + row, kind) from None
     if (row := first_out_of_range(array)) is not None:  # 9999-12-31 23:00 behind UTC is in year 10000
-        raise misfit_error(field, first_row + row, OUT_OF_RANGE_KIND)
+        raise misfit_error(field, first_row + row, out_of_range_kind(field.type))
     return array
 
 

@@ -3,14 +3,14 @@ messages quote it, and a personal e-mail in a column declared `integer` would re
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pyarrow as pa
 import pytest
 
 from ingestion.extract.adbc_reader import _conform
 from ingestion.extract.errors import SchemaMismatchError
-from ingestion.extract.misfit import first_misfit, first_out_of_range
+from ingestion.extract.misfit import first_misfit, first_out_of_range, out_of_range_kind
 from ingestion.extract.sql_reader import _to_array
 
 CANARY = "ana.canary@example.com"
@@ -68,3 +68,17 @@ def test_a_value_that_is_no_datetime_is_named_by_row_in_any_source_zone(zone: st
         _to_array(values, pa.field("at", pa.timestamp("us", tz="UTC")), zone, first_row=10)
     assert str(raised.value).startswith("column 'at': row 12 of the read holds a str value")
     assert "0000" not in str(raised.value)
+
+
+def test_a_date_outside_years_1_to_9999_is_found() -> None:
+    # Postgres 'infinity' and BC dates fit date32: they were published as "<value out of range: ...>" and "-0043-...".
+    first, last = -719_162, 2_932_896  # 0001-01-01 and 9999-12-31, in days since 1970-01-01
+    inside = pa.array([first, None, last, 0], pa.int32()).cast(pa.date32())
+    assert first_out_of_range(inside) is None
+    assert inside.to_pylist()[0] == date(1, 1, 1)
+    assert first_out_of_range(pa.array([0, None, last + 1], pa.int32()).cast(pa.date32())) == 2
+    assert first_out_of_range(pa.array([first - 1], pa.int32()).cast(pa.date32())) == 0
+    assert first_out_of_range(pa.array([2**31 - 1], pa.int32()).cast(pa.date32())) == 0  # Postgres infinity
+    day = 86_400_000
+    assert first_out_of_range(pa.array([last * day, (last + 1) * day], pa.int64()).cast(pa.date64())) == 1
+    assert out_of_range_kind(pa.date32()) == "date (outside years 1 to 9999)"
