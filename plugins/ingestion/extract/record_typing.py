@@ -309,9 +309,20 @@ class RecordTyper:
     """Types records by the config's columns. `extra_column` (REST) keeps the fields no column takes, as JSON,
     except those under a PII column's name or prefix (see the module docstring)."""
 
-    def __init__(self, columns: Sequence[Column], extra_column: str | None = None) -> None:
+    def __init__(
+        self,
+        columns: Sequence[Column],
+        extra_column: str | None = None,
+        *,
+        required: Sequence[str] = (),
+        required_reason: str = "",
+    ) -> None:
+        """`required`: columns this read needs a value in, whether or not the column is nullable (an interval run's
+        cursor), with the reason said for a record that has none."""
         self.columns = tuple(columns)
         self.extra_column = extra_column
+        self._required = frozenset(required)
+        self._required_reason = required_reason
         self.names = [c.name for c in self.columns]
         self._taken = frozenset(self.names)
         self._pii_names = tuple(c.name for c in self.columns if c.pii)
@@ -333,6 +344,8 @@ class RecordTyper:
             if value is None:
                 if not column.nullable:
                     raise ValueDoesNotFit(f"required field {column.name!r} is missing or null")
+                if column.name in self._required:
+                    raise ValueDoesNotFit(f"field {column.name!r} is missing or null: {self._required_reason}")
                 row.append(None)
                 continue
             try:

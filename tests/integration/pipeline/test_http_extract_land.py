@@ -257,3 +257,33 @@ def test_links_to_another_host_are_not_followed_with_the_credentials(api: str) -
     with pytest.raises(SourceRequestError, match="another host"):
         client.url_for("http://attacker.invalid/v1/orders?page=2")
     assert client.url_for("/v1/orders").startswith(api)
+
+
+def test_an_interval_run_quarantines_a_record_without_its_cursor(
+    api: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The API serves a record whose updated_at is null for the interval asked. Kept only if its cursor is in the
+    # interval, it was dropped and counted "outside the window", and no other interval holds it either.
+    control(api, "upsert", {"records": [{"id": 9001, "customer_id": 1, "status": "new", "amount": "1.00"}]})
+    columns = [{**c, "nullable": True} if c["name"] == "updated_at" else c for c in COLUMNS]
+    name = http_source(tmp_path, monkeypatch, load={"mode": "interval", "cursor_column": "updated_at"})
+    configs = tmp_path / "configs"
+    config = json.loads((configs / f"{name}.json").read_text())
+    config["entities"][0]["columns"] = columns
+    (configs / f"{name}.json").write_text(json.dumps(config))
+
+    day = datetime(2026, 11, 2, tzinfo=UTC)  # the seeded records' interval: 2026-11-01
+    summary = extract(name, "scheduled__2026-11-02", day)
+
+    assert (summary["rows"], summary["quarantined"], summary["records_seen"]) == (SEEDED, 1, SEEDED + 1)
+    container, _, path = summary["quarantine_file"].partition("/")
+    (line,) = [json.loads(x) for x in Lake.from_conn_id("lake_wasb", container).get(path).decode().splitlines()]
+    assert line["record"]["id"] == 9001
+    assert line["reason"] == "field 'updated_at' is missing or null: no interval holds a record without its cursor"
+    checks = {c["name"]: c for c in validate(name, "scheduled__2026-11-02", day)["checks"]}
+    assert checks["reconciliation"]["observed"] == {
+        "source": SEEDED + 1,
+        "landed": SEEDED,
+        "quarantined": 1,
+        "outside_window": 0,
+    }

@@ -318,3 +318,16 @@ def test_a_text_batch_falls_back_to_rows_when_a_float_cast_overflows() -> None:
         ("record 1", "field 'small' (float): a number out of range for a 32-bit float")
     ]
     assert batch.column("small").to_pylist() == [1.5, float("-inf")]
+
+
+def test_a_required_field_rejects_a_null_even_in_a_nullable_column() -> None:
+    # An interval run keeps the records whose cursor is in the interval: one without a cursor is in none, and was
+    # dropped as "outside the window"; it is now rejected, to the quarantine, naming the field.
+    typer = RecordTyper(EDGES, required=("at",), required_reason="no interval holds a record without its cursor")
+    records = [{"id": 1, "at": "2026-11-01T10:00:00Z"}, {"id": 2}, {"id": 3, "at": None}]
+    batch, rejected = typer.records_to_batch(records, where)
+    assert batch.column("id").to_pylist() == [1]
+    assert [(r.where, r.reason) for r in rejected] == [
+        ("record 1", "field 'at' is missing or null: no interval holds a record without its cursor"),
+        ("record 2", "field 'at' is missing or null: no interval holds a record without its cursor"),
+    ]

@@ -110,14 +110,21 @@ class RestSource(Source):
         assert locator.kind == "http"
         window = self.read.window
         assert window is not None
-        typer = RecordTyper(entity.columns, locator.extra_column)
         cursor = entity.load.cursor_column
+        in_interval = window.mode == "interval" and cursor is not None
+        # A record without its cursor is in no interval: quarantined, not dropped as outside this one.
+        typer = RecordTyper(
+            entity.columns,
+            locator.extra_column,
+            required=(cursor,) if in_interval and cursor else (),
+            required_reason="no interval holds a record without its cursor",
+        )
         seen = 0
         client = ApiClient(self.plan.conn_id, self.plan.http, where=self.where)
         try:
             for page in pages(client, locator, self.params, where=self.where):
                 batch, rejected = typer.records_to_batch(page.records, numbered(f"page {page.number} record", 0))
-                kept = _keep_in_window(batch, cursor, window) if window.mode == "interval" and cursor else batch
+                kept = _keep_in_window(batch, cursor, window) if in_interval and cursor else batch
                 seen += len(page.records)
                 yield SourceBatch(kept, rejected, seen=len(page.records), outside_window=batch.num_rows - kept.num_rows)
                 if page.number % 100 == 0:
