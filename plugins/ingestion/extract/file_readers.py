@@ -17,7 +17,7 @@ import gzip
 import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,13 +47,23 @@ def is_gzipped(locator: SftpLocator, name: str) -> bool:
     return locator.compression == "gzip" or (locator.compression == "auto" and name.lower().endswith(".gz"))
 
 
-def read_file(path: Path, name: str, locator: SftpLocator, typer: RecordTyper) -> Iterator[FileChunk]:
+def read_file(
+    path: Path,
+    name: str,
+    locator: SftpLocator,
+    typer: RecordTyper,
+    on_columns: Callable[[list[str]], None] | None = None,
+) -> Iterator[FileChunk]:
     """The file's records, typed; `name` is the server's file name (already checked safe to show), for the
-    quarantine's `where` and for messages."""
+    quarantine's `where` and for messages. `on_columns` sees the columns the file names (a CSV's header, a Parquet
+    file's schema) before any row is read, and may raise; it is not called for files that name none (JSON Lines, a
+    CSV without a header, an empty file)."""
     gz = is_gzipped(locator, name)
     if not gz and (size := path.stat().st_size) > locator.max_file_bytes:
         raise _file_too_large(name, locator, f"is {size} bytes")
     try:
+        if on_columns is not None and (named := _named_columns(path, locator, gz)) is not None:
+            on_columns(named)
         if locator.file_format == "csv":
             yield from _read_csv(path, name, locator, typer, gz)
         elif locator.file_format == "jsonl":
@@ -77,6 +87,33 @@ def read_file(path: Path, name: str, locator: SftpLocator, typer: RecordTyper) -
             f"{name}: cannot be read as {locator.file_format}{' (gzip)' if gz else ''}: "
             f"{_arrow_reason(exc, path, locator, gz)}"
         ) from None
+
+
+def _named_columns(path: Path, locator: SftpLocator, gz: bool) -> list[str] | None:
+    """The columns the file names, in its order (duplicates kept), or None where it names none."""
+    import pyarrow as pa
+
+    if locator.file_format == "parquet" and not gz:
+        import pyarrow.parquet as pq
+
+        return list(pq.ParquetFile(path).schema_arrow.names)
+    if locator.file_format != "csv" or not locator.csv.header:
+        return None
+    import pyarrow.csv as pacsv
+
+    with pa.input_stream(str(path), compression="gzip" if gz else None) as probe:
+        if not probe.read(1):
+            return None
+    options = locator.csv
+    with pacsv.open_csv(  # reads the first block only: the header's names
+        pa.input_stream(str(path), compression="gzip" if gz else None),
+        read_options=pacsv.ReadOptions(encoding=options.encoding, block_size=locator.max_record_bytes),
+        parse_options=pacsv.ParseOptions(
+            delimiter=options.delimiter, quote_char=options.quote_char, invalid_row_handler=lambda row: "skip"
+        ),
+        convert_options=pacsv.ConvertOptions(include_columns=[], column_types={}),
+    ) as reader:
+        return list(reader.schema.names)
 
 
 def _arrow_reason(exc: BaseException, path: Path, locator: SftpLocator, gz: bool) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import logging
 import uuid
 from collections.abc import Iterator
@@ -285,3 +286,44 @@ def test_file_names_with_path_tricks_and_control_characters_are_refused_and_neve
     refusals = [r.getMessage() for r in caplog.records if "not reading the file name" in r.getMessage()]
     assert len(refusals) == len(TRICKY_NAMES)
     assert not [message for message in refusals if any(ch in message for ch in "\r\n\x1b\u202e\x7f")]
+
+
+def test_a_file_whose_header_lacks_or_repeats_a_declared_column_is_not_landed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: dict[str, Any]
+) -> None:
+    # Missing, the column landed as NULL in every row and the run succeeded; named twice, Arrow took the first.
+    name = hostile_file_source(tmp_path, monkeypatch, folder)
+    put(folder, "a.csv", b"partner_order_id,ordered_at\n" + b"PO-1,2026-11-02T10:00:00Z\n")
+    with pytest.raises(AirflowFailException) as missing:
+        extract(name)
+    assert "a.csv: the file has no column(s) ['amount'] of the config" in str(missing.value)
+    assert "schema_drift is 'fail'" in str(missing.value)
+
+    folder["client"].remove(f"{folder['path']}/a.csv")
+    put(folder, "b.csv", b"partner_order_id,amount,amount,ordered_at\nPO-1,1.00,2.00,2026-11-02T10:00:00Z\n")
+    with pytest.raises(AirflowFailException, match=r"b.csv: the file names column\(s\) \['amount'\] more than once"):
+        extract(name)
+
+
+def test_under_schema_drift_warn_a_missing_column_lands_as_null_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: dict[str, Any]
+) -> None:
+    name = hostile_file_source(tmp_path, monkeypatch, folder)
+    configs = tmp_path / "configs"
+    config = json.loads((configs / f"{name}.json").read_text())
+    config["entities"][0]["columns"].append({"name": "note", "type": "string"})
+    config["entities"][0]["schema_drift"] = "warn"
+    (configs / f"{name}.json").write_text(json.dumps(config))
+    put(folder, "a.csv", HEADER + rows(1, 3))
+
+    summary = extract(name)
+
+    assert summary["rows"] == 3
+    assert landed_table(summary).column("note").null_count == 3
+    checks = {
+        c["name"]: c
+        for c in run_stages(name, "orders", "scheduled__2026-11-22", END, stages=("validate",))["validate"]["checks"]
+    }
+    assert checks["schema_drift"]["severity"] == "warn"
+    assert "a.csv: missing note" in checks["schema_drift"]["detail"]
+    assert checks["schema_drift"]["observed"]["missing"] == ["note"]

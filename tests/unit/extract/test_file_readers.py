@@ -210,3 +210,37 @@ def test_a_zero_byte_csv_is_read_as_no_rows(tmp_path: Path, content: bytes) -> N
     path = tmp_path / "empty.csv.gz"
     path.write_bytes(content)
     assert _read(path, compression="gzip" if content else "none") == ([], [], 0)
+
+
+def _named(path: Path, **locator: object) -> list[list[str]]:
+    seen: list[list[str]] = []
+    list(read_file(path, path.name, SftpLocator(remote_path="in", **locator), RecordTyper(COLUMNS), seen.append))
+    return seen
+
+
+def test_the_columns_a_file_names_are_shown_before_its_rows(tmp_path: Path) -> None:
+    # What the SFTP source checks against the declared columns (drift, a column named twice) before landing a row.
+    csv = tmp_path / "o.csv.gz"
+    csv.write_bytes(gzip.compress(b"\xef\xbb\xbfid,amount,amount,extra\r\n1,2.00,3.00,x\r\n"))
+    assert _named(csv) == [["id", "amount", "amount", "extra"]]
+    parquet = tmp_path / "o.parquet"
+    pq.write_table(pa.table({"id": [1], "name": ["a"]}), parquet)
+    assert _named(parquet, file_format="parquet") == [["id", "name"]]
+    # Nothing to show: a CSV without a header, a JSON Lines file, an empty file.
+    assert _named(csv, csv={"header": False}) == []
+    (tmp_path / "e.jsonl").write_text('{"id": 1}\n')
+    assert _named(tmp_path / "e.jsonl", file_format="jsonl") == []
+    (tmp_path / "empty.csv").write_bytes(b"")
+    assert _named(tmp_path / "empty.csv") == []
+
+
+def test_a_column_check_that_raises_stops_the_file_before_any_row(tmp_path: Path) -> None:
+    path = tmp_path / "o.csv"
+    path.write_text("id,name\n1,a\n")
+
+    def refuse(named: list[str]) -> None:
+        raise UnreadableFileError(f"no amount in {named}")
+
+    locator = SftpLocator(remote_path="in")
+    with pytest.raises(UnreadableFileError, match=r"no amount in \['id', 'name'\]"):
+        list(read_file(path, path.name, locator, RecordTyper(COLUMNS), refuse))

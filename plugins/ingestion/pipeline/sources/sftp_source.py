@@ -13,6 +13,7 @@ then streams from disk, so a file larger than memory lands with flat memory.
 
 from __future__ import annotations
 
+import functools
 import logging
 import tempfile
 from collections.abc import Generator
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from ingestion.extract.sftp_files import RemoteFile
-    from ingestion.land.landing_facts import LandingFacts, LoadedFile
+    from ingestion.land.landing_facts import LandingFacts, LoadedFile, SchemaDriftFacts
     from ingestion.pipeline.contracts import LandedRun
     from ingestion.pipeline.run_info import RunInfo
     from ingestion.planner import EntityPlan
@@ -59,6 +60,7 @@ class SftpSource(Source):
         self.waiting: list[str] = []
         self.refused: list[str] = []
         self.loaded: list[LoadedFile] = []
+        self.missing: dict[str, list[str]] = {}  # file -> declared columns its header lacks (schema_drift warn/evolve)
 
     def check_config(self) -> None:
         self.require_declared_columns("records are typed by them")
@@ -123,6 +125,7 @@ class SftpSource(Source):
         from ingestion.extract.errors import FileTooLargeError, SourceCapExceededError, UnreadableFileError
         from ingestion.extract.file_readers import read_file
         from ingestion.land.landing_facts import LoadedFile
+        from ingestion.validate.errors import SchemaDriftError
 
         locator = self.plan.entity.locator
         assert locator.kind == "sftp"
@@ -135,15 +138,48 @@ class SftpSource(Source):
         client.get(remote.path, str(local), prefetch=True)
         rows = rejected = 0
         try:
-            for chunk in read_file(local, remote.name, locator, typer):
+            on_columns = functools.partial(self._check_columns, remote.name)
+            for chunk in read_file(local, remote.name, locator, typer, on_columns):
                 yield SourceBatch(_with_source_file(chunk.batch, remote.name), chunk.rejected, seen=chunk.seen)
                 rows += chunk.batch.num_rows
                 rejected += len(chunk.rejected)
-        except (SourceCapExceededError, UnreadableFileError) as error:
+        except (SourceCapExceededError, UnreadableFileError, SchemaDriftError) as error:
             raise type(error)(f"{self.where}: {error}") from None  # the file reader knows the file, not the entity
         finally:
             local.unlink(missing_ok=True)
         self.loaded.append(LoadedFile(remote.name, remote.path, remote.size, remote.mtime.isoformat(), rows, rejected))
+
+    def _check_columns(self, name: str, named: list[str]) -> None:
+        """A file's header (or Parquet schema) against the declared columns, before its rows are read: a declared
+        column named twice is ambiguous (Arrow takes the first); one that is missing would land as NULL in every
+        row, so it is schema drift, and the entity's `schema_drift` decides (as a table's missing column)."""
+        from ingestion.extract.errors import UnreadableFileError
+        from ingestion.validate.errors import SchemaDriftError
+
+        entity = self.plan.entity
+        declared = [c.name for c in entity.columns]
+        if twice := sorted({n for n in declared if named.count(n) > 1}):
+            raise UnreadableFileError(
+                f"{name}: the file names column(s) {twice} more than once, so which one holds the value is "
+                "ambiguous; not loaded. Fix the file"
+            )
+        missing = [n for n in declared if n not in named]
+        if not missing:
+            return
+        if entity.schema_drift == "fail":
+            raise SchemaDriftError(
+                f"{name}: the file has no column(s) {missing} of the config (its header names {len(named)} "
+                "column(s)); schema_drift is 'fail', so nothing was landed. Fix the file, update the entity's "
+                "columns, or set schema_drift to 'warn' (missing columns land as NULL)"
+            )
+        log.warning(
+            "%s: %s has no column(s) %s: they land as NULL (schema_drift %s)",
+            self.where,
+            name,
+            missing,
+            entity.schema_drift,
+        )
+        self.missing[name] = missing
 
     def new_watermark(self, highest_landed: Any) -> Any:
         return self.read.cursor.advanced(max((r.mtime for r in self.todo), default=None))
@@ -161,7 +197,17 @@ class SftpSource(Source):
             window_end=move.end,
             columns=self.read.columns,
             files=FileFacts(tuple(self.loaded), tuple(self.waiting), tuple(self.refused)),
+            schema_drift=self._drift_facts(),
         )
+
+    def _drift_facts(self) -> SchemaDriftFacts | None:
+        from ingestion.land.landing_facts import SchemaDriftFacts
+
+        if not self.missing:
+            return None
+        detail = "; ".join(f"{name}: missing {', '.join(columns)}" for name, columns in sorted(self.missing.items()))
+        gone = sorted({c for columns in self.missing.values() for c in columns})
+        return SchemaDriftFacts(self.plan.entity.schema_drift, detail, missing=tuple(gone))
 
     def describe(self) -> str:
         names = ", ".join(r.name for r in self.todo[:DESCRIBED_FILES])
