@@ -19,13 +19,18 @@ REPO = Path(__file__).resolve().parents[2]
 CONFIGS = sample_config_dir()  # the outputs below are the samples'; an added source must not change them
 
 
-def ingest(*args: str, config_dir: Path = CONFIGS, env: str = "dev") -> subprocess.CompletedProcess[str]:
+def ingest(
+    *args: str, config_dir: Path = CONFIGS, env: str | None = "dev", environ: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The CLI on `config_dir`, with `--env env` (none if None) and `environ` added to this process's environment."""
+    chosen = ["--env", env] if env is not None else []
     return subprocess.run(
-        [str(REPO / "scripts" / "ingest"), "--config-dir", str(config_dir), "--env", env, *args],
+        [str(REPO / "scripts" / "ingest"), "--config-dir", str(config_dir), *chosen, *args],
         capture_output=True,
         text=True,
         check=False,
         timeout=60,
+        env={**os.environ, **(environ or {})},
     )
 
 
@@ -451,14 +456,7 @@ def test_an_env_without_an_overlay_is_refused_naming_the_environments() -> None:
 
 
 def test_an_ingest_env_without_an_overlay_is_refused_when_no_env_is_given() -> None:
-    done = subprocess.run(
-        [str(REPO / "scripts" / "ingest"), "--config-dir", str(CONFIGS), "validate"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-        env={**os.environ, "INGEST_ENV": "prdo"},
-    )
+    done = ingest("validate", env=None, environ={"INGEST_ENV": "prdo"})
     assert (done.returncode, done.stderr) == (
         2,
         "ingest: INGEST_ENV 'prdo' has no overlay overlays/prdo.json; environments: dev, prod\n",
