@@ -923,7 +923,6 @@ class SourceConfig(Frozen):
                 raise ValueError(
                     f"entity {entity.name!r} has a {entity.locator.kind} locator but the source kind is {self.kind}"
                 )
-            self._publish_groups_fit_topic(entity)
             self._topic_is_one_kafka_accepts(entity)
         return self
 
@@ -938,23 +937,6 @@ class SourceConfig(Frozen):
             )
         if topic in (".", ".."):
             raise ValueError(f"entity {entity.name!r}: its topic {topic!r} is a name Kafka refuses")
-
-    def _publish_groups_fit_topic(self, entity: Entity) -> None:
-        # A partitioned entity is published by one task per partition, each owning its own topic partitions.
-        partitions = entity.load.partitions
-        if partitions is None:
-            return
-        own = (
-            entity.kafka.partitions
-            if entity.kafka is not None and "partitions" in entity.kafka.model_fields_set
-            else None
-        )
-        topic_partitions = own if own is not None else self.kafka.partitions
-        if topic_partitions < partitions.count:
-            raise ValueError(
-                f"entity {entity.name!r}: load.partitions.count {partitions.count} is more than its topic's "
-                f"kafka.partitions ({topic_partitions}); each partition publishes to topic partitions of its own"
-            )
 
 
 _DAILY_CRON = re.compile(r"^(\d{1,2}) (\d{1,2}) \* \* \*$")

@@ -114,26 +114,28 @@ class RecordCounts:
 @dataclass(frozen=True)
 class PartitionFacts:
     """How a partitioned run was split (load.partitions), as landed: a partition's manifest names its index; the
-    run's manifest, which validate assembles, the topic partitions its rows are placed by when published, so every
-    publish task of the run places them alike whatever the config says later."""
+    run's manifest, which validate assembles, how many of its files each partition landed, so each publish task
+    reads its own partition's (and every publish task of the run reads them alike whatever the config says later)."""
 
     count: int
     key: str  # the integer column the shares are taken of, or "" for a hash of the primary key
     partition: int | None = None  # in a partition's manifest
-    topic_partitions: int | None = None  # in the run's manifest
+    # In run manifests assembled before publish tasks read their own partition's files (each placed every row by its
+    # key instead): such a run is not published by this version (pipeline/publish_stage.py).
+    topic_partitions: int | None = None
     cuts: tuple[int, ...] | None = (
         None  # a split in ranges of `key`: the run's cut points (pipeline/partition_agreement)
     )
+    files: tuple[int, ...] | None = None  # in the run's manifest: each partition's file count, in partition order
 
     def to_json(self) -> JsonObject:
-        out: JsonObject = {
-            "count": self.count,
-            "key": self.key,
-            "partition": self.partition,
-            "topic_partitions": self.topic_partitions,
-        }
+        out: JsonObject = {"count": self.count, "key": self.key, "partition": self.partition}
+        if self.topic_partitions is not None:
+            out["topic_partitions"] = self.topic_partitions
         if self.cuts is not None:
             out["cuts"] = list(self.cuts)
+        if self.files is not None:
+            out["files"] = list(self.files)
         return out
 
     @classmethod
@@ -144,6 +146,7 @@ class PartitionFacts:
             partition=fields.optional_integer("partition"),
             topic_partitions=fields.optional_integer("topic_partitions"),
             cuts=fields.integers("cuts") if fields.raw("cuts") is not None else None,
+            files=fields.integers("files") if fields.raw("files") is not None else None,
         )
 
 

@@ -10,8 +10,8 @@ Partitions must agree on what they read: the share of the split the config asks 
 and watermark move (an incremental run's are fixed by its first partition to start: pipeline/partition_agreement.py),
 columns and schema. A partition landed under another split (the config changed between the partitions' tasks), or with
 other columns (the source changed between their reads), fails the assembly, naming the partition; clearing the entity's
-extract_land tasks lands them all again. The run's manifest records the split, with the topic partitions its rows are
-placed by, and publishing follows the manifest, not the config of the day.
+extract_land tasks lands them all again. The run's manifest records the split, with how many of its files each partition
+landed (publish task k publishes partition k's), and publishing follows the manifest, not the config of the day.
 """
 
 from __future__ import annotations
@@ -50,7 +50,6 @@ def assemble_partitions(plan: EntityPlan, run: RunInfo, storage: StageStorage) -
     layout = PartitionFacts(
         count=partitions.count,
         key=partitions.column or "",
-        topic_partitions=plan.kafka.partitions,
         cuts=() if partitions.ranges else None,  # a split in ranges; the run's cuts are the partitions' (combine)
     )
     parts = []
@@ -141,6 +140,7 @@ def combine(parts: list[LandingManifest], where: str, layout: PartitionFacts) ->
                 )
     if layout.cuts is not None:
         layout = dataclasses.replace(layout, cuts=_cuts(first))
+    layout = dataclasses.replace(layout, files=tuple(len(p.files) for p in parts))
     facts = first.facts
     counted = [p.facts.sql.source_count if p.facts.sql is not None else None for p in parts]
     sql = facts.sql
@@ -153,7 +153,7 @@ def combine(parts: list[LandingManifest], where: str, layout: PartitionFacts) ->
         left_out_at_boundary=None if all(x is None for x in left_out) else sum(x or 0 for x in left_out),
         partitioning=layout,
     )
-    # The layout is part of the landing: publishing places rows by it, so another layout is another landing.
+    # The layout is part of the landing: publishing splits the run by it, so another layout is another landing.
     identity = [*(p.landing_id for p in parts), json.dumps(layout.to_json(), sort_keys=True)]
     landing_id = hashlib.sha256("\n".join(identity).encode()).hexdigest()[:32]
     return dataclasses.replace(

@@ -12,9 +12,8 @@ next run reads on from the live watermark. A run that landed from the live water
 that did too has begun publishing and not committed waits (up_for_reschedule) until that one committed.
 
 An entity read in partitions (load.partitions) is published by as many tasks (the publish task mapped over the same
-indexes): task k publishes the rows placed in its share of the topic's partitions (publish/kafka_publisher.py,
-PublishSplit), with the transactional id `ingest.<source>.<entity>.g<k>` and a publish log of its own. Commit adds
-up their counts.
+indexes): task k publishes the files partition k landed (publish/kafka_publisher.py, PublishSplit), with the
+transactional id `ingest.<source>.<entity>.g<k>` and a publish log of its own. Commit adds up their counts.
 """
 
 from __future__ import annotations
@@ -66,20 +65,42 @@ def _split(plan: EntityPlan, run: RunInfo, manifest: LandingManifest) -> Publish
     tasks = plan.entity.load.partitions
     if landed is None and run.partition is None:
         return None
-    if landed is not None and run.partition is not None and tasks is not None and tasks.count == landed.count:
-        return PublishSplit(
-            groups=landed.count, group=run.partition, partitions=landed.topic_partitions or plan.kafka.partitions
+    where = f"{plan.source}.{plan.entity.name} run {run.run_id}"
+    if landed is not None and landed.files is None:
+        # Assembled by a version whose publish tasks each placed every row by its key: a task of this version would
+        # publish other rows than the tasks of that one that may have published already.
+        raise PublishLayoutError(
+            f"{where} was assembled by an earlier version of the platform, which split publishing another way; "
+            "nothing was published. If none of its publish tasks has succeeded, clear the run's validate task (it "
+            "assembles the run again) and its publish tasks; otherwise trigger a new run"
         )
+    if landed is not None and run.partition is not None and tasks is not None and tasks.count == landed.count:
+        return PublishSplit(groups=landed.count, group=run.partition)
     how = "whole" if landed is None else f"in {landed.count} partitions"
     now = f"{tasks.count} tasks" if tasks is not None else "one task"
     raise PublishLayoutError(
-        f"{plan.source}.{plan.entity.name} run {run.run_id} was landed {how}, but load.partitions now publishes it "
+        f"{where} was landed {how}, but load.partitions now publishes it "
         f"in {now}; nothing was published. Put load.partitions back until this run has committed, or, if the run "
         "never began publishing, clear it from extract_land to land it as the config now says"
     )
 
 
+def share_of(manifest: LandingManifest, split: PublishSplit | None) -> LandingManifest:
+    """The part of the run's landing a publish task publishes: all of it, or the files partition `split.group`
+    landed (the run's manifest lists them in partition order, with each partition's file count)."""
+    import dataclasses
+
+    layout = manifest.facts.partitioning
+    if split is None or layout is None or layout.files is None:
+        return manifest
+    first = sum(layout.files[: split.group])
+    files = manifest.files[first : first + layout.files[split.group]]
+    rows, size = sum(f.rows for f in files), sum(f.bytes for f in files)
+    return dataclasses.replace(manifest, files=files, rows=rows, bytes=size)
+
+
 def publish_target(plan: EntityPlan, run: RunInfo, manifest: LandingManifest) -> PublishTarget:
+    """What the task publishes of the run whose manifest is `manifest`: all of it, or its partition's share."""
     from ingestion.pii.masking import entity_general_schema
     from ingestion.pipeline.landed_run import landed_columns
     from ingestion.publish.kafka_publisher import PublishTarget, publish_group
@@ -96,7 +117,7 @@ def publish_target(plan: EntityPlan, run: RunInfo, manifest: LandingManifest) ->
         value_columns=tuple(entity_general_schema(plan.entity, landed_columns(plan, manifest)).names),
         headers=message_headers(plan, run, manifest),
         run_key=run.run_id,
-        expected_rows=manifest.rows,
+        expected_rows=share_of(manifest, split).rows,
         timeout_seconds=float(plan.kafka.publish_timeout_seconds),
         log_group=publish_group(*log_names),
         landing_id=manifest.landing_id,
@@ -154,9 +175,9 @@ def publish_run(
         if on_batch is not None:
             on_batch(produced)
 
-    # A split publish reads the key columns as well, to place each row (they may be masked out of the value).
-    read = list(dict.fromkeys([*target.value_columns, *(target.key_columns if target.split else ())]))
-    result = publish(hook, target, lambda: landed_batches(lake, manifest, read), on_batch=progress)
+    share = share_of(manifest, target.split)
+    read = list(dict.fromkeys([*target.value_columns, *target.key_columns]))
+    result = publish(hook, target, lambda: landed_batches(lake, share, read), on_batch=progress)
     fault_point("publish.committed", where, partition=run.partition)
     # The transaction committed (or the publish log says an earlier attempt's did): the record says so, so a later
     # retry need not ask Kafka. If this write is lost, the publish log still answers for the run. A group's count is

@@ -25,9 +25,5 @@ class PublishedOtherLandingError(TerminalError):
     """The publish log holds the run with a different landing: the run was landed again after it published."""
 
 
-class TopicPartitionCountError(TerminalError):
-    """The topic's partition count is not the one a split publish places rows by."""
-
-
 class MessageTooLargeError(TerminalError):
     """A landed row encodes to a message larger than the producer may send: every retry would refuse it again."""

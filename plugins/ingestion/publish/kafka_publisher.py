@@ -16,16 +16,19 @@ How each guarantee is kept:
   Older runs are also known to the control database, which the stage checks first.
 - One writer per topic: delivered is counted from the topic's end offsets, so another producer writing the topic
   during a publish makes the counts disagree and the attempt aborts (the config refuses topics shared by two
-  entities).
+  entities). The tasks of a split publish (below) are the exception, and count otherwise.
 
 A run may also be published by several tasks side by side (PublishSplit, for entities read in partitions): task g of
-G owns the topic partitions p with p % G == g and publishes exactly the rows whose key places them there, in a
-transaction of its own, with a transactional id, a publish log and end offsets of its own. Rows are placed as
-librdkafka's default partitioner places a keyed message (CRC-32 of the key, modulo the partition count), so a key
-goes to the same partition however many tasks publish, and per-key order holds from run to run (the topic must have
-exactly the partition count the run places rows by). Every group is exactly once by the rules above, and checks that
-it read every landed row before keeping its share; a run is whole once every group's transaction committed (commit
-checks that their counts add up to the landed rows).
+G publishes the rows partition g of the run's extract landed, in a transaction of its own, with a transactional id and
+a publish log of its own. Each reads only its own parts, so two tasks do no more work than one. The producer's own
+partitioner places every message (CRC-32 of the key modulo the topic's partition count, librdkafka's default), as in
+a run published whole, so a key goes to the same partition however many tasks publish and per-key order holds from
+run to run: a row's share follows from its primary key, so one key (the primary key by default) is in one share of
+a run. The tasks write to the same topic partitions, so the end offsets cannot tell one task's messages from
+another's: a task checks that it produced every row of its share, and its transaction commits only if the broker
+acknowledged every message produced in it (librdkafka fails the commit otherwise); end offsets that grew by less
+than it produced fail it too. A run is whole once every task's transaction committed (commit checks that their
+counts add up to the landed rows).
 """
 
 from __future__ import annotations
@@ -44,7 +47,6 @@ from ingestion.publish.errors import (
     PublishCountMismatchError,
     PublishedOtherLandingError,
     PublishError,
-    TopicPartitionCountError,
     TransactionTimeoutRefusedError,
 )
 
@@ -105,24 +107,11 @@ class PublishLog:
 
 @dataclass(frozen=True)
 class PublishSplit:
-    """One task's share of a run published by `groups` tasks: the topic partitions p < `partitions` with
-    p % groups == group, and the rows placed in them."""
+    """One task's share of a run published by `groups` tasks: the rows that partition `group` of the run's extract
+    landed (PublishTarget.expected_rows counts them)."""
 
     groups: int
     group: int
-    partitions: int  # the partition count rows are placed by (kafka.partitions); the topic may have more
-
-    @property
-    def owned(self) -> tuple[int, ...]:
-        return tuple(p for p in range(self.partitions) if p % self.groups == self.group)
-
-    def placements(self, keys: list[bytes | None], first_row: int) -> list[int]:
-        """The partition of each message: its key's CRC-32 modulo the partition count (librdkafka's default,
-        `consistent_random`, for a keyed message); keyless messages spread by their row number in the run."""
-        from zlib import crc32
-
-        count = self.partitions
-        return [crc32(k) % count if k else (first_row + i) % count for i, k in enumerate(keys)]
 
 
 @dataclass(frozen=True)
@@ -144,24 +133,11 @@ class PublishTarget:
     def publish_log_group(self) -> str:
         return self.log_group or publish_group(self.topic)
 
-    @property
-    def log_partition(self) -> int:
-        """The partition whose committed offset carries the publish log (one this task writes to)."""
-        return self.split.group if self.split is not None else 0
-
-    def partitions_written(self, topic_partitions: int) -> tuple[int, ...]:
-        """The partitions this publish writes to, whose end offsets count what it delivered."""
-        if self.split is None:
-            return tuple(range(topic_partitions))
-        if topic_partitions != self.split.partitions:
-            # Rows are placed as the partitioner would place them on a topic of that many partitions: on any other
-            # count a key would go elsewhere than in runs published whole.
-            raise TopicPartitionCountError(
-                f"{self.topic} has {topic_partitions} partition(s), but the run's rows are placed by "
-                f"{self.split.partitions} (kafka.partitions when the run was landed); make kafka.partitions and "
-                "the topic agree, then land the run again"
-            )
-        return self.split.owned
+    def log_partition(self, topic_partitions: int) -> int:
+        """The partition whose committed offset carries the publish log: the log is the consumer group's, so any
+        partition would do; a split publish's group `g` uses partition g (as it did when each group owned its own
+        partitions, so those logs are still found), wrapped round the topic's partitions."""
+        return self.split.group % topic_partitions if self.split is not None else 0
 
 
 @dataclass(frozen=True)
@@ -294,36 +270,17 @@ def _read_publish_log(consumer: Consumer, topic: str, partition: int, timeout: f
 
 def _encoded_messages(
     target: PublishTarget, batches: Iterable[pa.RecordBatch]
-) -> Iterator[tuple[pa.Array | None, pa.Array, list[int] | None]]:
-    """(keys, values, partitions) per batch: keys and values as Arrow binary arrays (the JSON encoding, vectorised),
-    partitions None (the producer's partitioner places them) or, for a split publish, each message's partition,
-    the batch cut down to the rows this task owns before their values are encoded."""
+) -> Iterator[tuple[pa.Array | None, pa.Array]]:
+    """(keys, values) per batch, as Arrow binary arrays: the JSON encoding, vectorised."""
     import pyarrow as pa
 
     from ingestion.publish.json_encoding import encode_keys, encode_values
 
-    split = target.split
-    first_row = 0  # rows read so far: a split publish reads every row of the run and keeps its own
     for batch in batches:
         keys = encode_keys(batch, target.key_columns)
-        keys = keys.cast(pa.binary()) if keys is not None else None
-        placed: list[int] | None = None
-        if split is not None:
-            key_list = keys.to_pylist() if keys is not None else [None] * batch.num_rows
-            every = split.placements(key_list, first_row)
-            first_row += batch.num_rows
-            mine = [p % split.groups == split.group for p in every]
-            placed = [p for p, keep in zip(every, mine, strict=True) if keep]
-            if len(placed) < batch.num_rows:
-                mask = pa.array(mine, pa.bool_())
-                batch = batch.filter(mask)
-                keys = keys.filter(mask) if keys is not None else None
-        yield keys, encode_values(batch, target.value_columns).cast(pa.binary()), placed
-    if split is not None and first_row != target.expected_rows:
-        # The share produced is checked against the broker's end offsets; the whole it was taken from, here.
-        raise PublishCountMismatchError(
-            f"{target.topic}: landed {target.expected_rows} rows but read {first_row}; aborting so read_committed "
-            "consumers see none of this group's share"
+        yield (
+            keys.cast(pa.binary()) if keys is not None else None,
+            encode_values(batch, target.value_columns).cast(pa.binary()),
         )
 
 
@@ -387,28 +344,19 @@ def _produce_all(
     messages = prefetched(_encoded_messages(target, batches), name="message-encoder")
     try:
         with _short_switch_interval:
-            for key_array, value_array, placed in messages:
+            for key_array, value_array in messages:
                 # Python bytes for `produce`, made here rather than in the encoder thread: then only one batch of them
                 # is alive at a time (with the encoder building them ahead, publish of 5M rows peaked ~90 MB higher).
                 values: list[bytes] = value_array.to_pylist()
                 keys: list[bytes | None] = key_array.to_pylist() if key_array is not None else [None] * len(values)
                 # The `except KafkaException` costs nothing until one is raised (Python 3.11's zero-cost try).
-                if placed is None:
-                    for key, value in zip(keys, values, strict=True):
-                        try:
-                            produce(topic, value, key, _ANY_PARTITION, None, None, _NO_TIMESTAMP, headers)
-                        except BufferError:
-                            _produce_when_room(producer, target, value, key, headers, deadline, _ANY_PARTITION)
-                        except KafkaException as exc:
-                            raise _refused_message(exc, target, produced, values, value) from None
-                else:
-                    for key, value, partition in zip(keys, values, placed, strict=True):
-                        try:
-                            produce(topic, value, key, partition, None, None, _NO_TIMESTAMP, headers)
-                        except BufferError:
-                            _produce_when_room(producer, target, value, key, headers, deadline, partition)
-                        except KafkaException as exc:
-                            raise _refused_message(exc, target, produced, values, value) from None
+                for key, value in zip(keys, values, strict=True):
+                    try:
+                        produce(topic, value, key, _ANY_PARTITION, None, None, _NO_TIMESTAMP, headers)
+                    except BufferError:
+                        _produce_when_room(producer, target, value, key, headers, deadline)
+                    except KafkaException as exc:
+                        raise _refused_message(exc, target, produced, values, value) from None
                 before = produced
                 produced += len(values)
                 producer.poll(0)  # serve the batch's delivery reports: a delivered message is freed only then
@@ -432,7 +380,7 @@ def _refused_message(
     if not isinstance(error, KafkaError) or error.code() != KafkaError.MSG_SIZE_TOO_LARGE:
         return exc
     position = produced + next(i for i, v in enumerate(values) if v is value) + 1
-    share = f" of this task's share{_share(target)}" if target.split is not None else " in landing order"
+    share = _share(target) if target.split is not None else " in landing order"
     return MessageTooLargeError(
         f"{target.topic}: row {position}{share} encodes to a {len(value)}-byte message, more than the producer may "
         "send (message.max.bytes, 1000000 by default, and the topic's max.message.bytes); nothing of this attempt "
@@ -448,7 +396,6 @@ def _produce_when_room(
     key: bytes | None,
     headers: list[tuple[str, str | bytes | None]],
     deadline: float,
-    partition: int,
 ) -> None:
     """Produce one message once the full local queue has room: let librdkafka deliver (and serve the delivery
     reports, which frees the queue), and give up at the deadline rather than spin for ever against a broker that is
@@ -461,7 +408,7 @@ def _produce_when_room(
                 f"({target.timeout_seconds:.0f} s); is the broker reachable?"
             )
         try:
-            producer.produce(target.topic, value, key, partition, None, None, _NO_TIMESTAMP, headers)
+            producer.produce(target.topic, value, key, _ANY_PARTITION, None, None, _NO_TIMESTAMP, headers)
             return
         except BufferError:
             continue
@@ -484,7 +431,8 @@ def publish(
     started = time.monotonic()
     deadline = started + target.timeout_seconds
     client_config = hook.client_config()
-    written = target.partitions_written(ensure_topic(client_config, target))
+    topic_partitions = ensure_topic(client_config, target)
+    written = tuple(range(topic_partitions))
     producer: Producer = hook.get_producer()
     consumer = Consumer(
         {
@@ -498,7 +446,8 @@ def publish(
     try:
         # First, so a zombie attempt of this entity is fenced and its open transaction aborted before we look.
         _init_transactions(producer, target, short)
-        published = _read_publish_log(consumer, target.topic, target.log_partition, short)
+        anchor = target.log_partition(topic_partitions)
+        published = _read_publish_log(consumer, target.topic, anchor, short)
         if target.run_key in published.runs:
             earlier = published.runs[target.run_key]
             if earlier.landing_id and target.landing_id and earlier.landing_id != target.landing_id:
@@ -519,10 +468,9 @@ def publish(
         before = _end_offsets(consumer, target.topic, written, short)
         producer.begin_transaction()
         try:
-            # A split publish learns its share of the rows while reading them; a whole one knows them beforehand.
-            produces = target.split is not None or target.expected_rows > 0
-            produced = _produce_all(producer, target, batches(), on_batch, deadline) if produces else 0
-            expected = produced if target.split is not None else target.expected_rows
+            expected = target.expected_rows
+            # A run with no rows still goes through a transaction: the publish log then records it.
+            produced = _produce_all(producer, target, batches(), on_batch, deadline) if expected > 0 else 0
             remaining = producer.flush(max(1.0, deadline - time.monotonic()))
             if remaining:
                 raise PublishError(
@@ -531,18 +479,20 @@ def publish(
                 )
             after = _end_offsets(consumer, target.topic, written, short)
             delivered = sum(after[p] - before[p] for p in written)
-            if produced != expected or delivered != expected:
+            # The tasks of a split publish share the partitions: the offsets grow by every task's messages, so they
+            # only bound this task's from above.
+            lost = delivered < expected if target.split is not None else delivered != expected
+            if produced != expected or lost:
                 raise PublishCountMismatchError(
                     f"{target.topic}: landed {expected} rows{_share(target)}, produced {produced}, the broker holds "
                     f"{delivered} new messages; aborting so read_committed consumers see none of them"
                     + (
                         " (did another producer write to this topic meanwhile? a topic must have one writer)"
-                        if produced == expected
+                        if produced == expected and target.split is None
                         else ""
                     )
                 )
-            marker = published.with_run(target.run_key, delivered, target.landing_id)
-            anchor = target.log_partition
+            marker = published.with_run(target.run_key, produced, target.landing_id)
             producer.send_offsets_to_transaction(
                 [TopicPartition(target.topic, anchor, after[anchor], marker.to_metadata())],
                 consumer.consumer_group_metadata(),
@@ -557,13 +507,13 @@ def publish(
     finally:
         consumer.close()
     seconds = round(time.monotonic() - started, 3)
-    log.info("%s: committed %d messages in %.1f s", target.topic, delivered, seconds)
-    return PublishResult(target.topic, delivered, False, {p: (before[p], after[p]) for p in written}, seconds)
+    log.info("%s: committed %d messages%s in %.1f s", target.topic, produced, _share(target), seconds)
+    return PublishResult(target.topic, produced, False, {p: (before[p], after[p]) for p in written}, seconds)
 
 
 def _share(target: PublishTarget) -> str:
     split = target.split
-    return "" if split is None else f" in partitions {list(split.owned)} (group {split.group} of {split.groups})"
+    return "" if split is None else f" of partition {split.group}'s share (of {split.groups})"
 
 
 def _init_transactions(producer: Producer, target: PublishTarget, timeout: float) -> None:

@@ -211,8 +211,9 @@ def test_the_run_manifest_records_the_split_and_publish_follows_it(storage: Stag
     run = run_of(1)
     land_partitions(storage, run)
     validate_run(PLAN, run, storage=storage)
-    layout = read_run_manifest(PLAN, run, storage.landing(PLAN)).facts.partitioning
-    assert layout == PartitionFacts(count=COUNT, key="order_id", topic_partitions=PLAN.kafka.partitions)
+    manifest = read_run_manifest(PLAN, run, storage.landing(PLAN))
+    per_partition = [sum(f"_p{k:02d}-" in f.path for f in manifest.files) for k in range(COUNT)]
+    assert manifest.facts.partitioning == PartitionFacts(count=COUNT, key="order_id", files=tuple(per_partition))
 
     # The config changed after the run landed: its publish tasks no longer match it, and nothing is sent.
     load = PLAN.entity.load.model_copy(update={"partitions": None})
@@ -223,6 +224,47 @@ def test_the_run_manifest_records_the_split_and_publish_follows_it(storage: Stag
         publish_run(whole, run, storage=storage)
     with pytest.raises(PublishLayoutError, match="now publishes it in 2 tasks"):
         publish_run(partitioned_plan(count=2), run.in_partition(0), storage=storage)
+
+
+def test_each_publish_task_publishes_the_files_its_partition_landed(storage: StageStorage) -> None:
+    from ingestion.pipeline.publish_stage import publish_target, share_of
+
+    run = run_of(1)
+    land_partitions(storage, run)
+    validate_run(PLAN, run, storage=storage)
+    manifest = read_run_manifest(PLAN, run, storage.landing(PLAN))
+
+    shares = []
+    for k in range(COUNT):
+        target = publish_target(PLAN, run.in_partition(k), manifest)
+        share = share_of(manifest, target.split)
+        assert share.files
+        assert all(f"_p{k:02d}-" in f.path for f in share.files)
+        assert target.expected_rows == share.rows == len([i for i in range(1, 18) if i % COUNT == k])
+        shares.append(share)
+    assert [f for share in shares for f in share.files] == manifest.files
+    assert sum(share.bytes for share in shares) == manifest.bytes
+
+
+def test_a_run_assembled_by_the_version_that_placed_rows_by_key_is_not_published(storage: StageStorage) -> None:
+    """Publish tasks of that version each published the rows whose key placed them in their own topic partitions;
+    a task of this one would publish other rows than they may have already."""
+    from ingestion.pipeline.publish_stage import publish_run
+
+    run = run_of(1)
+    land_partitions(storage, run)
+    validate_run(PLAN, run, storage=storage)
+    lake = storage.landing(PLAN)
+    manifest = read_run_manifest(PLAN, run, lake)
+    assert manifest.facts.partitioning is not None
+    earlier = dataclasses.replace(manifest.facts.partitioning, files=None, topic_partitions=3)
+    earlier_manifest = dataclasses.replace(manifest, facts=dataclasses.replace(manifest.facts, partitioning=earlier))
+    from ingestion.pipeline.landed_run import landing_paths
+
+    lake.put(landing_paths(PLAN, run).manifest, earlier_manifest.to_json().encode())
+
+    with pytest.raises(PublishLayoutError, match="assembled by an earlier version of the platform"):
+        publish_run(PLAN, run.in_partition(0), storage=storage)
 
 
 def test_commit_of_a_committed_run_with_one_publish_task_cleared_changes_nothing(storage: StageStorage) -> None:
