@@ -200,21 +200,13 @@ def _mapped_results(plan: EntityPlan, context: Context, stage: str) -> list[Any]
 
 
 def _partitioned_publish(plan: EntityPlan, context: Context) -> PublishedRun | None:
-    """A run published by one task per partition: their counts added up (commit checks the sum against the
-    landing); published before only if every group was."""
+    """A run published by one task per partition, as one result (PublishedRun.of_tasks)."""
     from ingestion.pipeline.contracts import PublishedRun
 
     results = _mapped_results(plan, context, "publish")
     if results is None:
         return None
-    groups = [PublishedRun.from_xcom(x) for x in results]
-    return PublishedRun(
-        topic=groups[0].topic,
-        rows=sum(g.rows for g in groups),
-        already_published=all(g.already_published for g in groups),
-        offsets={p: ends for g in groups for p, ends in g.offsets.items()},
-        seconds=max(g.seconds for g in groups),
-    )
+    return PublishedRun.of_tasks([PublishedRun.from_xcom(x) for x in results])
 
 
 def _partitioned_landing(plan: EntityPlan, context: Context) -> LandedRun | None:

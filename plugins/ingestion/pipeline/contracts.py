@@ -12,7 +12,7 @@ it), e.g. a LandedRun's manifest facts (`records_seen`, `files_loaded`, `window_
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -208,6 +208,24 @@ class PublishedRun:
     @classmethod
     def of(cls, result: PublishResult) -> PublishedRun:
         return cls(result.topic, result.rows, result.already_published, dict(result.offsets), result.seconds)
+
+    @classmethod
+    def of_tasks(cls, tasks: Sequence[PublishedRun]) -> PublishedRun:
+        """A run published by one task per partition: their counts added up (commit checks the sum against the
+        landing), published before only if every task's was. The tasks wrote to the same topic partitions, so the
+        run's messages lie, in each partition, between the earliest end offset before and the latest after."""
+        offsets: dict[int, tuple[int, int]] = {}
+        for task in tasks:
+            for partition, (before, after) in task.offsets.items():
+                low, high = offsets.get(partition, (before, after))
+                offsets[partition] = (min(low, before), max(high, after))
+        return cls(
+            topic=tasks[0].topic,
+            rows=sum(t.rows for t in tasks),
+            already_published=all(t.already_published for t in tasks),
+            offsets=offsets,
+            seconds=max(t.seconds for t in tasks),
+        )
 
     def to_xcom(self) -> JsonObject:
         return {

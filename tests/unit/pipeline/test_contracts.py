@@ -14,6 +14,7 @@ from ingestion.land.landing_facts import (
     FileFacts,
     LandingFacts,
     LoadedFile,
+    PartitionFacts,
     RecordCounts,
     RetypedColumn,
     SchemaDriftFacts,
@@ -51,6 +52,7 @@ SQL_FACTS = LandingFacts(
     pii_key_ids={"hash": "k1"},
     sensitive_manifest="sensitive/s/e/_manifest.json",
     sensitive_files=("sensitive/s/e/part-0.parquet",),
+    partitioning=PartitionFacts(count=3, key="order_id", cuts=(100, 200), files=(2, 0, 1)),
 )
 FILE_FACTS = LandingFacts(
     watermark_type="timestamp",
@@ -154,3 +156,16 @@ def test_validated_published_and_committed_runs_round_trip() -> None:
         "moved_watermark",
         "run_id",
     }
+
+
+def test_a_partitioned_runs_publish_tasks_add_up_to_one_result_over_the_partitions_they_shared() -> None:
+    """Both tasks wrote to partitions 0 and 1, one after the other in 0 and side by side in 1: the run's messages
+    lie between the earliest end before and the latest end after (the last task's offsets used to replace the
+    others')."""
+    first = PublishedRun("t", 30, already_published=True, offsets={0: (10, 25), 1: (0, 15)}, seconds=4.0)
+    second = PublishedRun("t", 20, already_published=False, offsets={0: (25, 35), 1: (5, 20)}, seconds=6.5)
+
+    run = PublishedRun.of_tasks([first, second])
+
+    assert run == PublishedRun("t", 50, already_published=False, offsets={0: (10, 35), 1: (0, 20)}, seconds=6.5)
+    assert PublishedRun.of_tasks([first, first]).already_published
