@@ -3,7 +3,7 @@ and MariaDB, Azurite, Kafka and control DB: extract_land and publish mapped over
 and commit.
 
 Each case checks what a consumer and an operator see: every source row of the window in the topic exactly once for
-a read_committed consumer, in the partition its key hashes to (each publish group owns its partitions), each
+a read_committed consumer, in the partition its key hashes to (each publish task publishes its partition's files), each
 partition's parts in the run's manifest, and the run record's counts equal to the source's (reconciliation compares
 the window's count in each partition's snapshot, summed, with what landed).
 """
