@@ -120,18 +120,15 @@ class PartitionFacts:
     count: int
     key: str  # the integer column the shares are taken of, or "" for a hash of the primary key
     partition: int | None = None  # in a partition's manifest
-    # In run manifests assembled before publish tasks read their own partition's files (each placed every row by its
-    # key instead): such a run is not published by this version (pipeline/publish_stage.py).
-    topic_partitions: int | None = None
     cuts: tuple[int, ...] | None = (
         None  # a split in ranges of `key`: the run's cut points (pipeline/partition_agreement)
     )
-    files: tuple[int, ...] | None = None  # in the run's manifest: each partition's file count, in partition order
+    # In the run's manifest: each partition's file count, in partition order. None in run manifests assembled before
+    # publish tasks read their own partition's files: such a run is not published (pipeline/publish_stage.py).
+    files: tuple[int, ...] | None = None
 
     def to_json(self) -> JsonObject:
         out: JsonObject = {"count": self.count, "key": self.key, "partition": self.partition}
-        if self.topic_partitions is not None:
-            out["topic_partitions"] = self.topic_partitions
         if self.cuts is not None:
             out["cuts"] = list(self.cuts)
         if self.files is not None:
@@ -144,7 +141,6 @@ class PartitionFacts:
             count=fields.integer("count"),
             key=fields.optional_text("key") or "",
             partition=fields.optional_integer("partition"),
-            topic_partitions=fields.optional_integer("topic_partitions"),
             cuts=fields.integers("cuts") if fields.raw("cuts") is not None else None,
             files=fields.integers("files") if fields.raw("files") is not None else None,
         )
